@@ -1,0 +1,127 @@
+// Package app is the cluster-apiserver command: flags, validation and start-up.
+package app
+
+import (
+	"fmt"
+	"net"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/apiserver/pkg/endpoints/openapi"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	genericoptions "k8s.io/apiserver/pkg/server/options"
+	utilfeature "k8s.io/apiserver/pkg/util/feature"
+	basecompatibility "k8s.io/component-base/compatibility"
+	cliflag "k8s.io/component-base/cli/flag"
+	baseversion "k8s.io/component-base/version"
+	netutils "k8s.io/utils/net"
+
+	"kubesphere.io/multicluster/apis/clusters/v1alpha1"
+	clusteropenapi "kubesphere.io/multicluster/generated/openapi"
+	"kubesphere.io/multicluster/pkg/apiserver"
+)
+
+const defaultEtcdPathPrefix = "/registry/clusters.kubesphere.io"
+
+// Options are everything the command line can set.
+type Options struct {
+	Recommended *genericoptions.RecommendedOptions
+	// ComponentGlobals holds the effective version and feature gates.
+	ComponentGlobals basecompatibility.ComponentGlobalsRegistry
+
+	// EmbeddedEtcdDataDir is where the embedded etcd keeps its data when no
+	// --etcd-servers is given.
+	EmbeddedEtcdDataDir string
+	// AlternateDNS are extra names for the self-signed serving certificate.
+	AlternateDNS []string
+}
+
+// NewOptions returns the defaults.
+func NewOptions() *Options {
+	o := &Options{
+		Recommended: genericoptions.NewRecommendedOptions(defaultEtcdPathPrefix,
+			apiserver.Codecs.LegacyCodec(v1alpha1.SchemeGroupVersion)),
+		ComponentGlobals:    basecompatibility.NewComponentGlobalsRegistry(),
+		EmbeddedEtcdDataDir: "/var/lib/cluster-apiserver/etcd",
+	}
+	o.Recommended.Etcd.StorageConfig.EncodeVersioner = runtime.NewMultiGroupVersioner(
+		v1alpha1.SchemeGroupVersion, schema.GroupKind{Group: v1alpha1.GroupName})
+	// The server's version is the Kubernetes library version it is built from.
+	_, _ = o.ComponentGlobals.ComponentGlobalsOrRegister(basecompatibility.DefaultKubeComponent,
+		basecompatibility.NewEffectiveVersionFromString(baseversion.DefaultKubeBinaryVersion, "", ""),
+		utilfeature.DefaultMutableFeatureGate)
+	return o
+}
+
+// Flags returns the flags in named sections, so --help reads like kube-apiserver's.
+func (o *Options) Flags() cliflag.NamedFlagSets {
+	var fss cliflag.NamedFlagSets
+	fs := fss.FlagSet("storage")
+	fs.StringVar(&o.EmbeddedEtcdDataDir, "embedded-etcd-data-dir", o.EmbeddedEtcdDataDir,
+		"Directory of the embedded etcd, used when --etcd-servers is empty. The embedded etcd "+
+			"listens on ephemeral 127.0.0.1 ports only; objects survive restarts as long as this "+
+			"directory does. For high availability run several replicas against an external etcd "+
+			"with --etcd-servers instead.")
+	o.Recommended.Etcd.AddFlags(fss.FlagSet("etcd"))
+	o.Recommended.SecureServing.AddFlags(fss.FlagSet("secure serving"))
+	fss.FlagSet("secure serving").StringSliceVar(&o.AlternateDNS, "alternate-dns", o.AlternateDNS,
+		"Extra DNS names for the self-signed serving certificate made when no "+
+			"--tls-cert-file is given (localhost and 127.0.0.1 are always included).")
+	o.Recommended.Authentication.AddFlags(fss.FlagSet("authentication"))
+	o.Recommended.Authorization.AddFlags(fss.FlagSet("authorization"))
+	o.Recommended.Audit.AddFlags(fss.FlagSet("auditing"))
+	o.Recommended.Features.AddFlags(fss.FlagSet("features"))
+	o.Recommended.CoreAPI.AddFlags(fss.FlagSet("host cluster"))
+	o.Recommended.Admission.AddFlags(fss.FlagSet("admission"))
+	o.Recommended.EgressSelector.AddFlags(fss.FlagSet("egress selector"))
+	o.Recommended.Traces.AddFlags(fss.FlagSet("traces"))
+	o.ComponentGlobals.AddFlags(fss.FlagSet("global"))
+	return fss
+}
+
+// Embedded reports whether the server runs its own etcd.
+func (o *Options) Embedded() bool {
+	return len(o.Recommended.Etcd.StorageConfig.Transport.ServerList) == 0
+}
+
+// Validate checks the flags before anything starts.
+func (o *Options) Validate() error {
+	etcd := o.Recommended.Etcd
+	servers := etcd.StorageConfig.Transport.ServerList
+	if o.Embedded() {
+		if o.EmbeddedEtcdDataDir == "" {
+			return fmt.Errorf("--embedded-etcd-data-dir must be set when --etcd-servers is empty")
+		}
+		// The embedded etcd's address is known only once it runs; validate the rest now.
+		etcd.StorageConfig.Transport.ServerList = []string{"http://127.0.0.1:0"}
+		defer func() { etcd.StorageConfig.Transport.ServerList = servers }()
+	}
+	errs := o.Recommended.Validate()
+	errs = append(errs, o.ComponentGlobals.Validate()...)
+	return utilerrors.NewAggregate(errs)
+}
+
+// Config turns validated options into the server's configuration. With the embedded etcd
+// it must be called after the etcd's address was put in the storage options.
+func (o *Options) Config() (*apiserver.Config, error) {
+	if err := o.Recommended.SecureServing.MaybeDefaultWithSelfSignedCerts("localhost", o.AlternateDNS,
+		[]net.IP{netutils.ParseIPSloppy("127.0.0.1")}); err != nil {
+		return nil, fmt.Errorf("creating self-signed serving certificate: %w", err)
+	}
+	cfg := genericapiserver.NewRecommendedConfig(apiserver.Codecs)
+	namer := openapi.NewDefinitionNamer(apiserver.Scheme)
+	cfg.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(clusteropenapi.GetOpenAPIDefinitions, namer)
+	cfg.OpenAPIConfig.Info.Title = "cluster-apiserver"
+	cfg.OpenAPIConfig.Info.Version = v1alpha1.SchemeGroupVersion.Version
+	cfg.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(clusteropenapi.GetOpenAPIDefinitions, namer)
+	cfg.OpenAPIV3Config.Info.Title = "cluster-apiserver"
+	cfg.OpenAPIV3Config.Info.Version = v1alpha1.SchemeGroupVersion.Version
+	// Config.Complete and admission read these: set them before ApplyTo.
+	cfg.FeatureGate = o.ComponentGlobals.FeatureGateFor(basecompatibility.DefaultKubeComponent)
+	cfg.EffectiveVersion = o.ComponentGlobals.EffectiveVersionFor(basecompatibility.DefaultKubeComponent)
+	if err := o.Recommended.ApplyTo(cfg); err != nil {
+		return nil, err
+	}
+	return &apiserver.Config{GenericConfig: cfg}, nil
+}

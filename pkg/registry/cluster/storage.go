@@ -1,0 +1,89 @@
+package cluster
+
+import (
+	"context"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apiserver/pkg/registry/generic"
+	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
+	"k8s.io/apiserver/pkg/registry/rest"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+
+	"kubesphere.io/multicluster/apis/clusters"
+)
+
+// REST is the etcd-backed storage of clusters.
+type REST struct {
+	*genericregistry.Store
+}
+
+// ShortNames lets users type `kubectl get mc`.
+func (*REST) ShortNames() []string { return []string{"mc"} }
+
+// Categories lets `kubectl get kubesphere` list clusters with the project's other kinds.
+func (*REST) Categories() []string { return []string{"kubesphere"} }
+
+// StatusREST is the storage of clusters/status.
+type StatusREST struct {
+	store *genericregistry.Store
+}
+
+// NewStorage returns the storage of clusters and clusters/status.
+func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*REST, *StatusREST, error) {
+	strategy := NewStrategy(scheme)
+	store := &genericregistry.Store{
+		NewFunc:                   func() runtime.Object { return &clusters.Cluster{} },
+		NewListFunc:               func() runtime.Object { return &clusters.ClusterList{} },
+		PredicateFunc:             MatchCluster,
+		DefaultQualifiedResource:  clusters.Resource("clusters"),
+		SingularQualifiedResource: clusters.Resource("cluster"),
+
+		CreateStrategy:      strategy,
+		UpdateStrategy:      strategy,
+		DeleteStrategy:      strategy,
+		ResetFieldsStrategy: strategy,
+		TableConvertor:      tableConvertor{},
+	}
+	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: GetAttrs}); err != nil {
+		return nil, nil, err
+	}
+	statusStore := *store
+	status := NewStatusStrategy(strategy)
+	statusStore.UpdateStrategy = status
+	statusStore.ResetFieldsStrategy = status
+	return &REST{store}, &StatusREST{store: &statusStore}, nil
+}
+
+var (
+	_ rest.ShortNamesProvider = &REST{}
+	_ rest.CategoriesProvider = &REST{}
+	_ rest.Patcher            = &StatusREST{}
+)
+
+// New returns an empty Cluster.
+func (r *StatusREST) New() runtime.Object { return &clusters.Cluster{} }
+
+// Destroy is a no-op: the main resource owns the storage.
+func (r *StatusREST) Destroy() {}
+
+// Get returns the Cluster, so that `kubectl get --subresource=status` works.
+func (r *StatusREST) Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error) {
+	return r.store.Get(ctx, name, options)
+}
+
+// Update writes only the status of the Cluster.
+func (r *StatusREST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
+	// Status never creates: a missing Cluster is a 404.
+	return r.store.Update(ctx, name, objInfo, createValidation, updateValidation, false, options)
+}
+
+// GetResetFields tells server-side apply which fields a status write may not set.
+func (r *StatusREST) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
+	return r.store.GetResetFields()
+}
+
+// ConvertToTable prints the Cluster as the main resource does.
+func (r *StatusREST) ConvertToTable(ctx context.Context, obj runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
+	return r.store.ConvertToTable(ctx, obj, tableOptions)
+}
