@@ -3003,7 +3003,7 @@ func schema_multicluster_apis_clusters_v1alpha1_Connection(ref common.ReferenceC
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
-				Description: "Connection says how the host reaches a member's API server.",
+				Description: "Connection holds the address, trust and credentials reference of a member's API server.",
 				Type:        []string{"object"},
 				Properties: map[string]spec.Schema{
 					"type": {

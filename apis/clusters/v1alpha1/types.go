@@ -60,7 +60,7 @@ type ClusterSpec struct {
 	Region string `json:"region,omitempty"`
 }
 
-// Connection says how the host reaches a member's API server.
+// Connection holds the address, trust and credentials reference of a member's API server.
 type Connection struct {
 	// Type is Direct (the host dials the member with the credentials in
 	// credentialsSecretRef) or Agent (an agent on the member dials out to the host; the host

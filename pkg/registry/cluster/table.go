@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -20,7 +21,7 @@ var columns = []metav1.TableColumnDefinition{
 	{Name: "Connection", Type: "string", Description: "How the host reaches the cluster: Direct or Agent."},
 	{Name: "Ready", Type: "string", Description: "Status of the Ready condition, or Unknown before the first probe."},
 	{Name: "Version", Type: "string", Description: "Kubernetes version of the cluster's API server."},
-	{Name: "Nodes", Type: "integer", Description: "Number of nodes in the cluster."},
+	{Name: "Nodes", Type: "string", Description: "Number of nodes in the cluster, empty before the first probe."},
 	{Name: "Age", Type: "string", Description: "Time since the cluster was registered."},
 	{Name: "Endpoint", Type: "string", Priority: 1, Description: "URL of the cluster's API server."},
 	{Name: "Reason", Type: "string", Priority: 1, Description: "Reason of the Ready condition."},
@@ -55,6 +56,10 @@ func row(c *clusters.Cluster) metav1.TableRow {
 	if cond := meta.FindStatusCondition(c.Status.Conditions, clusters.ClusterReady); cond != nil {
 		ready, reason = string(cond.Status), cond.Reason
 	}
+	nodes := ""
+	if c.Status.LastProbeTime != nil {
+		nodes = strconv.Itoa(int(c.Status.NodeCount))
+	}
 	age := "<unknown>"
 	if ts := c.CreationTimestamp; !ts.IsZero() {
 		age = duration.HumanDuration(metav1.Now().Sub(ts.Time))
@@ -63,7 +68,7 @@ func row(c *clusters.Cluster) metav1.TableRow {
 		Object: runtime.RawExtension{Object: c},
 		Cells: []interface{}{
 			c.Name, string(c.Spec.Connection.Type), ready, c.Status.KubernetesVersion,
-			int64(c.Status.NodeCount), age, c.Spec.Connection.KubernetesAPIEndpoint, reason,
+			nodes, age, c.Spec.Connection.KubernetesAPIEndpoint, reason,
 		},
 	}
 }

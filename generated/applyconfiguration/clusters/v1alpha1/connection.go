@@ -25,7 +25,7 @@ import (
 // ConnectionApplyConfiguration represents a declarative configuration of the Connection type for use
 // with apply.
 //
-// Connection says how the host reaches a member's API server.
+// Connection holds the address, trust and credentials reference of a member's API server.
 type ConnectionApplyConfiguration struct {
 	// Type is Direct (the host dials the member with the credentials in
 	// credentialsSecretRef) or Agent (an agent on the member dials out to the host; the host

@@ -1,0 +1,51 @@
+# Everything a developer runs. `make help` lists the targets.
+SHELL := /usr/bin/env bash -o errexit -o pipefail -o nounset
+BIN := _output/bin
+GO_TEST_FLAGS ?=
+# Extra flags for hack/local-env, e.g. LOCAL_UP_FLAGS="--host-port=26443 --members=member1".
+LOCAL_UP_FLAGS ?=
+
+.PHONY: help build tools local-up local-down test test-unit test-integration verify update \
+	verify-gofmt verify-govet verify-codegen clean
+
+help: ## List the targets.
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+build: ## Build the project's binaries into _output/bin.
+	go build -o $(BIN)/ ./cmd/...
+	go build -o $(BIN)/local-env ./hack/local-env
+
+tools: ## Build the pinned upstream components (etcd, kube-*, kubectl, kwok) into _output/bin.
+	hack/build-tools.sh
+
+local-up: tools build ## Start the host and member clusters on 127.0.0.1 (restarts them if running).
+	$(BIN)/local-env up $(LOCAL_UP_FLAGS)
+
+local-down: ## Stop every process local-up started.
+	@if [[ -x $(BIN)/local-env ]]; then $(BIN)/local-env down $(LOCAL_UP_FLAGS); else go run ./hack/local-env down $(LOCAL_UP_FLAGS); fi
+
+test: verify test-unit test-integration ## Verify, then run every test (what CI runs).
+
+test-unit: ## Unit tests (no binaries needed).
+	go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v /test/)
+
+test-integration: tools build ## Integration tests against real etcd, kube-apiserver and kubectl.
+	go test $(GO_TEST_FLAGS) -count=1 -timeout=30m ./test/...
+
+verify: verify-gofmt verify-govet verify-codegen ## gofmt, go vet and generated code up to date.
+
+verify-gofmt:
+	hack/verify-gofmt.sh
+
+verify-govet:
+	go vet ./...
+	cd hack/tools && go vet .
+
+verify-codegen:
+	hack/verify-codegen.sh
+
+update: ## Regenerate generated code.
+	hack/update-codegen.sh
+
+clean: local-down ## Stop the environment and remove _output.
+	rm -rf _output

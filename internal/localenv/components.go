@@ -1,0 +1,570 @@
+package localenv
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+)
+
+// Identities the environment gives to the project's components.
+const (
+	// ClusterAPIServerUser is cluster-apiserver's user on the host.
+	ClusterAPIServerUser = "system:kubesphere:cluster-apiserver"
+	// ClusterProxyUser is the user the host's credentials Secret holds on each member: it
+	// may only impersonate (and read what health checks need).
+	ClusterProxyUser = "system:kubesphere:cluster-proxy"
+	// Namespace is where the control plane's objects live on the host.
+	Namespace = "kubesphere-system"
+	// APIServiceName registers cluster-apiserver with the host's aggregator.
+	APIServiceName = "v1alpha1.clusters.kubesphere.io"
+)
+
+type pair struct{ cert, key string }
+
+type pki struct {
+	cas map[string]*ca
+	// serving certificates by component id, admin client certificates by cluster.
+	serving map[string]pair
+	admin   map[string]pair
+	sa      map[string]pair
+	client  map[string]pair
+}
+
+func (e *Env) makePKI() (*pki, error) {
+	dir := filepath.Join(e.Dir, "pki")
+	p := &pki{cas: map[string]*ca{}, serving: map[string]pair{}, admin: map[string]pair{}, sa: map[string]pair{}, client: map[string]pair{}}
+	var err error
+	// One CA per cluster: a host certificate is worth nothing on a member, and back.
+	for _, c := range append([]string{"host", "front-proxy"}, e.Members...) {
+		if p.cas[c], err = loadOrCreateCA(dir, c+"-ca"); err != nil {
+			return nil, err
+		}
+	}
+	issue := func(caName, file, cn string, orgs, dns []string, serving bool) (pair, error) {
+		c, k, err := p.cas[caName].issue(dir, file, cn, orgs, dns, serving)
+		return pair{c, k}, err
+	}
+	steps := []func() error{}
+	for _, c := range append([]string{"host"}, e.Members...) {
+		c := c
+		steps = append(steps,
+			func() (err error) {
+				p.serving[c+"-kube-apiserver"], err = issue(c, c+"-kube-apiserver", c+"-kube-apiserver", nil,
+					[]string{"kubernetes", "kubernetes.default", "kubernetes.default.svc"}, true)
+				return err
+			},
+			func() (err error) {
+				p.admin[c], err = issue(c, c+"-admin", "kubernetes-admin", []string{"system:masters"}, nil, false)
+				return err
+			},
+			func() (err error) {
+				var s pair
+				s.cert, s.key, err = serviceAccountKey(dir, c+"-sa")
+				p.sa[c] = s
+				return err
+			},
+		)
+	}
+	for _, m := range e.Members {
+		m := m
+		steps = append(steps,
+			func() (err error) {
+				p.client[m+"-kube-controller-manager"], err = issue(m, m+"-kube-controller-manager", "system:kube-controller-manager", nil, nil, false)
+				return err
+			},
+			func() (err error) {
+				p.client[m+"-kube-scheduler"], err = issue(m, m+"-kube-scheduler", "system:kube-scheduler", nil, nil, false)
+				return err
+			},
+			func() (err error) {
+				p.client[m+"-kwok"], err = issue(m, m+"-kwok", "system:kwok", []string{"system:masters"}, nil, false)
+				return err
+			},
+			func() (err error) {
+				p.serving[m+"-kwok"], err = issue(m, m+"-kwok-serving", m+"-kwok", nil, nil, true)
+				return err
+			},
+			func() (err error) {
+				p.client[m+"-cluster-proxy"], err = issue(m, m+"-cluster-proxy", ClusterProxyUser, nil, nil, false)
+				return err
+			},
+		)
+	}
+	steps = append(steps,
+		func() (err error) {
+			p.client["front-proxy-client"], err = issue("front-proxy", "front-proxy-client", "front-proxy-client", nil, nil, false)
+			return err
+		},
+		func() (err error) {
+			// The aggregator checks the name <service>.<namespace>.svc.
+			p.serving["host-cluster-apiserver"], err = issue("host", "host-cluster-apiserver", "cluster-apiserver", nil,
+				[]string{"cluster-apiserver." + Namespace + ".svc"}, true)
+			return err
+		},
+		func() (err error) {
+			p.client["host-cluster-apiserver"], err = issue("host", "host-cluster-apiserver-client", ClusterAPIServerUser, nil, nil, false)
+			return err
+		},
+	)
+	for _, s := range steps {
+		if err := s(); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// IssueClientCert issues a client certificate for user (with groups) on cluster and
+// writes a kubeconfig for it; tests use it to act as non-admin users.
+func (e *Env) IssueClientCert(cluster, user string, groups ...string) (kubeconfig string, err error) {
+	file := cluster + "-user-" + strings.NewReplacer(":", "_", "/", "_").Replace(user)
+	cert, key, err := e.pki.cas[cluster].issue(filepath.Join(e.Dir, "pki"), file, user, groups, nil, false)
+	if err != nil {
+		return "", err
+	}
+	kubeconfig = filepath.Join(e.Dir, "pki", file+".kubeconfig")
+	return kubeconfig, e.writeKubeconfig(kubeconfig, cluster, pair{cert, key})
+}
+
+func (e *Env) writeKubeconfig(path, cluster string, creds pair) error {
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters[cluster] = &clientcmdapi.Cluster{Server: e.clusterURL(cluster), CertificateAuthority: e.pki.cas[cluster].CertFile}
+	cfg.AuthInfos[cluster] = &clientcmdapi.AuthInfo{ClientCertificate: creds.cert, ClientKey: creds.key}
+	cfg.Contexts[cluster] = &clientcmdapi.Context{Cluster: cluster, AuthInfo: cluster}
+	cfg.CurrentContext = cluster
+	return clientcmd.WriteToFile(*cfg, path)
+}
+
+// writeKubeconfigs writes the admin kubeconfig (a context per cluster) and one kubeconfig
+// per component.
+func (e *Env) writeKubeconfigs() error {
+	cfg := clientcmdapi.NewConfig()
+	for _, c := range append([]string{"host"}, e.Members...) {
+		cfg.Clusters[c] = &clientcmdapi.Cluster{Server: e.clusterURL(c), CertificateAuthority: e.pki.cas[c].CertFile}
+		cfg.AuthInfos[c+"-admin"] = &clientcmdapi.AuthInfo{ClientCertificate: e.pki.admin[c].cert, ClientKey: e.pki.admin[c].key}
+		cfg.Contexts[c] = &clientcmdapi.Context{Cluster: c, AuthInfo: c + "-admin"}
+	}
+	cfg.CurrentContext = "host"
+	if err := clientcmd.WriteToFile(*cfg, e.Kubeconfig()); err != nil {
+		return err
+	}
+	for id, creds := range e.pki.client {
+		cluster := strings.SplitN(id, "-", 2)[0]
+		if strings.HasPrefix(id, "front-proxy") {
+			continue
+		}
+		if err := e.writeKubeconfig(e.componentKubeconfig(id), cluster, creds); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Env) componentKubeconfig(id string) string {
+	return filepath.Join(e.Dir, "pki", id+".kubeconfig")
+}
+
+func (e *Env) startKubeAPIServer(cluster string) error {
+	p := e.pki
+	s := p.serving[cluster+"-kube-apiserver"]
+	args := []string{
+		"--etcd-servers=http://127.0.0.1:" + strconv.Itoa(e.Ports.Etcd),
+		"--etcd-prefix=/" + cluster, // one etcd serves every cluster
+		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+		"--secure-port=" + strconv.Itoa(e.portOf(cluster)),
+		"--tls-cert-file=" + s.cert, "--tls-private-key-file=" + s.key,
+		"--client-ca-file=" + p.cas[cluster].CertFile,
+		"--service-account-issuer=https://kubernetes.default.svc",
+		"--service-account-key-file=" + p.sa[cluster].cert,
+		"--service-account-signing-key-file=" + p.sa[cluster].key,
+		"--service-cluster-ip-range=10.0.0.0/24",
+		"--authorization-mode=RBAC",
+		// Endpoints may not hold 127.0.0.1; nothing in these clusters calls the service.
+		"--endpoint-reconciler-type=none",
+		"--allow-privileged=true",
+		"--profiling=false",
+	}
+	if cluster == "host" {
+		fp := p.client["front-proxy-client"]
+		args = append(args,
+			"--requestheader-client-ca-file="+p.cas["front-proxy"].CertFile,
+			"--requestheader-allowed-names=front-proxy-client",
+			"--requestheader-username-headers=X-Remote-User",
+			"--requestheader-group-headers=X-Remote-Group",
+			"--requestheader-extra-headers-prefix=X-Remote-Extra-",
+			"--requestheader-uid-headers=X-Remote-Uid",
+			"--proxy-client-cert-file="+fp.cert, "--proxy-client-key-file="+fp.key)
+	}
+	return e.start(cluster, "kube-apiserver", "kube-apiserver", args...)
+}
+
+func (e *Env) portOf(cluster string) int {
+	if cluster == "host" {
+		return e.Ports.Host
+	}
+	return e.Ports.Members[cluster]
+}
+
+// startMember runs a member's controller-manager, scheduler and kwok, and its fake nodes.
+func (e *Env) startMember(ctx context.Context, m string) error {
+	p := e.pki
+	if err := e.start(m, "kube-controller-manager", "kube-controller-manager",
+		"--kubeconfig="+e.componentKubeconfig(m+"-kube-controller-manager"),
+		"--secure-port=0", "--leader-elect=false",
+		"--service-account-private-key-file="+p.sa[m].key,
+		"--root-ca-file="+p.cas[m].CertFile,
+		"--use-service-account-credentials=true",
+		"--controllers=*,-nodeipam,-cloud-node-lifecycle"); err != nil {
+		return err
+	}
+	if err := e.start(m, "kube-scheduler", "kube-scheduler",
+		"--kubeconfig="+e.componentKubeconfig(m+"-kube-scheduler"),
+		"--secure-port=0", "--leader-elect=false"); err != nil {
+		return err
+	}
+	kwokConfig, err := e.writeKwokConfig(m)
+	if err != nil {
+		return err
+	}
+	kubelet := strconv.Itoa(e.Ports.Members[m] + 1)
+	s := p.serving[m+"-kwok"]
+	if err := e.start(m, "kwok", "kwok",
+		"--kubeconfig="+e.componentKubeconfig(m+"-kwok"), "--config="+kwokConfig,
+		"--manage-all-nodes=true", "--node-ip=127.0.0.1", "--node-port="+kubelet,
+		"--server-address=127.0.0.1:"+kubelet,
+		"--tls-cert-file="+s.cert, "--tls-private-key-file="+s.key); err != nil {
+		return err
+	}
+	var nodes bytes.Buffer
+	for i, zone := range []string{"zone-a", "zone-b"} {
+		fmt.Fprintf(&nodes, `---
+apiVersion: v1
+kind: Node
+metadata:
+  name: %[1]s-node-%[2]d
+  labels:
+    type: kwok
+    kubernetes.io/hostname: %[1]s-node-%[2]d
+    topology.kubernetes.io/region: local
+    topology.kubernetes.io/zone: %[3]s
+`, m, i, zone)
+	}
+	if _, err := e.Kubectl(ctx, m, nodes.String(), "apply", "--server-side", "-f", "-"); err != nil {
+		return err
+	}
+	_, err = e.Kubectl(ctx, m, "", "wait", "--for=condition=Ready", "node", "--all", "--timeout=60s")
+	if err != nil {
+		return fmt.Errorf("%w\nlast lines of %s:\n%s", err, e.LogFile(m+"-kwok"), e.logTail(m+"-kwok", 30))
+	}
+	return nil
+}
+
+// writeKwokConfig writes kwok's configuration: options (a config file gets no defaults)
+// and the upstream "fast" node and pod stages copied next to the binary at build time.
+func (e *Env) writeKwokConfig(m string) (string, error) {
+	var b bytes.Buffer
+	b.WriteString(`apiVersion: config.kwok.x-k8s.io/v1alpha1
+kind: KwokConfiguration
+options:
+  enableDebuggingHandlers: true
+  podPlayStageParallelism: 4
+  nodePlayStageParallelism: 4
+  nodeLeaseParallelism: 4
+  podsOnNodeSyncParallelism: 4
+  enablePodsOnNodeSyncListPager: true
+`)
+	stages, err := filepath.Glob(filepath.Join(e.BinDir, "kwok-stages", "*.yaml"))
+	if err != nil || len(stages) == 0 {
+		return "", fmt.Errorf("no kwok stages in %s: run `make tools`", filepath.Join(e.BinDir, "kwok-stages"))
+	}
+	for _, s := range stages {
+		data, err := os.ReadFile(s)
+		if err != nil {
+			return "", err
+		}
+		b.WriteString("---\n")
+		b.Write(data)
+		b.WriteString("\n")
+	}
+	path := filepath.Join(e.Dir, "pki", m+"-kwok.yaml")
+	return path, os.WriteFile(path, b.Bytes(), 0o644)
+}
+
+var hostSetup = template.Must(template.New("host").Parse(`
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: {{.Namespace}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: kubesphere:cluster-apiserver:auth-delegator
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: system:auth-delegator}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: "{{.User}}"}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: kubesphere:cluster-apiserver:auth-reader
+  namespace: kube-system
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: extension-apiserver-authentication-reader}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: "{{.User}}"}]
+---
+# What the admission chain watches on the host (1.36 hosts need the mutating policies too).
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: kubesphere:cluster-apiserver
+rules:
+- apiGroups: [""]
+  resources: [namespaces]
+  verbs: [get, list, watch]
+- apiGroups: [admissionregistration.k8s.io]
+  resources: [mutatingwebhookconfigurations, validatingwebhookconfigurations, validatingadmissionpolicies, validatingadmissionpolicybindings, mutatingadmissionpolicies, mutatingadmissionpolicybindings]
+  verbs: [get, list, watch]
+- apiGroups: [flowcontrol.apiserver.k8s.io]
+  resources: [prioritylevelconfigurations, flowschemas]
+  verbs: [get, list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: kubesphere:cluster-apiserver
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: kubesphere:cluster-apiserver}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: "{{.User}}"}]
+---
+# Credentials of Direct clusters live in this namespace.
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: kubesphere:cluster-apiserver:credentials
+  namespace: {{.Namespace}}
+rules:
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get, list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: kubesphere:cluster-apiserver:credentials
+  namespace: {{.Namespace}}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: kubesphere:cluster-apiserver:credentials}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: "{{.User}}"}]
+---
+# The aggregator resolves an ExternalName service: Endpoints may not hold 127.0.0.1.
+apiVersion: v1
+kind: Service
+metadata:
+  name: cluster-apiserver
+  namespace: {{.Namespace}}
+spec:
+  type: ExternalName
+  externalName: localhost
+  ports: [{name: https, port: {{.Port}}, protocol: TCP}]
+`))
+
+var apiService = template.Must(template.New("apiservice").Parse(`
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata:
+  name: {{.Name}}
+spec:
+  group: clusters.kubesphere.io
+  version: v1alpha1
+  groupPriorityMinimum: 1000
+  versionPriority: 100
+  caBundle: {{.CABundle}}
+  service:
+    name: cluster-apiserver
+    namespace: {{.Namespace}}
+    port: {{.Port}}
+`))
+
+func render(t *template.Template, data any) string {
+	var b bytes.Buffer
+	if err := t.Execute(&b, data); err != nil {
+		panic(err)
+	}
+	return b.String()
+}
+
+func (e *Env) setUpHost(ctx context.Context) error {
+	_, err := e.Kubectl(ctx, "host", render(hostSetup, map[string]any{
+		"Namespace": Namespace, "User": ClusterAPIServerUser, "Port": e.Ports.ClusterAPIServer,
+	}), "apply", "--server-side", "--force-conflicts", "-f", "-")
+	return err
+}
+
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: None
+  nonResourceURLs: ["/healthz*", "/livez*", "/readyz*", "/openapi*", "/version"]
+- level: Metadata
+`
+
+// StartClusterAPIServer starts (or restarts) cluster-apiserver and waits until it is ready.
+func (e *Env) StartClusterAPIServer(ctx context.Context) error {
+	if err := e.Stop("host-cluster-apiserver"); err != nil {
+		return err
+	}
+	policy := filepath.Join(e.Dir, "pki", "audit-policy.yaml")
+	if err := os.WriteFile(policy, []byte(auditPolicy), 0o644); err != nil {
+		return err
+	}
+	s := e.pki.serving["host-cluster-apiserver"]
+	kubeconfig := e.componentKubeconfig("host-cluster-apiserver")
+	if err := e.start("host", "cluster-apiserver", "cluster-apiserver",
+		"--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(e.Ports.ClusterAPIServer),
+		"--tls-cert-file="+s.cert, "--tls-private-key-file="+s.key,
+		"--embedded-etcd-data-dir="+filepath.Join(e.Dir, "data", "cluster-apiserver"),
+		"--kubeconfig="+kubeconfig, "--authentication-kubeconfig="+kubeconfig, "--authorization-kubeconfig="+kubeconfig,
+		"--audit-policy-file="+policy, "--audit-log-path="+e.LogFile("host-cluster-apiserver-audit"),
+		"--audit-log-maxsize=100", "--audit-log-maxbackup=1",
+	); err != nil {
+		return err
+	}
+	return e.waitReady(ctx, "host-cluster-apiserver", e.ClusterAPIServerURL()+"/readyz", 90*time.Second)
+}
+
+func (e *Env) registerAPIService(ctx context.Context) error {
+	ca, err := os.ReadFile(e.pki.cas["host"].CertFile)
+	if err != nil {
+		return err
+	}
+	if _, err := e.Kubectl(ctx, "host", render(apiService, map[string]any{
+		"Name": APIServiceName, "Namespace": Namespace, "Port": e.Ports.ClusterAPIServer,
+		"CABundle": base64.StdEncoding.EncodeToString(ca),
+	}), "apply", "--server-side", "--force-conflicts", "-f", "-"); err != nil {
+		return err
+	}
+	if _, err := e.Kubectl(ctx, "host", "", "wait", "--for=condition=Available", "apiservice/"+APIServiceName, "--timeout=90s"); err != nil {
+		status, _ := e.Kubectl(ctx, "host", "", "get", "apiservice", APIServiceName, "-o", "jsonpath={.status.conditions}")
+		return fmt.Errorf("%w\nAPIService status: %s\nlast lines of %s:\n%s", err, status,
+			e.LogFile("host-cluster-apiserver"), e.logTail("host-cluster-apiserver", 30))
+	}
+	e.logf("APIService %s is Available", APIServiceName)
+	return nil
+}
+
+var memberSetup = template.Must(template.New("member").Parse(`
+# The host's credential on this member may impersonate the calling user, and read what
+# health checks need; the member's own RBAC then judges the impersonated user.
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: kubesphere:cluster-proxy
+rules:
+- apiGroups: [""]
+  resources: [users, groups, serviceaccounts]
+  verbs: [impersonate]
+- apiGroups: [authentication.k8s.io]
+  resources: [uids, userextras]
+  verbs: [impersonate]
+- apiGroups: [""]
+  resources: [namespaces, nodes]
+  verbs: [get, list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: kubesphere:cluster-proxy
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: kubesphere:cluster-proxy}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: "{{.User}}"}]
+`))
+
+var memberRegistration = template.Must(template.New("cluster").Parse(`
+apiVersion: v1
+kind: Secret
+metadata:
+  name: {{.Name}}-credentials
+  namespace: {{.Namespace}}
+type: Opaque
+data:
+  kubeconfig: {{.Kubeconfig}}
+---
+apiVersion: clusters.kubesphere.io/v1alpha1
+kind: Cluster
+metadata:
+  name: {{.Name}}
+spec:
+  provider: local
+  region: local
+  connection:
+    type: Direct
+    kubernetesAPIEndpoint: {{.Endpoint}}
+    caBundle: {{.CABundle}}
+    credentialsSecretRef:
+      namespace: {{.Namespace}}
+      name: {{.Name}}-credentials
+`))
+
+// registerMember gives the host a least-privilege credential on member m and registers m
+// as a Direct Cluster.
+func (e *Env) registerMember(ctx context.Context, m string) error {
+	if _, err := e.Kubectl(ctx, m, render(memberSetup, map[string]any{"User": ClusterProxyUser}),
+		"apply", "--server-side", "--force-conflicts", "-f", "-"); err != nil {
+		return err
+	}
+	// The Secret holds a self-contained kubeconfig: certificate data inline, no file paths.
+	creds := e.pki.client[m+"-cluster-proxy"]
+	cfg, err := clientcmd.LoadFromFile(e.componentKubeconfig(m + "-cluster-proxy"))
+	if err != nil {
+		return err
+	}
+	if err := clientcmdapi.FlattenConfig(cfg); err != nil {
+		return fmt.Errorf("%s credentials (%s): %w", m, creds.cert, err)
+	}
+	kubeconfig, err := clientcmd.Write(*cfg)
+	if err != nil {
+		return err
+	}
+	ca, err := os.ReadFile(e.pki.cas[m].CertFile)
+	if err != nil {
+		return err
+	}
+	_, err = e.Kubectl(ctx, "host", render(memberRegistration, map[string]any{
+		"Name": m, "Namespace": Namespace, "Endpoint": e.MemberURL(m),
+		"Kubeconfig": base64.StdEncoding.EncodeToString(kubeconfig),
+		"CABundle":   base64.StdEncoding.EncodeToString(ca),
+	}), "apply", "--server-side", "--force-conflicts", "-f", "-")
+	if err == nil {
+		e.logf("registered %s as a Direct cluster", m)
+	}
+	return err
+}
+
+// Kubectl runs the pinned kubectl against a context of the admin kubeconfig, with stdin.
+func (e *Env) Kubectl(ctx context.Context, kubeContext, stdin string, args ...string) (string, error) {
+	return e.KubectlAs(ctx, e.Kubeconfig(), kubeContext, stdin, args...)
+}
+
+// KubectlAs runs the pinned kubectl with another kubeconfig (for example a non-admin user).
+func (e *Env) KubectlAs(ctx context.Context, kubeconfig, kubeContext, stdin string, args ...string) (string, error) {
+	full := append([]string{"--kubeconfig=" + kubeconfig}, args...)
+	if kubeContext != "" {
+		full = append([]string{"--context=" + kubeContext}, full...)
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(e.BinDir, "kubectl"), full...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	if err := cmd.Run(); err != nil {
+		return out.String(), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return out.String(), nil
+}

@@ -1,0 +1,263 @@
+// Package localenv runs a whole host + members environment on 127.0.0.1 from real
+// upstream binaries (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok)
+// and the project's own. `make local-up` and the integration tests both use it, so the
+// recipe exists once.
+package localenv
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Ports are the TCP ports the environment listens on, all on 127.0.0.1.
+type Ports struct {
+	Etcd             int
+	EtcdPeer         int
+	Host             int
+	ClusterAPIServer int
+	// Members maps a member's name to its kube-apiserver port; its kwok kubelet port is
+	// the next one.
+	Members map[string]int
+}
+
+// DefaultPorts are the documented defaults of make local-up.
+func DefaultPorts() Ports {
+	return Ports{Etcd: 12379, EtcdPeer: 12380, Host: 16443, ClusterAPIServer: 17443,
+		Members: map[string]int{"member1": 26443, "member2": 36443}}
+}
+
+// FreePorts picks unused ports, for tests that run beside a developer's local-up.
+func FreePorts(members ...string) (Ports, error) {
+	next := func() (int, error) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		defer l.Close()
+		return l.Addr().(*net.TCPAddr).Port, nil
+	}
+	var p Ports
+	var err error
+	for _, dst := range []*int{&p.Etcd, &p.EtcdPeer, &p.Host, &p.ClusterAPIServer} {
+		if *dst, err = next(); err != nil {
+			return p, err
+		}
+	}
+	p.Members = map[string]int{}
+	for _, m := range members {
+		// A member needs two adjacent ports (API server, kwok); probe both.
+		for range 20 {
+			port, err := next()
+			if err != nil {
+				return p, err
+			}
+			if l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port+1)); err == nil {
+				l.Close()
+				p.Members[m] = port
+				break
+			}
+		}
+	}
+	return p, nil
+}
+
+// Env is one environment, rooted at Dir.
+type Env struct {
+	// Dir holds pki/, logs/, pids/, data/ and the kubeconfig.
+	Dir string
+	// BinDir holds every binary the environment runs.
+	BinDir string
+	Ports  Ports
+	// Members are the member clusters to run, in order.
+	Members []string
+	// Detach leaves the processes running after this program exits (make local-up);
+	// otherwise they die with it (tests).
+	Detach bool
+	// Log reports progress; nil is quiet.
+	Log func(format string, args ...any)
+
+	mu     sync.Mutex
+	exited map[int]chan struct{}
+	pki    *pki
+}
+
+// New returns an environment; nothing runs until Up.
+func New(dir, binDir string, ports Ports, members ...string) (*Env, error) {
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	absBin, err := filepath.Abs(binDir)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range members {
+		if ports.Members[m] == 0 {
+			return nil, fmt.Errorf("no port for member %q", m)
+		}
+	}
+	return &Env{Dir: absDir, BinDir: absBin, Ports: ports, Members: members, exited: map[int]chan struct{}{}}, nil
+}
+
+func (e *Env) logf(format string, args ...any) {
+	if e.Log != nil {
+		e.Log(format, args...)
+	}
+}
+
+// Kubeconfig is the admin kubeconfig with a context per cluster.
+func (e *Env) Kubeconfig() string { return filepath.Join(e.Dir, "kubeconfig") }
+
+// HostURL is the host kube-apiserver.
+func (e *Env) HostURL() string { return "https://127.0.0.1:" + strconv.Itoa(e.Ports.Host) }
+
+// ClusterAPIServerURL is cluster-apiserver's own port.
+func (e *Env) ClusterAPIServerURL() string {
+	return "https://127.0.0.1:" + strconv.Itoa(e.Ports.ClusterAPIServer)
+}
+
+// MemberURL is a member's kube-apiserver.
+func (e *Env) MemberURL(member string) string {
+	return "https://127.0.0.1:" + strconv.Itoa(e.Ports.Members[member])
+}
+
+// Up starts (or, when already running, restarts) every component and waits for each to
+// be ready. On failure it stops what it started and returns the failing component's log
+// tail.
+func (e *Env) Up(ctx context.Context) (err error) {
+	for _, bin := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "cluster-apiserver"} {
+		if _, err := os.Stat(filepath.Join(e.BinDir, bin)); err != nil {
+			return fmt.Errorf("%s is missing from %s: run `make tools build` first", bin, e.BinDir)
+		}
+	}
+	// A second run restarts cleanly: stop what an earlier run left, keep data and certs.
+	if running := e.Running(); len(running) > 0 {
+		e.logf("stopping the running environment (%d processes) to restart it", len(running))
+	}
+	if err := e.Down(); err != nil {
+		return err
+	}
+	for _, d := range []string{"pki", "logs", "pids", "data"} {
+		if err := os.MkdirAll(filepath.Join(e.Dir, d), 0o755); err != nil {
+			return err
+		}
+	}
+	defer func() {
+		if err != nil {
+			_ = e.Down()
+		}
+	}()
+	if e.pki, err = e.makePKI(); err != nil {
+		return fmt.Errorf("certificates: %w", err)
+	}
+	if err := e.startEtcd(ctx); err != nil {
+		return err
+	}
+	clusters := append([]string{"host"}, e.Members...)
+	// The API servers start in parallel: each takes ~20 s, mostly waiting.
+	for _, c := range clusters {
+		if err := e.startKubeAPIServer(c); err != nil {
+			return err
+		}
+	}
+	for _, c := range clusters {
+		if err := e.waitReady(ctx, c+"-kube-apiserver", e.clusterURL(c)+"/readyz", 120*time.Second); err != nil {
+			return err
+		}
+	}
+	if err := e.writeKubeconfigs(); err != nil {
+		return err
+	}
+	for _, m := range e.Members {
+		if err := e.startMember(ctx, m); err != nil {
+			return err
+		}
+	}
+	if err := e.setUpHost(ctx); err != nil {
+		return err
+	}
+	if err := e.StartClusterAPIServer(ctx); err != nil {
+		return err
+	}
+	if err := e.registerAPIService(ctx); err != nil {
+		return err
+	}
+	for _, m := range e.Members {
+		if err := e.registerMember(ctx, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Env) clusterURL(cluster string) string {
+	if cluster == "host" {
+		return e.HostURL()
+	}
+	return e.MemberURL(cluster)
+}
+
+func (e *Env) startEtcd(ctx context.Context) error {
+	client := "http://127.0.0.1:" + strconv.Itoa(e.Ports.Etcd)
+	peer := "http://127.0.0.1:" + strconv.Itoa(e.Ports.EtcdPeer)
+	if err := e.start("host", "etcd", "etcd",
+		"--name=local", "--data-dir="+filepath.Join(e.Dir, "data", "etcd"),
+		"--listen-client-urls="+client, "--advertise-client-urls="+client,
+		"--listen-peer-urls="+peer, "--initial-advertise-peer-urls="+peer,
+		"--initial-cluster=local="+peer, "--listen-metrics-urls=",
+		"--quota-backend-bytes=4294967296", "--log-level=warn"); err != nil {
+		return err
+	}
+	return e.waitReady(ctx, "host-etcd", client+"/health", 60*time.Second)
+}
+
+// waitReady polls url until it answers 200, trusting the environment's CAs.
+func (e *Env) waitReady(ctx context.Context, id, url string, timeout time.Duration) error {
+	client := e.httpClient()
+	deadline := time.Now().Add(timeout)
+	var last string
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := client.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				e.logf("%s is ready", id)
+				return nil
+			}
+			last = resp.Status
+		} else {
+			last = err.Error()
+		}
+		if pid := e.Pid(id); pid != 0 && !e.ours(pid) {
+			return fmt.Errorf("%s exited; last lines of %s:\n%s", id, e.LogFile(id), e.logTail(id, 40))
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("%s not ready after %s (%s); last lines of %s:\n%s", id, timeout, last, e.LogFile(id), e.logTail(id, 40))
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// httpClient trusts every CA of the environment and sends no client certificate: the
+// health endpoints it polls are open to anonymous requests.
+func (e *Env) httpClient() *http.Client {
+	pool := x509.NewCertPool()
+	if e.pki != nil {
+		for _, c := range e.pki.cas {
+			pool.AddCert(c.cert)
+		}
+	}
+	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+	}}
+}
