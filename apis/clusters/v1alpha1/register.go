@@ -22,7 +22,7 @@ var (
 
 func init() {
 	// Only hand-written functions here, so the package compiles before code generation.
-	localSchemeBuilder.Register(addKnownTypes, addDefaultingFuncs)
+	localSchemeBuilder.Register(addKnownTypes, addDefaultingFuncs, addConversionFuncs)
 }
 
 // Resource returns a group-qualified resource.

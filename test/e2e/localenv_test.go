@@ -1,0 +1,81 @@
+// Package e2e checks the whole local environment that `make local-up` builds: a host and
+// a member with a real control plane and kwok nodes, registered through cluster-apiserver.
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"kubesphere.io/multicluster/internal/localenv"
+)
+
+func TestLocalEnvironment(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	ports, err := localenv.FreePorts("member1")
+	require.NoError(t, err)
+	env, err := localenv.New(t.TempDir(), filepath.Join("..", "..", "_output", "bin"), ports, "member1")
+	require.NoError(t, err)
+	env.Log = t.Logf
+	require.NoError(t, env.Up(ctx))
+	t.Cleanup(func() { _ = env.Down() })
+
+	// The pid files name every process, <cluster>-<component>.
+	want := []string{"host-etcd", "host-kube-apiserver", "host-cluster-apiserver", "member1-kube-apiserver",
+		"member1-kube-controller-manager", "member1-kube-scheduler", "member1-kwok"}
+	assert.ElementsMatch(t, want, env.Running())
+
+	// The done-when of the foundation: the host lists member1 with the table columns.
+	out, err := env.Kubectl(ctx, "host", "", "get", "clusters")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"NAME", "CONNECTION", "READY", "VERSION", "NODES", "AGE"}, strings.Fields(strings.SplitN(out, "\n", 2)[0]))
+	assert.Regexp(t, `(?m)^member1\s+Direct\s+`, out)
+	endpoint, err := env.Kubectl(ctx, "host", "", "get", "cluster", "member1", "-o", "jsonpath={.spec.connection.kubernetesAPIEndpoint} {.spec.connection.credentialsSecretRef.name}")
+	require.NoError(t, err)
+	assert.Equal(t, env.MemberURL("member1")+" member1-credentials", endpoint)
+	// The credentials Secret holds a self-contained kubeconfig for member1.
+	kc, err := env.Kubectl(ctx, "host", "", "get", "secret", "-n", localenv.Namespace, "member1-credentials", "-o", "jsonpath={.data.kubeconfig}")
+	require.NoError(t, err)
+	assert.NotEmpty(t, kc)
+
+	// A Deployment on the member becomes Running pods on kwok nodes.
+	nodes, err := env.Kubectl(ctx, "member1", "", "get", "nodes", "-o", "name")
+	require.NoError(t, err)
+	assert.Len(t, strings.Fields(nodes), 2)
+	_, err = env.Kubectl(ctx, "member1", "", "create", "deployment", "web", "--image=nginx", "--replicas=3")
+	require.NoError(t, err)
+	_, err = env.Kubectl(ctx, "member1", "", "rollout", "status", "deployment/web", "--timeout=90s")
+	require.NoError(t, err)
+	phases, err := env.Kubectl(ctx, "member1", "", "get", "pods", "-l", "app=web", "-o", "jsonpath={range .items[*]}{.status.phase} {.spec.nodeName}{\"\\n\"}{end}")
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(phases), "\n")
+	require.Len(t, lines, 3)
+	for _, l := range lines {
+		assert.Regexp(t, `^Running member1-node-[01]$`, l)
+	}
+
+	// Members never see the host's objects: a host admin credential is refused by member1.
+	_, err = env.KubectlAs(ctx, env.Kubeconfig(), "host", "", "--server="+env.MemberURL("member1"), "--insecure-skip-tls-verify", "get", "ns")
+	require.Error(t, err)
+
+	// Down stops exactly what Up started.
+	var pids []int
+	for _, id := range want {
+		pids = append(pids, env.Pid(id))
+	}
+	require.NoError(t, env.Down())
+	assert.Empty(t, env.Running())
+	for _, pid := range pids {
+		assert.Error(t, syscall.Kill(pid, 0), "process %d still running after Down", pid)
+	}
+	left, _ := os.ReadDir(filepath.Join(env.Dir, "pids"))
+	assert.Empty(t, left)
+}
