@@ -417,29 +417,48 @@ rules:
 - level: Metadata
 `
 
-// StartClusterAPIServer starts (or restarts) cluster-apiserver and waits until it is ready.
+// StartClusterAPIServer starts (or restarts) the registered cluster-apiserver, with its
+// embedded etcd, and waits until it is ready.
 func (e *Env) StartClusterAPIServer(ctx context.Context) error {
-	if err := e.Stop("host-cluster-apiserver"); err != nil {
-		return err
+	_, err := e.StartExtraClusterAPIServer(ctx, "cluster-apiserver", e.Ports.ClusterAPIServer,
+		"--embedded-etcd-data-dir="+filepath.Join(e.Dir, "data", "cluster-apiserver"))
+	return err
+}
+
+// StartExtraClusterAPIServer starts (or restarts) a cluster-apiserver process named
+// host-<component> on port with the host's delegated authentication and the given storage
+// flags, and returns its URL. The first one is the registered server; tests start more
+// to check HA storage on an external etcd.
+func (e *Env) StartExtraClusterAPIServer(ctx context.Context, component string, port int, storageArgs ...string) (string, error) {
+	id := "host-" + component
+	if err := e.Stop(id); err != nil {
+		return "", err
 	}
 	policy := filepath.Join(e.Dir, "pki", "audit-policy.yaml")
 	if err := os.WriteFile(policy, []byte(auditPolicy), 0o644); err != nil {
-		return err
+		return "", err
 	}
 	s := e.pki.serving["host-cluster-apiserver"]
 	kubeconfig := e.componentKubeconfig("host-cluster-apiserver")
-	if err := e.start("host", "cluster-apiserver", "cluster-apiserver",
-		"--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(e.Ports.ClusterAPIServer),
-		"--tls-cert-file="+s.cert, "--tls-private-key-file="+s.key,
-		"--embedded-etcd-data-dir="+filepath.Join(e.Dir, "data", "cluster-apiserver"),
-		"--kubeconfig="+kubeconfig, "--authentication-kubeconfig="+kubeconfig, "--authorization-kubeconfig="+kubeconfig,
-		"--audit-policy-file="+policy, "--audit-log-path="+e.LogFile("host-cluster-apiserver-audit"),
+	args := append([]string{
+		"--bind-address=127.0.0.1", "--secure-port=" + strconv.Itoa(port),
+		"--tls-cert-file=" + s.cert, "--tls-private-key-file=" + s.key,
+		"--kubeconfig=" + kubeconfig, "--authentication-kubeconfig=" + kubeconfig, "--authorization-kubeconfig=" + kubeconfig,
+		"--audit-policy-file=" + policy, "--audit-log-path=" + e.LogFile(id+"-audit"),
 		"--audit-log-maxsize=100", "--audit-log-maxbackup=1",
-	); err != nil {
-		return err
+	}, storageArgs...)
+	if err := e.start("host", component, "cluster-apiserver", args...); err != nil {
+		return "", err
 	}
-	return e.waitReady(ctx, "host-cluster-apiserver", e.ClusterAPIServerURL()+"/readyz", 90*time.Second)
+	url := "https://127.0.0.1:" + strconv.Itoa(port)
+	return url, e.waitReady(ctx, id, url+"/readyz", 90*time.Second)
 }
+
+// EtcdURL is the shared etcd the kube-apiservers use.
+func (e *Env) EtcdURL() string { return "http://127.0.0.1:" + strconv.Itoa(e.Ports.Etcd) }
+
+// CAFile is the CA certificate of a cluster (host, member1, ...).
+func (e *Env) CAFile(cluster string) string { return e.pki.cas[cluster].CertFile }
 
 func (e *Env) registerAPIService(ctx context.Context) error {
 	ca, err := os.ReadFile(e.pki.cas["host"].CertFile)

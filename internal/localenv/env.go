@@ -207,7 +207,7 @@ func (e *Env) clusterURL(cluster string) string {
 }
 
 func (e *Env) startEtcd(ctx context.Context) error {
-	client := "http://127.0.0.1:" + strconv.Itoa(e.Ports.Etcd)
+	client := e.EtcdURL()
 	peer := "http://127.0.0.1:" + strconv.Itoa(e.Ports.EtcdPeer)
 	if err := e.start("host", "etcd", "etcd",
 		"--name=local", "--data-dir="+filepath.Join(e.Dir, "data", "etcd"),

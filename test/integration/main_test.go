@@ -5,6 +5,7 @@ package integration
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -88,4 +89,13 @@ func mustKubectl(t *testing.T, stdin string, args ...string) string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+func mustTLS(t *testing.T, cfg *rest.Config) *tls.Config {
+	t.Helper()
+	tc, err := rest.TLSConfigFor(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tc
 }
