@@ -350,9 +350,11 @@ func TestDataSurvivesRestart(t *testing.T) {
 	cs := client(t)
 	created, err := cs.ClustersV1alpha1().Clusters().Create(ctx, &v1alpha1.Cluster{
 		ObjectMeta: metav1.ObjectMeta{Name: "durable", Labels: map[string]string{"keep": "me"}},
-		Spec: v1alpha1.ClusterSpec{Connection: v1alpha1.Connection{Type: v1alpha1.ConnectionAgent}}}, metav1.CreateOptions{})
+		Spec:       v1alpha1.ClusterSpec{Connection: v1alpha1.Connection{Type: v1alpha1.ConnectionAgent}}}, metav1.CreateOptions{})
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = cs.ClustersV1alpha1().Clusters().Delete(context.Background(), "durable", metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		_ = cs.ClustersV1alpha1().Clusters().Delete(context.Background(), "durable", metav1.DeleteOptions{})
+	})
 
 	oldPid := env.Pid("host-cluster-apiserver")
 	require.NoError(t, env.StartClusterAPIServer(ctx))
