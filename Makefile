@@ -6,7 +6,7 @@ GO_TEST_FLAGS ?=
 LOCAL_UP_FLAGS ?=
 
 .PHONY: help build tools local-up local-down test test-unit test-integration verify update \
-	verify-gofmt verify-govet verify-gomod verify-codegen clean
+	verify-gofmt verify-govet verify-gomod verify-codegen verify-docs clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -32,7 +32,7 @@ test-unit: ## Unit tests (no binaries needed).
 test-integration: tools build ## Integration tests against real etcd, kube-apiserver and kubectl.
 	go test $(GO_TEST_FLAGS) -count=1 -timeout=30m ./test/...
 
-verify: verify-gofmt verify-govet verify-gomod verify-codegen ## gofmt, go vet, go.mod tidy, generated code up to date.
+verify: verify-gofmt verify-govet verify-gomod verify-codegen verify-docs ## gofmt, go vet, go.mod tidy, generated code and flag docs up to date.
 
 verify-gofmt:
 	hack/verify-gofmt.sh
@@ -46,8 +46,12 @@ verify-gomod:
 verify-codegen:
 	hack/verify-codegen.sh
 
-update: ## Regenerate generated code.
+verify-docs:
+	hack/verify-docs.sh
+
+update: ## Regenerate generated code and the flag docs.
 	hack/update-codegen.sh
+	hack/update-docs.sh
 
 clean: local-down ## Stop the environment and remove _output.
 	rm -rf _output

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -78,4 +79,25 @@ func TestLocalEnvironment(t *testing.T) {
 	}
 	left, _ := os.ReadDir(filepath.Join(env.Dir, "pids"))
 	assert.Empty(t, left)
+}
+
+// TestFailsLoudly: a component that cannot start makes Up fail with its log tail, and
+// nothing is left running.
+func TestFailsLoudly(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	ports, err := localenv.FreePorts()
+	require.NoError(t, err)
+	// Someone else holds the host kube-apiserver's port.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	ports.Host = l.Addr().(*net.TCPAddr).Port
+	env, err := localenv.New(t.TempDir(), filepath.Join("..", "..", "_output", "bin"), ports)
+	require.NoError(t, err)
+	err = env.Up(ctx)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "host-kube-apiserver")
+	assert.Contains(t, err.Error(), "address already in use", "the log tail says why")
+	assert.Empty(t, env.Running(), "a failed Up stops what it started")
 }

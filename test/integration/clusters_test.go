@@ -55,6 +55,17 @@ func TestAPIServiceAvailable(t *testing.T) {
 	assert.Contains(t, groups, "Cluster")
 }
 
+// TestOpenAPIPublished: the host aggregates both documents, which is what explain, apply
+// and client-side validation read.
+func TestOpenAPIPublished(t *testing.T) {
+	v2 := mustKubectl(t, "", "get", "--raw", "/openapi/v2")
+	assert.Contains(t, v2, `"io.kubesphere.multicluster.apis.clusters.v1alpha1.Cluster"`)
+	assert.Contains(t, v2, `"x-kubernetes-group-version-kind"`)
+	v3 := mustKubectl(t, "", "get", "--raw", "/openapi/v3/apis/clusters.kubesphere.io/v1alpha1")
+	assert.Contains(t, v3, `"io.kubesphere.multicluster.apis.clusters.v1alpha1.ClusterSpec"`)
+	assert.Contains(t, v3, `"x-kubernetes-list-map-keys"`, "conditions merge by type under server-side apply")
+}
+
 func TestKubectlLifecycle(t *testing.T) {
 	mustKubectl(t, clusterYAML("kubectl-one", "https://127.0.0.1:6443"), "create", "-f", "-")
 	t.Cleanup(func() { _, _ = kubectl(t, "", "delete", "cluster", "kubectl-one", "--ignore-not-found") })
