@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the upstream components of the local environment from the pinned tools module
 # (hack/tools/go.mod: k8s.io/kubernetes v1.36.3, etcd v3.6.x, kwok v0.8.0) into
-# _output/bin/, and copies kwok's "fast" stages beside them. A stamp of hack/tools/go.sum
-# skips the build when nothing changed (a cold build takes ~10 minutes on 2 cores).
+# _output/bin/, and copies kwok's "fast" node and pod stages beside them (the node
+# heartbeat stage is internal/localenv's own). A stamp of hack/tools/go.sum skips the
+# build when nothing changed (a cold build takes ~10 minutes on 2 cores).
 set -o errexit -o nounset -o pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

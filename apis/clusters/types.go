@@ -75,3 +75,13 @@ type ClusterList struct {
 
 	Items []Cluster
 }
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// ClusterProxyOptions are the options of a clusters/proxy request.
+type ClusterProxyOptions struct {
+	metav1.TypeMeta
+
+	// Path is the path on the member's API server.
+	Path string
+}

@@ -90,6 +90,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		version.Info{}.OpenAPIModelName():                 schema_k8sio_apimachinery_pkg_version_Info(ref),
 		v1alpha1.Cluster{}.OpenAPIModelName():             schema_multicluster_apis_clusters_v1alpha1_Cluster(ref),
 		v1alpha1.ClusterList{}.OpenAPIModelName():         schema_multicluster_apis_clusters_v1alpha1_ClusterList(ref),
+		v1alpha1.ClusterProxyOptions{}.OpenAPIModelName(): schema_multicluster_apis_clusters_v1alpha1_ClusterProxyOptions(ref),
 		v1alpha1.ClusterSpec{}.OpenAPIModelName():         schema_multicluster_apis_clusters_v1alpha1_ClusterSpec(ref),
 		v1alpha1.ClusterStatus{}.OpenAPIModelName():       schema_multicluster_apis_clusters_v1alpha1_ClusterStatus(ref),
 		v1alpha1.Connection{}.OpenAPIModelName():          schema_multicluster_apis_clusters_v1alpha1_Connection(ref),
@@ -2868,6 +2869,40 @@ func schema_multicluster_apis_clusters_v1alpha1_ClusterList(ref common.Reference
 		},
 		Dependencies: []string{
 			v1.ListMeta{}.OpenAPIModelName(), v1alpha1.Cluster{}.OpenAPIModelName()},
+	}
+}
+
+func schema_multicluster_apis_clusters_v1alpha1_ClusterProxyOptions(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ClusterProxyOptions are the options of a clusters/proxy request: the rest of the URL after /proxy is the path on the member's API server.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"path": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Path is the path on the member's API server, for example /api/v1/namespaces.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+			},
+		},
 	}
 }
 

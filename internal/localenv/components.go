@@ -24,6 +24,9 @@ const (
 	// ClusterProxyUser is the user the host's credentials Secret holds on each member: it
 	// may only impersonate (and read what health checks need).
 	ClusterProxyUser = "system:kubesphere:cluster-proxy"
+	// DeveloperUser is a non-admin host user that may use clusters/proxy on the first
+	// member only, and has view rights there (edit in its default namespace).
+	DeveloperUser = "developer"
 	// Namespace is where the control plane's objects live on the host.
 	Namespace = "kubesphere-system"
 	// APIServiceName registers cluster-apiserver with the host's aggregator.
@@ -116,6 +119,10 @@ func (e *Env) makePKI() (*pki, error) {
 			p.client["host-cluster-apiserver"], err = issue("host", "host-cluster-apiserver-client", ClusterAPIServerUser, nil, nil, false)
 			return err
 		},
+		func() (err error) {
+			p.client["host-"+DeveloperUser], err = issue("host", "host-developer", DeveloperUser, []string{"developers"}, nil, false)
+			return err
+		},
 	)
 	for _, s := range steps {
 		if err := s(); err != nil {
@@ -155,13 +162,24 @@ func (e *Env) writeKubeconfigs() error {
 		cfg.AuthInfos[c+"-admin"] = &clientcmdapi.AuthInfo{ClientCertificate: e.pki.admin[c].cert, ClientKey: e.pki.admin[c].key}
 		cfg.Contexts[c] = &clientcmdapi.Context{Cluster: c, AuthInfo: c + "-admin"}
 	}
+	// <member>-via-host: the host's clusters/proxy path, as the host admin (and, for the
+	// first member, as the developer).
+	cfg.AuthInfos[DeveloperUser] = &clientcmdapi.AuthInfo{ClientCertificate: e.pki.client["host-"+DeveloperUser].cert, ClientKey: e.pki.client["host-"+DeveloperUser].key}
+	for i, m := range e.Members {
+		via := m + "-via-host"
+		cfg.Clusters[via] = &clientcmdapi.Cluster{Server: e.ViaHostURL(m), CertificateAuthority: e.pki.cas["host"].CertFile}
+		cfg.Contexts[via] = &clientcmdapi.Context{Cluster: via, AuthInfo: "host-admin"}
+		if i == 0 {
+			cfg.Contexts[via+"-"+DeveloperUser] = &clientcmdapi.Context{Cluster: via, AuthInfo: DeveloperUser}
+		}
+	}
 	cfg.CurrentContext = "host"
 	if err := clientcmd.WriteToFile(*cfg, e.Kubeconfig()); err != nil {
 		return err
 	}
 	for id, creds := range e.pki.client {
 		cluster := strings.SplitN(id, "-", 2)[0]
-		if strings.HasPrefix(id, "front-proxy") {
+		if strings.HasPrefix(id, "front-proxy") || id == "host-"+DeveloperUser {
 			continue
 		}
 		if err := e.writeKubeconfig(e.componentKubeconfig(id), cluster, creds); err != nil {
@@ -169,6 +187,22 @@ func (e *Env) writeKubeconfigs() error {
 		}
 	}
 	return nil
+}
+
+// PodLogFile is the file every pod of member m logs from (CRI format); appending a line
+// shows up in kubectl logs -f.
+func (e *Env) PodLogFile(m string) string {
+	return filepath.Join(e.Dir, "data", m+"-pods.log")
+}
+
+// ViaHostURL is member m reached through the host kube-apiserver's clusters/proxy path.
+func (e *Env) ViaHostURL(m string) string {
+	return e.HostURL() + "/apis/clusters.kubesphere.io/v1alpha1/clusters/" + m + "/proxy"
+}
+
+// DirectPathURL is member m reached through cluster-apiserver's own /clusters/ path.
+func (e *Env) DirectPathURL(m string) string {
+	return e.ClusterAPIServerURL() + "/clusters/" + m
 }
 
 func (e *Env) componentKubeconfig(id string) string {
@@ -207,6 +241,18 @@ func (e *Env) startKubeAPIServer(cluster string) error {
 			"--proxy-client-cert-file="+fp.cert, "--proxy-client-key-file="+fp.key)
 	}
 	return e.start(cluster, "kube-apiserver", "kube-apiserver", args...)
+}
+
+// StartKubeAPIServer (re)starts the kube-apiserver of cluster ("host" or a member) and
+// waits until it is ready: tests stop a member's API server and bring it back.
+func (e *Env) StartKubeAPIServer(ctx context.Context, cluster string) error {
+	if err := e.Stop(cluster + "-kube-apiserver"); err != nil {
+		return err
+	}
+	if err := e.startKubeAPIServer(cluster); err != nil {
+		return err
+	}
+	return e.waitReady(ctx, cluster+"-kube-apiserver", e.clusterURL(cluster)+"/readyz", 120*time.Second)
 }
 
 func (e *Env) portOf(cluster string) int {
@@ -274,9 +320,11 @@ metadata:
 // and the upstream "fast" node and pod stages copied next to the binary at build time.
 func (e *Env) writeKwokConfig(m string) (string, error) {
 	var b bytes.Buffer
+	// nodeIP here, not only as a flag: the node templates read it from the file's options.
 	b.WriteString(`apiVersion: config.kwok.x-k8s.io/v1alpha1
 kind: KwokConfiguration
 options:
+  nodeIP: 127.0.0.1
   enableDebuggingHandlers: true
   podPlayStageParallelism: 4
   nodePlayStageParallelism: 4
@@ -284,6 +332,44 @@ options:
   podsOnNodeSyncParallelism: 4
   enablePodsOnNodeSyncListPager: true
 `)
+	// Exec runs commands on this machine in a scratch directory; logs come from a file
+	// in CRI format (append to it to see logs -f stream); port-forward talks to `cat`, an
+	// echo server.
+	workDir := filepath.Join(e.Dir, "data", m+"-exec")
+	if err := os.MkdirAll(workDir, 0o755); err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(e.PodLogFile(m)); err != nil {
+		line := time.Now().UTC().Format(time.RFC3339Nano) + " stdout F hello from " + m + "\n"
+		if err := os.WriteFile(e.PodLogFile(m), []byte(line), 0o644); err != nil {
+			return "", err
+		}
+	}
+	fmt.Fprintf(&b, `---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterExec
+metadata: {name: local}
+spec:
+  execs:
+  - local: {workDir: %q}
+---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterLogs
+metadata: {name: local}
+spec:
+  logs:
+  - logsFile: %q
+    follow: true
+---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterPortForward
+metadata: {name: local}
+spec:
+  forwards:
+  - command: [cat]
+---
+%s
+`, workDir, e.PodLogFile(m), nodeHeartbeatStage)
 	stages, err := filepath.Glob(filepath.Join(e.BinDir, "kwok-stages", "*.yaml"))
 	if err != nil || len(stages) == 0 {
 		return "", fmt.Errorf("no kwok stages in %s: run `make tools`", filepath.Join(e.BinDir, "kwok-stages"))
@@ -300,6 +386,43 @@ options:
 	path := filepath.Join(e.Dir, "pki", m+"-kwok.yaml")
 	return path, os.WriteFile(path, b.Bytes(), 0o644)
 }
+
+// nodeHeartbeatStage refreshes the conditions of kwok's nodes (kwok renews their Leases
+// itself). Upstream's heartbeat stages re-render status.addresses from the old status and
+// can leave it empty, after which the member's API server cannot reach the "kubelet"
+// (exec, logs and port-forward fail with "no preferred addresses found"): this one always
+// writes the node's address and port.
+const nodeHeartbeatStage = `apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: node-heartbeat
+spec:
+  resourceRef: {apiGroup: v1, kind: Node}
+  selector:
+    matchExpressions:
+    - {key: '.status.phase', operator: In, values: [Running]}
+    - {key: '.status.conditions.[] | select( .type == "Ready" ) | .status', operator: In, values: ["True"]}
+  delay: {durationMilliseconds: 20000, jitterDurationMilliseconds: 25000}
+  next:
+    statusTemplate: |
+      {{ $now := Now }}
+      {{ $lastTransitionTime := or .metadata.creationTimestamp $now }}
+      conditions:
+      {{ range NodeConditions }}
+      - lastHeartbeatTime: {{ $now | Quote }}
+        lastTransitionTime: {{ $lastTransitionTime | Quote }}
+        message: {{ .message | Quote }}
+        reason: {{ .reason | Quote }}
+        status: {{ .status | Quote }}
+        type: {{ .type | Quote }}
+      {{ end }}
+      addresses:
+      - {address: {{ NodeIP | Quote }}, type: InternalIP}
+      - {address: {{ NodeName | Quote }}, type: Hostname}
+      daemonEndpoints:
+        kubeletEndpoint:
+          Port: {{ NodePort }}
+`
 
 var hostSetup = template.Must(template.New("host").Parse(`
 apiVersion: v1
@@ -491,8 +614,11 @@ rules:
 - apiGroups: [""]
   resources: [users, groups, serviceaccounts]
   verbs: [impersonate]
+# uids, and extras checked per key as userextras/<key> (x509 users carry
+# authentication.kubernetes.io/credential-id on 1.36). RBAC has no "userextras/*"
+# wildcard, so every resource of this group, for the impersonate verb only.
 - apiGroups: [authentication.k8s.io]
-  resources: [uids, userextras]
+  resources: ["*"]
   verbs: [impersonate]
 - apiGroups: [""]
   resources: [namespaces, nodes]
@@ -556,6 +682,11 @@ func (e *Env) registerMember(ctx context.Context, m string) error {
 	if err != nil {
 		return err
 	}
+	if m == e.Members[0] {
+		if err := e.grantDeveloper(ctx, m); err != nil {
+			return err
+		}
+	}
 	_, err = e.Kubectl(ctx, "host", render(memberRegistration, map[string]any{
 		"Name": m, "Namespace": Namespace, "Endpoint": e.MemberURL(m),
 		"Kubeconfig": base64.StdEncoding.EncodeToString(kubeconfig),
@@ -567,6 +698,57 @@ func (e *Env) registerMember(ctx context.Context, m string) error {
 	return err
 }
 
+var developerOnHost = template.Must(template.New("dev-host").Parse(`
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: kubesphere:use-{{.Member}}
+rules:
+- apiGroups: [clusters.kubesphere.io]
+  resources: [clusters]
+  verbs: [get, list, watch]
+- apiGroups: [clusters.kubesphere.io]
+  resources: [clusters/proxy]
+  resourceNames: [{{.Member}}]
+  verbs: [get, create, update, patch, delete]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: kubesphere:use-{{.Member}}:{{.User}}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: kubesphere:use-{{.Member}}}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: "{{.User}}"}]
+`))
+
+var developerOnMember = template.Must(template.New("dev-member").Parse(`
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: {{.User}}:view
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: "{{.User}}"}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: {{.User}}:edit
+  namespace: default
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: edit}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: "{{.User}}"}]
+`))
+
+// grantDeveloper lets the developer use member m through the host, and on m view
+// everything and edit the default namespace: the member's own RBAC judges the
+// impersonated user.
+func (e *Env) grantDeveloper(ctx context.Context, m string) error {
+	data := map[string]any{"Member": m, "User": DeveloperUser}
+	if _, err := e.Kubectl(ctx, "host", render(developerOnHost, data), "apply", "--server-side", "--force-conflicts", "-f", "-"); err != nil {
+		return err
+	}
+	_, err := e.Kubectl(ctx, m, render(developerOnMember, data), "apply", "--server-side", "--force-conflicts", "-f", "-")
+	return err
+}
+
 // Kubectl runs the pinned kubectl against a context of the admin kubeconfig, with stdin.
 func (e *Env) Kubectl(ctx context.Context, kubeContext, stdin string, args ...string) (string, error) {
 	return e.KubectlAs(ctx, e.Kubeconfig(), kubeContext, stdin, args...)
@@ -574,11 +756,7 @@ func (e *Env) Kubectl(ctx context.Context, kubeContext, stdin string, args ...st
 
 // KubectlAs runs the pinned kubectl with another kubeconfig (for example a non-admin user).
 func (e *Env) KubectlAs(ctx context.Context, kubeconfig, kubeContext, stdin string, args ...string) (string, error) {
-	full := append([]string{"--kubeconfig=" + kubeconfig}, args...)
-	if kubeContext != "" {
-		full = append([]string{"--context=" + kubeContext}, full...)
-	}
-	cmd := exec.CommandContext(ctx, filepath.Join(e.BinDir, "kubectl"), full...)
+	cmd := e.KubectlCmd(ctx, kubeconfig, kubeContext, args...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &stderr
@@ -586,4 +764,14 @@ func (e *Env) KubectlAs(ctx context.Context, kubeconfig, kubeContext, stdin stri
 		return out.String(), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return out.String(), nil
+}
+
+// KubectlCmd is the pinned kubectl with a kubeconfig and context, not yet started: for
+// commands that stream (logs -f, port-forward) or need their own environment.
+func (e *Env) KubectlCmd(ctx context.Context, kubeconfig, kubeContext string, args ...string) *exec.Cmd {
+	full := append([]string{"--kubeconfig=" + kubeconfig}, args...)
+	if kubeContext != "" {
+		full = append([]string{"--context=" + kubeContext}, full...)
+	}
+	return exec.CommandContext(ctx, filepath.Join(e.BinDir, "kubectl"), full...)
 }

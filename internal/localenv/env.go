@@ -146,6 +146,11 @@ func (e *Env) Up(ctx context.Context) (err error) {
 	if err := e.Down(); err != nil {
 		return err
 	}
+	// A port held by someone else (an environment whose pid files were lost, another
+	// program) would answer our readiness checks for a process that failed to start.
+	if err := e.checkPortsFree(); err != nil {
+		return err
+	}
 	for _, d := range []string{"pki", "logs", "pids", "data"} {
 		if err := os.MkdirAll(filepath.Join(e.Dir, d), 0o755); err != nil {
 			return err
@@ -195,6 +200,23 @@ func (e *Env) Up(ctx context.Context) (err error) {
 		if err := e.registerMember(ctx, m); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+func (e *Env) checkPortsFree() error {
+	ports := map[string]int{"etcd": e.Ports.Etcd, "etcd peer": e.Ports.EtcdPeer, "host kube-apiserver": e.Ports.Host,
+		"cluster-apiserver": e.Ports.ClusterAPIServer}
+	for _, m := range e.Members {
+		ports[m+" kube-apiserver"] = e.Ports.Members[m]
+		ports[m+" kwok"] = e.Ports.Members[m] + 1
+	}
+	for what, port := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			return fmt.Errorf("port %d (%s) is in use by another process; stop it or choose other ports (local-env up -h): %w", port, what, err)
+		}
+		l.Close()
 	}
 	return nil
 }

@@ -3,16 +3,29 @@
 package apiserver
 
 import (
+	"fmt"
+	"net/http"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
+	genericfilters "k8s.io/apiserver/pkg/server/filters"
+	"k8s.io/apiserver/pkg/server/healthz"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	restclient "k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
 
 	"kubesphere.io/multicluster/apis/clusters"
 	"kubesphere.io/multicluster/apis/clusters/install"
 	"kubesphere.io/multicluster/apis/clusters/v1alpha1"
+	clientset "kubesphere.io/multicluster/generated/clientset/versioned"
+	clusterinformers "kubesphere.io/multicluster/generated/informers/externalversions"
+	"kubesphere.io/multicluster/pkg/proxy"
 	clusterstorage "kubesphere.io/multicluster/pkg/registry/cluster"
 )
 
@@ -36,6 +49,16 @@ func init() {
 // Config is the whole configuration of the server.
 type Config struct {
 	GenericConfig *genericapiserver.RecommendedConfig
+	ExtraConfig   ExtraConfig
+}
+
+// ExtraConfig is what the server needs beyond a generic API server.
+type ExtraConfig struct {
+	// CredentialsNamespace is the host namespace of Direct clusters' credentials Secrets.
+	CredentialsNamespace string
+	// HostClientConfig reaches the host's kube-apiserver; defaults to the generic
+	// config's (--kubeconfig or in-cluster).
+	HostClientConfig *restclient.Config
 }
 
 // CompletedConfig is a Config with every default filled in; only Complete makes one.
@@ -45,11 +68,27 @@ type CompletedConfig struct {
 
 type completedConfig struct {
 	GenericConfig genericapiserver.CompletedConfig
+	ExtraConfig   ExtraConfig
 }
 
 // Complete fills in defaults.
 func (c *Config) Complete() CompletedConfig {
-	return CompletedConfig{&completedConfig{GenericConfig: c.GenericConfig.Complete()}}
+	// /clusters/{name}/... is authorized as clusters/proxy, like the subresource path.
+	if c.GenericConfig.RequestInfoResolver == nil {
+		c.GenericConfig.RequestInfoResolver = genericapiserver.NewRequestInfoResolver(&c.GenericConfig.Config)
+	}
+	c.GenericConfig.RequestInfoResolver = proxy.RequestInfoResolver{Delegate: c.GenericConfig.RequestInfoResolver}
+	// Proxied requests (watch, logs -f, exec, port-forward) last as long as the client
+	// wants: no request timeout may cut them.
+	c.GenericConfig.LongRunningFunc = genericfilters.BasicLongRunningRequestCheck(
+		sets.NewString("watch", "proxy"), sets.NewString("proxy", "attach", "exec", "log", "portforward"))
+	if c.ExtraConfig.HostClientConfig == nil {
+		c.ExtraConfig.HostClientConfig = c.GenericConfig.ClientConfig
+	}
+	if c.ExtraConfig.CredentialsNamespace == "" {
+		c.ExtraConfig.CredentialsNamespace = "kubesphere-system"
+	}
+	return CompletedConfig{&completedConfig{GenericConfig: c.GenericConfig.Complete(), ExtraConfig: c.ExtraConfig}}
 }
 
 // Server is a configured cluster-apiserver.
@@ -67,13 +106,70 @@ func (c CompletedConfig) New() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	proxyCore, err := c.newProxy(generic)
+	if err != nil {
+		return nil, err
+	}
+	// A ParameterCodec from our scheme: it knows ClusterProxyOptions.
 	group := genericapiserver.NewDefaultAPIGroupInfo(clusters.GroupName, Scheme, runtime.NewParameterCodec(Scheme), Codecs)
 	group.VersionedResourcesStorageMap[v1alpha1.SchemeGroupVersion.Version] = map[string]rest.Storage{
 		"clusters":        clusterREST,
 		"clusters/status": statusREST,
+		"clusters/proxy":  &clusterstorage.ProxyREST{Proxy: proxyCore},
 	}
 	if err := generic.InstallAPIGroup(&group); err != nil {
 		return nil, err
 	}
+	generic.Handler.NonGoRestfulMux.HandlePrefix(proxy.ClusterPathPrefix, proxyCore.ClusterPathHandler(Codecs))
 	return &Server{GenericAPIServer: generic}, nil
+}
+
+// newProxy builds the proxy core on two caches: Clusters from this server (through the
+// loopback client) and credentials Secrets from the host, in one namespace only.
+func (c completedConfig) newProxy(generic *genericapiserver.GenericAPIServer) (*proxy.Proxy, error) {
+	clusterClient, err := clientset.NewForConfig(c.GenericConfig.LoopbackClientConfig)
+	if err != nil {
+		return nil, err
+	}
+	hostClient, err := kubernetes.NewForConfig(c.ExtraConfig.HostClientConfig)
+	if err != nil {
+		return nil, err
+	}
+	clusterInformers := clusterinformers.NewSharedInformerFactory(clusterClient, 0)
+	secretInformers := informers.NewSharedInformerFactoryWithOptions(hostClient, 0,
+		informers.WithNamespace(c.ExtraConfig.CredentialsNamespace))
+	clusterInformer := clusterInformers.Clusters().V1alpha1().Clusters()
+	secretInformer := secretInformers.Core().V1().Secrets()
+	backends := proxy.NewBackends(secretInformer.Lister(), c.ExtraConfig.CredentialsNamespace)
+	if _, err := clusterInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		DeleteFunc: func(obj any) {
+			if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = tomb.Obj
+			}
+			if cl, ok := obj.(*v1alpha1.Cluster); ok {
+				backends.Forget(cl.Name)
+			}
+		},
+	}); err != nil {
+		return nil, err
+	}
+	synced := []cache.InformerSynced{clusterInformer.Informer().HasSynced, secretInformer.Informer().HasSynced}
+	generic.AddPostStartHookOrDie("start-cluster-proxy-informers", func(hook genericapiserver.PostStartHookContext) error {
+		clusterInformers.Start(hook.Done())
+		secretInformers.Start(hook.Done())
+		return nil
+	})
+	// Not ready until the caches are: a proxy request must not see "cluster not found"
+	// just because the server started a moment ago.
+	if err := generic.AddReadyzChecks(healthz.NamedCheck("cluster-proxy-caches", func(*http.Request) error {
+		for _, s := range synced {
+			if !s() {
+				return fmt.Errorf("clusters and credentials caches not synced yet")
+			}
+		}
+		return nil
+	})); err != nil {
+		return nil, err
+	}
+	return proxy.New(clusterInformer.Lister(), backends), nil
 }

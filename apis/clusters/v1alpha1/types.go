@@ -136,3 +136,16 @@ type ClusterList struct {
 	// Items is the list of Clusters.
 	Items []Cluster `json:"items"`
 }
+
+// +k8s:conversion-gen:explicit-from=net/url.Values
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// ClusterProxyOptions are the options of a clusters/proxy request: the rest of the URL
+// after /proxy is the path on the member's API server.
+type ClusterProxyOptions struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// Path is the path on the member's API server, for example /api/v1/namespaces.
+	// +optional
+	Path string `json:"path,omitempty"`
+}

@@ -32,6 +32,11 @@ func (in ClusterList) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ClusterProxyOptions) OpenAPIModelName() string {
+	return "io.kubesphere.multicluster.apis.clusters.v1alpha1.ClusterProxyOptions"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in ClusterSpec) OpenAPIModelName() string {
 	return "io.kubesphere.multicluster.apis.clusters.v1alpha1.ClusterSpec"
 }

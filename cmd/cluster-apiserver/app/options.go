@@ -35,6 +35,8 @@ type Options struct {
 	EmbeddedEtcdDataDir string
 	// AlternateDNS are extra names for the self-signed serving certificate.
 	AlternateDNS []string
+	// CredentialsNamespace holds the credentials Secrets of Direct clusters.
+	CredentialsNamespace string
 }
 
 // NewOptions returns the defaults.
@@ -42,8 +44,9 @@ func NewOptions() *Options {
 	o := &Options{
 		Recommended: genericoptions.NewRecommendedOptions(defaultEtcdPathPrefix,
 			apiserver.Codecs.LegacyCodec(v1alpha1.SchemeGroupVersion)),
-		ComponentGlobals:    basecompatibility.NewComponentGlobalsRegistry(),
-		EmbeddedEtcdDataDir: "/var/lib/cluster-apiserver/etcd",
+		ComponentGlobals:     basecompatibility.NewComponentGlobalsRegistry(),
+		EmbeddedEtcdDataDir:  "/var/lib/cluster-apiserver/etcd",
+		CredentialsNamespace: "kubesphere-system",
 	}
 	o.Recommended.Etcd.StorageConfig.EncodeVersioner = runtime.NewMultiGroupVersioner(
 		v1alpha1.SchemeGroupVersion, schema.GroupKind{Group: v1alpha1.GroupName})
@@ -64,6 +67,10 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 			"directory does. For high availability run several replicas against an external etcd "+
 			"with --etcd-servers instead.")
 	o.Recommended.Etcd.AddFlags(fss.FlagSet("etcd"))
+	fss.FlagSet("member clusters").StringVar(&o.CredentialsNamespace, "credentials-namespace", o.CredentialsNamespace,
+		"Host namespace of the Secrets that hold Direct clusters' credentials. The server reads "+
+			"Secrets in this namespace only; a Cluster whose credentialsSecretRef points elsewhere "+
+			"cannot be reached.")
 	o.Recommended.SecureServing.AddFlags(fss.FlagSet("secure serving"))
 	fss.FlagSet("secure serving").StringSliceVar(&o.AlternateDNS, "alternate-dns", o.AlternateDNS,
 		"Extra DNS names for the self-signed serving certificate made when no "+
@@ -98,6 +105,9 @@ func (o *Options) Validate() error {
 		defer func() { etcd.StorageConfig.Transport.ServerList = servers }()
 	}
 	errs := o.Recommended.Validate()
+	if o.CredentialsNamespace == "" {
+		errs = append(errs, fmt.Errorf("--credentials-namespace must not be empty"))
+	}
 	errs = append(errs, o.ComponentGlobals.Validate()...)
 	return utilerrors.NewAggregate(errs)
 }
@@ -123,5 +133,5 @@ func (o *Options) Config() (*apiserver.Config, error) {
 	if err := o.Recommended.ApplyTo(cfg); err != nil {
 		return nil, err
 	}
-	return &apiserver.Config{GenericConfig: cfg}, nil
+	return &apiserver.Config{GenericConfig: cfg, ExtraConfig: apiserver.ExtraConfig{CredentialsNamespace: o.CredentialsNamespace}}, nil
 }

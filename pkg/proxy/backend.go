@@ -1,0 +1,190 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"kubesphere.io/multicluster/apis/clusters/v1alpha1"
+)
+
+// Timeouts that bound how long a request to a dead member waits before a 503. They do not
+// limit a request once the member answered: watches, logs and exec stream for as long
+// as the client wants.
+const (
+	dialTimeout         = 5 * time.Second
+	tlsHandshakeTimeout = 5 * time.Second
+)
+
+// backend is how to reach one member: its API server's URL and a pooled transport that
+// authenticates as the host's credential for it.
+type backend struct {
+	endpoint *url.URL
+	// transport is shared by every request to the member: connections are kept alive and
+	// HTTP/2 is used where the member offers it.
+	transport *http.Transport
+	// bearer is set on each request (not in a wrapping RoundTripper) because upgrade
+	// requests are dialed directly and would skip a wrapper.
+	bearer string
+	// version identifies what the backend was built from; a change rebuilds it.
+	version string
+}
+
+// Backends builds and caches a backend per cluster.
+type Backends struct {
+	secrets corelisters.SecretLister
+	// namespace is the only namespace credentials Secrets may live in: the server may
+	// read Secrets there and nowhere else.
+	namespace string
+
+	mu    sync.RWMutex
+	cache map[string]*backend
+}
+
+// NewBackends returns a backend cache reading credentials Secrets from namespace.
+func NewBackends(secrets corelisters.SecretLister, namespace string) *Backends {
+	return &Backends{secrets: secrets, namespace: namespace, cache: map[string]*backend{}}
+}
+
+// errBackend marks errors that are the configuration's, not the network's.
+type errBackend struct{ msg string }
+
+func (e *errBackend) Error() string { return e.msg }
+
+func (b *Backends) get(c *v1alpha1.Cluster) (*backend, error) {
+	if c.Spec.Connection.Type != v1alpha1.ConnectionDirect {
+		return nil, &errBackend{fmt.Sprintf("cluster %q uses a %s connection, which this server cannot reach yet", c.Name, c.Spec.Connection.Type)}
+	}
+	ref := c.Spec.Connection.CredentialsSecretRef
+	if ref == nil {
+		return nil, &errBackend{fmt.Sprintf("cluster %q has no credentialsSecretRef", c.Name)}
+	}
+	if ref.Namespace != b.namespace {
+		return nil, &errBackend{fmt.Sprintf("cluster %q: credentials Secret %s/%s must be in namespace %q", c.Name, ref.Namespace, ref.Name, b.namespace)}
+	}
+	secret, err := b.secrets.Secrets(ref.Namespace).Get(ref.Name)
+	if apierrors.IsNotFound(err) {
+		return nil, &errBackend{fmt.Sprintf("cluster %q: credentials Secret %s/%s not found", c.Name, ref.Namespace, ref.Name)}
+	} else if err != nil {
+		return nil, err
+	}
+	// The cluster's generation moves with its spec; the Secret's resourceVersion with its data.
+	version := fmt.Sprintf("%s/%d/%s", c.UID, c.Generation, secret.ResourceVersion)
+
+	b.mu.RLock()
+	cached := b.cache[c.Name]
+	b.mu.RUnlock()
+	if cached != nil && cached.version == version {
+		return cached, nil
+	}
+
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if cached = b.cache[c.Name]; cached != nil && cached.version == version {
+		return cached, nil
+	}
+	built, err := build(c, secret)
+	if err != nil {
+		return nil, err
+	}
+	built.version = version
+	if cached != nil {
+		// Requests in flight keep their connections; idle ones go now.
+		cached.transport.CloseIdleConnections()
+	}
+	b.cache[c.Name] = built
+	return built, nil
+}
+
+// Forget drops a deleted cluster's backend.
+func (b *Backends) Forget(name string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if cached := b.cache[name]; cached != nil {
+		cached.transport.CloseIdleConnections()
+		delete(b.cache, name)
+	}
+}
+
+// build makes a backend from the Cluster's endpoint and CA and the Secret's credential:
+// a "kubeconfig" key, or "token", or "tls.crt" + "tls.key" (with an optional "ca.crt").
+func build(c *v1alpha1.Cluster, secret *corev1.Secret) (*backend, error) {
+	bad := func(format string, args ...any) error {
+		return &errBackend{fmt.Sprintf("cluster %q: credentials Secret %s/%s: ", c.Name, secret.Namespace, secret.Name) + fmt.Sprintf(format, args...)}
+	}
+	endpoint, err := url.Parse(c.Spec.Connection.KubernetesAPIEndpoint)
+	if err != nil || endpoint.Scheme != "https" || endpoint.Host == "" {
+		return nil, &errBackend{fmt.Sprintf("cluster %q: kubernetesAPIEndpoint %q is not an https URL", c.Name, c.Spec.Connection.KubernetesAPIEndpoint)}
+	}
+	cfg := &rest.Config{}
+	switch {
+	case len(secret.Data["kubeconfig"]) > 0:
+		loaded, err := clientcmd.Load(secret.Data["kubeconfig"])
+		if err != nil {
+			return nil, bad("the kubeconfig does not parse: %v", err)
+		}
+		// Only static credentials: an exec or auth-provider plugin would run on the host.
+		if ctx := loaded.Contexts[loaded.CurrentContext]; ctx != nil {
+			if a := loaded.AuthInfos[ctx.AuthInfo]; a != nil && (a.Exec != nil || a.AuthProvider != nil) {
+				return nil, bad("the kubeconfig uses an exec or auth-provider plugin; only certificates and tokens are allowed")
+			}
+		}
+		if cfg, err = clientcmd.NewDefaultClientConfig(*loaded, &clientcmd.ConfigOverrides{}).ClientConfig(); err != nil {
+			return nil, bad("the kubeconfig is not usable: %v", err)
+		}
+	case len(secret.Data["token"]) > 0:
+		cfg.BearerToken = string(secret.Data["token"])
+		cfg.CAData = secret.Data["ca.crt"]
+	case len(secret.Data["tls.crt"]) > 0 && len(secret.Data["tls.key"]) > 0:
+		cfg.CertData, cfg.KeyData = secret.Data["tls.crt"], secret.Data["tls.key"]
+		cfg.CAData = secret.Data["ca.crt"]
+	default:
+		return nil, bad("it holds none of the keys kubeconfig, token, or tls.crt and tls.key")
+	}
+	if len(c.Spec.Connection.CABundle) > 0 {
+		cfg.CAData, cfg.CAFile = c.Spec.Connection.CABundle, ""
+	}
+	if cfg.BearerTokenFile != "" || cfg.Username != "" {
+		return nil, bad("token files and basic authentication are not supported; use a token or a client certificate")
+	}
+	// No impersonation from the credential itself: each request impersonates its caller.
+	cfg.Impersonate = rest.ImpersonationConfig{}
+	tlsConfig, err := rest.TLSConfigFor(cfg)
+	if err != nil {
+		return nil, bad("%v", err)
+	}
+	if tlsConfig == nil || tlsConfig.InsecureSkipVerify {
+		return nil, bad("TLS verification must not be disabled")
+	}
+	dialer := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
+	return &backend{
+		endpoint: endpoint,
+		bearer:   cfg.BearerToken,
+		transport: &http.Transport{
+			Proxy:               nil, // members are reached directly, never through an environment proxy
+			DialContext:         dialer.DialContext,
+			TLSClientConfig:     tlsConfig,
+			TLSHandshakeTimeout: tlsHandshakeTimeout,
+			ForceAttemptHTTP2:   true,
+			MaxIdleConnsPerHost: 64,
+			IdleConnTimeout:     90 * time.Second,
+		},
+	}, nil
+}
+
+// isBackendError reports whether err is a configuration problem (credentials, endpoint)
+// rather than the member being unreachable.
+func isBackendError(err error) bool {
+	var e *errBackend
+	return errors.As(err, &e)
+}

@@ -1,0 +1,92 @@
+package proxy
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/endpoints/request"
+)
+
+func TestCleanPath(t *testing.T) {
+	ok := map[string]string{
+		"":                                 "/",
+		"/":                                "/",
+		"api/v1/pods":                      "/api/v1/pods",
+		"/api/v1/namespaces/default/pods/": "/api/v1/namespaces/default/pods/",
+		"/api/v1/namespaces/a%20b":         "/api/v1/namespaces/a b",
+		"/openapi/v3":                      "/openapi/v3",
+	}
+	for in, want := range ok {
+		got, err := cleanPath(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got, in)
+	}
+	for _, bad := range []string{
+		"/api/../../clusters/member2/api", "/..", "/api/./v1", "..",
+		"/api%2F..%2Fclusters", "/api/%2e%2e/secret", "/api/%2E%2E", "/api\\..\\x",
+		"/api/v1/%0d%0aInjected: yes", "/api/%zz",
+	} {
+		_, err := cleanPath(bad)
+		assert.Error(t, err, bad)
+	}
+}
+
+func TestStripIdentity(t *testing.T) {
+	h := http.Header{}
+	h.Set("Authorization", "Bearer stolen")
+	h.Set("Proxy-Authorization", "Basic x")
+	h.Set("Impersonate-User", "admin")
+	h.Add("Impersonate-Group", "system:masters")
+	h.Set("Impersonate-Uid", "1")
+	h.Set("Impersonate-Extra-Scopes", "all")
+	h.Set("X-Remote-User", "admin")
+	h.Set("X-Remote-Group", "system:masters")
+	h.Set("X-Remote-Extra-Foo", "bar")
+	h.Set("Cookie", "session=1")
+	h.Set("Sec-WebSocket-Protocol", "v5.channel.k8s.io, base64url.bearer.authorization.k8s.io.c2VjcmV0, v4.channel.k8s.io")
+	h.Set("Accept", "application/json")
+	h.Set("Content-Type", "application/apply-patch+yaml")
+	stripIdentity(h)
+	assert.Equal(t, http.Header{
+		"Accept":                 {"application/json"},
+		"Content-Type":           {"application/apply-patch+yaml"},
+		"Sec-Websocket-Protocol": {"v5.channel.k8s.io, v4.channel.k8s.io"},
+	}, h)
+
+	only := http.Header{"Sec-Websocket-Protocol": {"base64url.bearer.authorization.k8s.io.c2VjcmV0"}}
+	stripIdentity(only)
+	assert.Empty(t, only)
+}
+
+func TestImpersonate(t *testing.T) {
+	h := http.Header{}
+	impersonate(h, &user.DefaultInfo{
+		Name: "alice", UID: "42", Groups: []string{"developers", user.AllAuthenticated},
+		Extra: map[string][]string{"authentication.kubernetes.io/credential-id": {"X509SHA256=ab"}, "scopes": {"a", "b"}},
+	})
+	assert.Equal(t, "alice", h.Get("Impersonate-User"))
+	assert.Equal(t, "42", h.Get("Impersonate-Uid"))
+	assert.Equal(t, []string{"developers"}, h.Values("Impersonate-Group"), "system:authenticated is added by the member")
+	assert.Equal(t, []string{"X509SHA256=ab"}, h.Values("Impersonate-Extra-authentication.kubernetes.io%2Fcredential-id"))
+	assert.Equal(t, []string{"a", "b"}, h.Values("Impersonate-Extra-Scopes"))
+}
+
+func TestRequestInfoResolver(t *testing.T) {
+	r := RequestInfoResolver{Delegate: &request.RequestInfoFactory{APIPrefixes: nil}}
+	for method, verb := range map[string]string{"GET": "get", "HEAD": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"} {
+		info, err := r.NewRequestInfo(httptest.NewRequest(method, "/clusters/member1/api/v1/pods?watch=true", nil))
+		require.NoError(t, err)
+		assert.Equal(t, request.RequestInfo{
+			IsResourceRequest: true, Path: "/clusters/member1/api/v1/pods", Verb: verb, APIPrefix: "apis",
+			APIGroup: "clusters.kubesphere.io", APIVersion: "v1alpha1", Resource: "clusters", Subresource: "proxy",
+			Name: "member1", Parts: []string{"clusters", "member1", "api", "v1", "pods"},
+		}, *info)
+	}
+	info, err := r.NewRequestInfo(httptest.NewRequest("GET", "/healthz", nil))
+	require.NoError(t, err)
+	assert.False(t, info.IsResourceRequest)
+}

@@ -1,0 +1,107 @@
+// Package proxy tests the clusters/proxy subresource and the /clusters/{name}/ path against
+// a real host and real members, with the pinned kubectl as the client.
+package proxy
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"kubesphere.io/multicluster/internal/localenv"
+)
+
+var env *localenv.Env
+
+func TestMain(m *testing.M) { os.Exit(run(m)) }
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "cluster-proxy-test-")
+	if err != nil {
+		panic(err)
+	}
+	ports, err := localenv.FreePorts("member1", "member2")
+	if err != nil {
+		panic(err)
+	}
+	root, _ := filepath.Abs("../..")
+	env, err = localenv.New(dir, filepath.Join(root, "_output", "bin"), ports, "member1", "member2")
+	if err != nil {
+		panic(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	start := time.Now()
+	if err := env.Up(ctx); err != nil {
+		fmt.Fprintf(os.Stderr, "environment did not come up (logs in %s): %v\n", dir, err)
+		return 1
+	}
+	fmt.Printf("environment up in %s (dir %s)\n", time.Since(start).Round(time.Millisecond), dir)
+	code := m.Run()
+	_ = env.Down()
+	if code == 0 {
+		os.RemoveAll(dir)
+	} else {
+		fmt.Fprintf(os.Stderr, "logs kept in %s\n", filepath.Join(dir, "logs"))
+	}
+	return code
+}
+
+func kubectl(t *testing.T, kubeContext, stdin string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	return env.Kubectl(ctx, kubeContext, stdin, args...)
+}
+
+func must(t *testing.T, kubeContext, stdin string, args ...string) string {
+	t.Helper()
+	out, err := kubectl(t, kubeContext, stdin, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// kubeconfigFor writes a kubeconfig for user (a host certificate) whose server is
+// server, trusting the host CA: the shape a user gets for either proxy path.
+func kubeconfigFor(t *testing.T, user, server string, groups ...string) string {
+	t.Helper()
+	hostKC, err := env.IssueClientCert("host", user, groups...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := clientcmd.LoadFromFile(hostKC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Clusters["host"].Server = server
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// restFor is the host admin's client configuration pointed at server.
+func restFor(t *testing.T, server string) *rest.Config {
+	t.Helper()
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
+		&clientcmd.ClientConfigLoadingRules{ExplicitPath: env.Kubeconfig()},
+		&clientcmd.ConfigOverrides{CurrentContext: "host", ClusterInfo: clientcmdapi.Cluster{Server: server}}).ClientConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func clientcmdConfig(kubeconfig string) (*rest.Config, error) {
+	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
+		&clientcmd.ClientConfigLoadingRules{ExplicitPath: kubeconfig}, &clientcmd.ConfigOverrides{}).ClientConfig()
+}
