@@ -4,8 +4,10 @@ BIN := _output/bin
 GO_TEST_FLAGS ?=
 # Extra flags for hack/local-env, e.g. LOCAL_UP_FLAGS="--host-port=26443 --members=member1".
 LOCAL_UP_FLAGS ?=
+# Extra flags for hack/bench-proxy, e.g. BENCH_FLAGS="--requests=5000 --routes=bc".
+BENCH_FLAGS ?=
 
-.PHONY: help build tools local-up local-down test test-unit test-integration verify update \
+.PHONY: help build tools local-up local-down bench-proxy test test-unit test-integration verify update \
 	verify-gofmt verify-govet verify-gomod verify-codegen verify-docs clean
 
 help: ## List the targets.
@@ -23,6 +25,9 @@ local-up: tools build ## Start the host and member clusters on 127.0.0.1 (restar
 
 local-down: ## Stop every process local-up started.
 	@if [[ -x $(BIN)/local-env ]]; then $(BIN)/local-env down $(LOCAL_UP_FLAGS); else go run ./hack/local-env down $(LOCAL_UP_FLAGS); fi
+
+bench-proxy: ## Measure the proxy against the running local environment (make local-up first).
+	go run ./hack/bench-proxy $(BENCH_FLAGS)
 
 test: verify test-unit test-integration ## Verify, then run every test (what CI runs).
 

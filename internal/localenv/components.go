@@ -569,6 +569,9 @@ func (e *Env) StartExtraClusterAPIServer(ctx context.Context, component string, 
 		"--kubeconfig=" + kubeconfig, "--authentication-kubeconfig=" + kubeconfig, "--authorization-kubeconfig=" + kubeconfig,
 		"--audit-policy-file=" + policy, "--audit-log-path=" + e.LogFile(id+"-audit"),
 		"--audit-log-maxsize=100", "--audit-log-maxbackup=1",
+		// Batch: events are written by a background worker, not on the request path (the
+		// ResponseStarted event of every proxied request is written before its first byte).
+		"--audit-log-mode=batch",
 	}, storageArgs...)
 	if err := e.start("host", component, "cluster-apiserver", args...); err != nil {
 		return "", err

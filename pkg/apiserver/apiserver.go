@@ -25,6 +25,7 @@ import (
 	"kubesphere.io/multicluster/apis/clusters/v1alpha1"
 	clientset "kubesphere.io/multicluster/generated/clientset/versioned"
 	clusterinformers "kubesphere.io/multicluster/generated/informers/externalversions"
+	"kubesphere.io/multicluster/pkg/authncache"
 	"kubesphere.io/multicluster/pkg/proxy"
 	clusterstorage "kubesphere.io/multicluster/pkg/registry/cluster"
 )
@@ -82,6 +83,11 @@ func (c *Config) Complete() CompletedConfig {
 	// wants: no request timeout may cut them.
 	c.GenericConfig.LongRunningFunc = genericfilters.BasicLongRunningRequestCheck(
 		sets.NewString("watch", "proxy"), sets.NewString("proxy", "attach", "exec", "log", "portforward"))
+	// Every proxied request is authenticated: verify a client certificate once per TTL,
+	// not once per request.
+	if a := c.GenericConfig.Authentication.Authenticator; a != nil {
+		c.GenericConfig.Authentication.Authenticator = authncache.New(a, c.GenericConfig.Authentication.RequestHeaderConfig, 0)
+	}
 	if c.ExtraConfig.HostClientConfig == nil {
 		c.ExtraConfig.HostClientConfig = c.GenericConfig.ClientConfig
 	}

@@ -1,0 +1,354 @@
+// Command bench-proxy measures what the proxy costs against the running local environment
+// (make local-up), all routes in one run so that the ratios compare like with like:
+//
+//	(a) direct       straight to the member's kube-apiserver
+//	(b) bare hop     through a TLS net/http/httputil.ReverseProxy with no auth: the floor
+//	                 any proxy hop costs
+//	(c) /clusters/   through cluster-apiserver's own /clusters/<member>/ path
+//	(d) via host     through the host kube-apiserver's clusters/proxy subresource
+//
+// Workloads: GET one pod (median and p99 at 1 and 8 concurrent clients), LIST of --pods
+// pods (MB/s), and --watches concurrent watches that must each receive every event.
+// `make bench-proxy` runs it.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"encoding/pem"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+type route struct {
+	name   string
+	client *http.Client
+	base   string // URL prefix of the member's API
+}
+
+func main() {
+	kubeconfig := flag.String("kubeconfig", "_output/local/kubeconfig", "Kubeconfig written by make local-up (contexts host and <member>).")
+	member := flag.String("member", "member1", "Member cluster to measure.")
+	clusterAPIServer := flag.String("cluster-apiserver", "https://127.0.0.1:17443", "URL of cluster-apiserver's own port.")
+	requests := flag.Int("requests", 2000, "GET requests per client count and route.")
+	pods := flag.Int("pods", 5000, "Pods in the LIST workload (created once, scheduling-gated so nothing runs them).")
+	lists := flag.Int("lists", 10, "LIST requests per route.")
+	watches := flag.Int("watches", 200, "Concurrent watches per route.")
+	events := flag.Int("events", 20, "Events each watch must receive.")
+	rounds := flag.Int("rounds", 5, "Rounds that interleave the routes; --requests and --lists are split over them.")
+	only := flag.String("routes", "abcd", "Letters of the routes to measure (ratios need all four).")
+	flag.Parse()
+
+	ctx := context.Background()
+	direct := restConfig(*kubeconfig, *member, "")
+	host := restConfig(*kubeconfig, "host", "")
+	hop := bareHop(direct)
+	defer hop.Close()
+	hopCfg := &rest.Config{Host: hop.URL, TLSClientConfig: rest.TLSClientConfig{
+		CAData: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: hop.Certificate().Raw})}}
+	routes := []route{
+		{"(a) direct", httpClient(direct), direct.Host},
+		{"(b) bare hop", httpClient(hopCfg), hop.URL},
+		{"(c) /clusters/", httpClient(host), strings.TrimSuffix(*clusterAPIServer, "/") + "/clusters/" + *member},
+		{"(d) via host", httpClient(host), host.Host + "/apis/clusters.kubesphere.io/v1alpha1/clusters/" + *member + "/proxy"},
+	}
+
+	var picked []route
+	for _, r := range routes {
+		if strings.ContainsRune(*only, rune(r.name[1])) {
+			picked = append(picked, r)
+		}
+	}
+	routes = picked
+
+	cs := kubernetes.NewForConfigOrDie(direct)
+	check(ensurePods(ctx, cs, "bench-list", *pods))
+	check(ensurePods(ctx, cs, "bench-get", 1))
+	getPath := "/api/v1/namespaces/bench-get/pods/pod-0"
+	listPath := "/api/v1/namespaces/bench-list/pods"
+
+	fmt.Printf("member %s, %d GETs per row, LIST of %d pods x %d, %d watches x %d events\n\n", *member, *requests, *pods, *lists, *watches, *events)
+	type result struct {
+		p50, p99       [2]time.Duration // at 1 and 8 clients
+		mbps           float64
+		delivered, exp int64
+		watchTime      time.Duration
+	}
+	results := make([]result, len(routes))
+	// Rounds interleave the routes so that drift in the machine's load (other processes,
+	// the members' own work) falls on every route alike.
+	samples := make([][2][]time.Duration, len(routes))
+	var bytes = make([]int64, len(routes))
+	var spent = make([]time.Duration, len(routes))
+	for round := 0; round < *rounds; round++ {
+		for i, r := range routes {
+			for j, clients := range []int{1, 8} {
+				samples[i][j] = append(samples[i][j], latency(r, getPath, clients, *requests / *rounds)...)
+			}
+			b, d := throughput(r, listPath, (*lists+*rounds-1) / *rounds)
+			bytes[i] += b
+			spent[i] += d
+		}
+	}
+	for i, r := range routes {
+		for j := range samples[i] {
+			results[i].p50[j], results[i].p99[j] = percentiles(samples[i][j])
+		}
+		results[i].mbps = float64(bytes[i]) / 1e6 / spent[i].Seconds()
+		results[i].delivered, results[i].exp, results[i].watchTime = watchAll(ctx, cs, r, *watches, *events)
+		fmt.Fprintf(os.Stderr, "measured %s\n", r.name)
+	}
+
+	fmt.Println("| route | GET p50 1c | GET p99 1c | GET p50 8c | GET p99 8c | LIST MB/s | watch events delivered |")
+	fmt.Println("| --- | --- | --- | --- | --- | --- | --- |")
+	for i, r := range routes {
+		x := results[i]
+		fmt.Printf("| %s | %s | %s | %s | %s | %.1f | %d/%d in %s |\n", r.name, ms(x.p50[0]), ms(x.p99[0]), ms(x.p50[1]), ms(x.p99[1]), x.mbps,
+			x.delivered, x.exp, x.watchTime.Round(time.Millisecond))
+	}
+	if len(routes) < 4 {
+		return
+	}
+	fmt.Println()
+	fmt.Println("| ratio | p50 1c | p50 8c | LIST MB/s |")
+	fmt.Println("| --- | --- | --- | --- |")
+	ratio := func(name string, a, b result) {
+		fmt.Printf("| %s | %.2fx | %.2fx | %.2fx |\n", name,
+			float64(a.p50[0])/float64(b.p50[0]), float64(a.p50[1])/float64(b.p50[1]), a.mbps/b.mbps)
+	}
+	ratio("(b) bare hop / (a) direct", results[1], results[0])
+	ratio("(c) /clusters/ / (b) bare hop", results[2], results[1])
+	ratio("(d) via host / (b) bare hop", results[3], results[1])
+	ratio("(c) /clusters/ / (a) direct", results[2], results[0])
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
+
+func check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench-proxy:", err)
+		os.Exit(1)
+	}
+}
+
+func restConfig(kubeconfig, context, server string) *rest.Config {
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
+		&clientcmd.ClientConfigLoadingRules{ExplicitPath: kubeconfig},
+		&clientcmd.ConfigOverrides{CurrentContext: context}).ClientConfig()
+	check(err)
+	if server != "" {
+		cfg.Host = server
+	}
+	cfg.QPS, cfg.Burst = -1, 0 // no client-side rate limit: measure the servers
+	return cfg
+}
+
+func httpClient(cfg *rest.Config) *http.Client {
+	c, err := rest.HTTPClientFor(cfg)
+	check(err)
+	return c
+}
+
+// bareHop is the floor of any proxy hop: TLS in, a pooled keep-alive transport out, no
+// authentication, authorization or impersonation.
+func bareHop(member *rest.Config) *httptest.Server {
+	transport, err := rest.TransportFor(member)
+	check(err)
+	target, err := url.Parse(member.Host)
+	check(err)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.Transport = transport
+	srv := httptest.NewUnstartedServer(rp)
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	return srv
+}
+
+// ensurePods creates n pods in ns once; scheduling gates keep them Pending so that the
+// member's scheduler and kwok leave them alone.
+func ensurePods(ctx context.Context, cs kubernetes.Interface, ns string, n int) error {
+	_, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	have, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	if len(have.Items) >= n {
+		return nil
+	}
+	fmt.Fprintf(os.Stderr, "creating %d pods in %s\n", n-len(have.Items), ns)
+	var wg sync.WaitGroup
+	var firstErr atomic.Value
+	next := int64(-1)
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := atomic.AddInt64(&next, 1); i < int64(n); i = atomic.AddInt64(&next, 1) {
+				pod := &corev1.Pod{
+					ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("pod-%d", i), Labels: map[string]string{"app": "bench"}},
+					Spec: corev1.PodSpec{
+						SchedulingGates: []corev1.PodSchedulingGate{{Name: "bench.kubesphere.io/hold"}},
+						Containers:      []corev1.Container{{Name: "main", Image: "registry.example/bench:1", Args: []string{"--serve", "--port=8080"}}},
+					},
+				}
+				if _, err := cs.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+					firstErr.CompareAndSwap(nil, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err, _ := firstErr.Load().(error); err != nil {
+		return err
+	}
+	return nil
+}
+
+func get(r route, path string) (int64, error) {
+	req, _ := http.NewRequest(http.MethodGet, r.base+path, nil)
+	req.Header.Set("Accept", "application/json")
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(io.Discard, resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("%s: %s", path, resp.Status)
+	}
+	return n, err
+}
+
+// latency runs total GETs split over clients concurrent loops, after a warm-up, and
+// returns each one's latency.
+func latency(r route, path string, clients, total int) []time.Duration {
+	for i := 0; i < 20; i++ {
+		_, err := get(r, path)
+		check(err)
+	}
+	per := total / clients
+	all := make([]time.Duration, 0, per*clients)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for c := 0; c < clients; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			mine := make([]time.Duration, 0, per)
+			for i := 0; i < per; i++ {
+				start := time.Now()
+				_, err := get(r, path)
+				check(err)
+				mine = append(mine, time.Since(start))
+			}
+			mu.Lock()
+			all = append(all, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return all
+}
+
+func percentiles(all []time.Duration) (p50, p99 time.Duration) {
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	return all[len(all)/2], all[len(all)*99/100]
+}
+
+// throughput runs n sequential LISTs and returns the bytes read and the time taken.
+func throughput(r route, path string, n int) (int64, time.Duration) {
+	_, err := get(r, path) // warm-up
+	check(err)
+	var bytes int64
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		b, err := get(r, path)
+		check(err)
+		bytes += b
+	}
+	return bytes, time.Since(start)
+}
+
+// watchAll opens n watches on a fresh namespace through r, makes events ConfigMaps, and
+// counts the ADDED events the watches receive (every watch must see every one).
+func watchAll(ctx context.Context, cs kubernetes.Interface, r route, n, events int) (delivered, expected int64, took time.Duration) {
+	ns := fmt.Sprintf("bench-watch-%d", time.Now().UnixNano())
+	_, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	check(err)
+	defer func() { _ = cs.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}) }()
+
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	var got atomic.Int64
+	var opened, done sync.WaitGroup
+	for i := 0; i < n; i++ {
+		opened.Add(1)
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			req, _ := http.NewRequestWithContext(wctx, http.MethodGet, r.base+"/api/v1/namespaces/"+ns+"/configmaps?watch=1&allowWatchBookmarks=true", nil)
+			req.Header.Set("Accept", "application/json")
+			resp, err := r.client.Do(req)
+			opened.Done()
+			if err != nil {
+				return
+			}
+			defer resp.Body.Close()
+			dec := newEventDecoder(resp.Body)
+			mine := 0
+			for mine < events {
+				typ, err := dec.next()
+				if err != nil {
+					return
+				}
+				if typ == "ADDED" {
+					mine++
+					got.Add(1)
+				}
+			}
+		}()
+	}
+	opened.Wait()
+	time.Sleep(500 * time.Millisecond) // the watches are registered on the member
+	start := time.Now()
+	for i := 0; i < events; i++ {
+		_, err := cs.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("cm-%d", i)}}, metav1.CreateOptions{})
+		check(err)
+	}
+	done.Wait()
+	return got.Load(), int64(n * events), time.Since(start)
+}
+
+// eventDecoder reads the type of each event of a JSON watch stream.
+type eventDecoder struct{ dec *json.Decoder }
+
+func newEventDecoder(r io.Reader) *eventDecoder { return &eventDecoder{json.NewDecoder(r)} }
+
+func (d *eventDecoder) next() (string, error) {
+	var e struct {
+		Type string `json:"type"`
+	}
+	err := d.dec.Decode(&e)
+	return e.Type, err
+}
