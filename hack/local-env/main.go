@@ -99,6 +99,8 @@ Try:
   %[2]s --kubeconfig %[3]s --context host get clusters
   %[2]s --kubeconfig %[3]s --context host explain clusters.spec.connection
   %[2]s --kubeconfig %[3]s --context member1 get nodes
+  %[2]s --kubeconfig %[3]s --context member1-via-host get pods -A             (member1 through the host, as the host admin)
+  %[2]s --kubeconfig %[3]s --context member1-via-host-developer get pods     (as "developer": proxy rights to member1 only)
 Stop everything with: make local-down
 `, rel(filepath.Join(env.Dir, "logs")), kubectl, kc)
 }

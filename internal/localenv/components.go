@@ -333,8 +333,8 @@ options:
   enablePodsOnNodeSyncListPager: true
 `)
 	// Exec runs commands on this machine in a scratch directory; logs come from a file
-	// in CRI format (append to it to see logs -f stream); port-forward talks to `cat`, an
-	// echo server.
+	// in CRI format (append to it to see logs -f and attach stream); port-forward talks to
+	// `cat`, an echo server.
 	workDir := filepath.Join(e.Dir, "data", m+"-exec")
 	if err := os.MkdirAll(workDir, 0o755); err != nil {
 		return "", err
@@ -368,8 +368,15 @@ spec:
   forwards:
   - command: [cat]
 ---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterAttach
+metadata: {name: local}
+spec:
+  attaches:
+  - logsFile: %q
+---
 %s
-`, workDir, e.PodLogFile(m), nodeHeartbeatStage)
+`, workDir, e.PodLogFile(m), e.PodLogFile(m), nodeHeartbeatStage)
 	stages, err := filepath.Glob(filepath.Join(e.BinDir, "kwok-stages", "*.yaml"))
 	if err != nil || len(stages) == 0 {
 		return "", fmt.Errorf("no kwok stages in %s: run `make tools`", filepath.Join(e.BinDir, "kwok-stages"))

@@ -260,7 +260,7 @@ func (e *Env) waitReady(ctx context.Context, id, url string, timeout time.Durati
 		} else {
 			last = err.Error()
 		}
-		if pid := e.Pid(id); pid != 0 && !e.ours(pid) {
+		if pid := e.Pid(id); pid != 0 && e.exitedNow(pid) {
 			return fmt.Errorf("%s exited; last lines of %s:\n%s", id, e.LogFile(id), e.logTail(id, 40))
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {

@@ -94,6 +94,24 @@ func (e *Env) ours(pid int) bool {
 	return strings.HasPrefix(strings.TrimSuffix(exe, " (deleted)"), bin+string(filepath.Separator))
 }
 
+// exitedNow reports whether pid has exited: for a process this Env started, once it has
+// been reaped (so its log is complete); for one an earlier run started, once it no
+// longer runs our binary.
+func (e *Env) exitedNow(pid int) bool {
+	e.mu.Lock()
+	done := e.exited[pid]
+	e.mu.Unlock()
+	if done == nil {
+		return !e.ours(pid)
+	}
+	select {
+	case <-done:
+		return true
+	default:
+		return false
+	}
+}
+
 func (e *Env) waitExit(pid int, timeout time.Duration) bool {
 	e.mu.Lock()
 	done := e.exited[pid]

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -81,23 +82,50 @@ func TestLocalEnvironment(t *testing.T) {
 	assert.Empty(t, left)
 }
 
-// TestFailsLoudly: a component that cannot start makes Up fail with its log tail, and
-// nothing is left running.
+// TestFailsLoudly: a port someone else holds stops Up before it starts anything; a
+// component that dies at start makes Up fail with its log tail; either way nothing is
+// left running.
 func TestFailsLoudly(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	ports, err := localenv.FreePorts()
+	bin, err := filepath.Abs(filepath.Join("..", "..", "_output", "bin"))
 	require.NoError(t, err)
-	// Someone else holds the host kube-apiserver's port.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	ports.Host = l.Addr().(*net.TCPAddr).Port
-	env, err := localenv.New(t.TempDir(), filepath.Join("..", "..", "_output", "bin"), ports)
-	require.NoError(t, err)
-	err = env.Up(ctx)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "host-kube-apiserver")
-	assert.Contains(t, err.Error(), "address already in use", "the log tail says why")
-	assert.Empty(t, env.Running(), "a failed Up stops what it started")
+
+	t.Run("port in use", func(t *testing.T) {
+		ports, err := localenv.FreePorts()
+		require.NoError(t, err)
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		defer l.Close()
+		ports.Host = l.Addr().(*net.TCPAddr).Port
+		env, err := localenv.New(t.TempDir(), bin, ports)
+		require.NoError(t, err)
+		err = env.Up(ctx)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), fmt.Sprintf("port %d (host kube-apiserver) is in use", ports.Host))
+		assert.Empty(t, env.Running())
+	})
+
+	t.Run("component dies", func(t *testing.T) {
+		// A bin dir whose kube-apiserver fails at once. etcd is a copy, not a link: Down
+		// stops only processes whose binary lives in the environment's bin dir.
+		fake := t.TempDir()
+		for _, b := range []string{"kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "cluster-apiserver"} {
+			require.NoError(t, os.Symlink(filepath.Join(bin, b), filepath.Join(fake, b)))
+		}
+		etcd, err := os.ReadFile(filepath.Join(bin, "etcd"))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(fake, "etcd"), etcd, 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(fake, "kube-apiserver"),
+			[]byte("#!/bin/sh\necho 'E1127 simulated: cannot open the serving certificate' >&2\nexit 1\n"), 0o755))
+		ports, err := localenv.FreePorts()
+		require.NoError(t, err)
+		env, err := localenv.New(t.TempDir(), fake, ports)
+		require.NoError(t, err)
+		err = env.Up(ctx)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "host-kube-apiserver exited")
+		assert.Contains(t, err.Error(), "simulated: cannot open the serving certificate", "the log tail says why")
+		assert.Empty(t, env.Running(), "a failed Up stops what it started (etcd too)")
+	})
 }

@@ -47,6 +47,11 @@ func TestVerbsThroughBothPaths(t *testing.T) {
 			// The member records the caller, not the host's credential, as the manager.
 			assert.Contains(t, k("", "get", "-n", ns, "configmap", "cm", "--show-managed-fields", "-o", "jsonpath={.metadata.managedFields[*].manager}"), "kubectl")
 			k("", "create", "-n", ns, "configmap", "other", "--from-literal=x=y")
+			// deletecollection, by label.
+			k("", "create", "-n", ns, "configmap", "batch-1")
+			k("", "label", "-n", ns, "configmap", "batch-1", "other", "batch=yes")
+			k("", "delete", "--raw", "/api/v1/namespaces/"+ns+"/configmaps?labelSelector=batch%3Dyes")
+			assert.Equal(t, "cm", strings.TrimSpace(k("", "get", "-n", ns, "configmap", "-o", "jsonpath={.items[*].metadata.name}", "--field-selector=metadata.name!=kube-root-ca.crt")))
 			k("", "delete", "-n", ns, "configmap", "--all")
 			assert.Empty(t, strings.TrimSpace(k("", "get", "-n", ns, "configmap", "-o", "name", "--ignore-not-found", "--field-selector=metadata.name!=kube-root-ca.crt")))
 

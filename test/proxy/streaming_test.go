@@ -127,37 +127,57 @@ func shellQuote(args []string) string {
 
 func TestLogsFollow(t *testing.T) {
 	eachStreamingRoute(t, func(t *testing.T, kubectl func(ctx context.Context, args ...string) *exec.Cmd) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		c := kubectl(ctx, "logs", "-f", "stream")
-		out, err := c.StdoutPipe()
-		require.NoError(t, err)
-		var stderr bytes.Buffer
-		c.Stderr = &stderr
-		require.NoError(t, c.Start())
-		defer func() { _ = c.Process.Kill(); _ = c.Wait() }()
-		lines := bufio.NewScanner(out)
-		require.True(t, lines.Scan(), "stderr: %s", stderr.String())
-		assert.Equal(t, "hello from member1", lines.Text())
+		followed(t, kubectl, "logs", "-f", "stream")
+	})
+}
 
-		// A line written after the stream opened arrives while it stays open: no buffering.
-		marker := "followed " + t.Name() + " " + time.Now().Format(time.RFC3339Nano)
-		appendLog(t, "member1", marker)
-		got := make(chan string, 1)
-		go func() {
-			for lines.Scan() {
-				if lines.Text() == marker {
-					got <- lines.Text()
-					return
-				}
-			}
-		}()
+// TestAttach: attach is an upgrade like exec; kwok attaches to the pod's log file.
+func TestAttach(t *testing.T) {
+	eachStreamingRoute(t, func(t *testing.T, kubectl func(ctx context.Context, args ...string) *exec.Cmd) {
+		followed(t, kubectl, "attach", "stream")
+	})
+}
+
+// followed runs a kubectl command that streams the pod's output and checks that a line
+// written to the pod's log after the stream opened arrives while it stays open: no
+// buffering anywhere on the way.
+func followed(t *testing.T, kubectl func(ctx context.Context, args ...string) *exec.Cmd, args ...string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := kubectl(ctx, args...)
+	out, err := c.StdoutPipe()
+	require.NoError(t, err)
+	var stderr bytes.Buffer
+	c.Stderr = &stderr
+	require.NoError(t, c.Start())
+	defer func() { _ = c.Process.Kill(); _ = c.Wait() }()
+	lines := bufio.NewScanner(out)
+	seen := make(chan string, 1024)
+	go func() {
+		for lines.Scan() {
+			seen <- lines.Text()
+		}
+		close(seen)
+	}()
+	if args[0] == "logs" {
+		assert.Equal(t, "hello from member1", <-seen, "the log from its start")
+	} else {
+		time.Sleep(2 * time.Second) // attach shows only what comes after it joined
+	}
+	marker := "followed " + t.Name() + " " + time.Now().Format(time.RFC3339Nano)
+	appendLog(t, "member1", marker)
+	timeout := time.After(20 * time.Second)
+	for {
 		select {
-		case <-got:
-		case <-time.After(20 * time.Second):
+		case l, ok := <-seen:
+			require.True(t, ok, "the stream ended; stderr: %s", stderr.String())
+			if l == marker {
+				return
+			}
+		case <-timeout:
 			t.Fatalf("the appended line did not arrive; stderr: %s", stderr.String())
 		}
-	})
+	}
 }
 
 var logMu sync.Mutex
