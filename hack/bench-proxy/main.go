@@ -4,6 +4,10 @@
 //	(a) direct       straight to the member's kube-apiserver
 //	(b) bare hop     through a TLS net/http/httputil.ReverseProxy with no auth: the floor
 //	                 any proxy hop costs
+//	(i) bare hop + impersonation
+//	                 the same hop with the cluster's own proxy credential (from its Secret)
+//	                 impersonating the caller as our proxy does: the floor of any proxy that
+//	                 acts as the user, since the member checks each impersonated attribute
 //	(c) /clusters/   through cluster-apiserver's own /clusters/<member>/ path
 //	(d) via host     through the host kube-apiserver's clusters/proxy subresource
 //
@@ -30,12 +34,15 @@ import (
 	"sync/atomic"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	clientset "kubesphere.io/multicluster/generated/clientset/versioned"
 )
 
 type route struct {
@@ -54,19 +61,22 @@ func main() {
 	watches := flag.Int("watches", 200, "Concurrent watches per route.")
 	events := flag.Int("events", 20, "Events each watch must receive.")
 	rounds := flag.Int("rounds", 5, "Rounds that interleave the routes; --requests and --lists are split over them.")
-	only := flag.String("routes", "abcd", "Letters of the routes to measure (ratios need all four).")
+	only := flag.String("routes", "abicd", "Letters of the routes to measure (the ratios need all five).")
 	flag.Parse()
 
 	ctx := context.Background()
 	direct := restConfig(*kubeconfig, *member, "")
 	host := restConfig(*kubeconfig, "host", "")
-	hop := bareHop(direct)
+	hop, hopClient := bareHop(direct)
 	defer hop.Close()
-	hopCfg := &rest.Config{Host: hop.URL, TLSClientConfig: rest.TLSClientConfig{
-		CAData: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: hop.Certificate().Raw})}}
+	asCaller, err := impersonating(ctx, host, *member)
+	check(err)
+	ihop, ihopClient := bareHop(asCaller)
+	defer ihop.Close()
 	routes := []route{
 		{"(a) direct", httpClient(direct), direct.Host},
-		{"(b) bare hop", httpClient(hopCfg), hop.URL},
+		{"(b) bare hop", hopClient, hop.URL},
+		{"(i) bare hop + impersonation", ihopClient, ihop.URL},
 		{"(c) /clusters/", httpClient(host), strings.TrimSuffix(*clusterAPIServer, "/") + "/clusters/" + *member},
 		{"(d) via host", httpClient(host), host.Host + "/apis/clusters.kubesphere.io/v1alpha1/clusters/" + *member + "/proxy"},
 	}
@@ -124,7 +134,7 @@ func main() {
 		fmt.Printf("| %s | %s | %s | %s | %s | %.1f | %d/%d in %s |\n", r.name, ms(x.p50[0]), ms(x.p99[0]), ms(x.p50[1]), ms(x.p99[1]), x.mbps,
 			x.delivered, x.exp, x.watchTime.Round(time.Millisecond))
 	}
-	if len(routes) < 4 {
+	if len(routes) < 5 {
 		return
 	}
 	fmt.Println()
@@ -135,9 +145,10 @@ func main() {
 			float64(a.p50[0])/float64(b.p50[0]), float64(a.p50[1])/float64(b.p50[1]), a.mbps/b.mbps)
 	}
 	ratio("(b) bare hop / (a) direct", results[1], results[0])
-	ratio("(c) /clusters/ / (b) bare hop", results[2], results[1])
-	ratio("(d) via host / (b) bare hop", results[3], results[1])
-	ratio("(c) /clusters/ / (a) direct", results[2], results[0])
+	ratio("(i) bare hop + impersonation / (b) bare hop", results[2], results[1])
+	ratio("(c) /clusters/ / (b) bare hop", results[3], results[1])
+	ratio("(c) /clusters/ / (i) bare hop + impersonation", results[3], results[2])
+	ratio("(d) via host / (b) bare hop", results[4], results[1])
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
@@ -167,9 +178,9 @@ func httpClient(cfg *rest.Config) *http.Client {
 	return c
 }
 
-// bareHop is the floor of any proxy hop: TLS in, a pooled keep-alive transport out, no
-// authentication, authorization or impersonation.
-func bareHop(member *rest.Config) *httptest.Server {
+// bareHop is the floor of any proxy hop: TLS in, a pooled keep-alive transport out with
+// member's credential, no authentication or authorization. It returns a client for it.
+func bareHop(member *rest.Config) (*httptest.Server, *http.Client) {
 	transport, err := rest.TransportFor(member)
 	check(err)
 	target, err := url.Parse(member.Host)
@@ -179,7 +190,47 @@ func bareHop(member *rest.Config) *httptest.Server {
 	srv := httptest.NewUnstartedServer(rp)
 	srv.EnableHTTP2 = true
 	srv.StartTLS()
-	return srv
+	return srv, httpClient(&rest.Config{Host: srv.URL, TLSClientConfig: rest.TLSClientConfig{
+		CAData: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})}})
+}
+
+// impersonating is the member's configuration as our proxy uses it: the credential of the
+// cluster's Secret, impersonating the host user of host (groups without
+// system:authenticated, UID and extra, as pkg/proxy sends them).
+func impersonating(ctx context.Context, host *rest.Config, member string) (*rest.Config, error) {
+	cluster, err := clientset.NewForConfigOrDie(host).ClustersV1alpha1().Clusters().Get(ctx, member, metav1.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	ref := cluster.Spec.Connection.CredentialsSecretRef
+	if ref == nil {
+		return nil, fmt.Errorf("cluster %s has no credentials Secret", member)
+	}
+	hostCS := kubernetes.NewForConfigOrDie(host)
+	secret, err := hostCS.CoreV1().Secrets(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := clientcmd.RESTConfigFromKubeConfig(secret.Data["kubeconfig"])
+	if err != nil {
+		return nil, fmt.Errorf("secret %s/%s: %w", ref.Namespace, ref.Name, err)
+	}
+	review, err := hostCS.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err != nil {
+		return nil, err
+	}
+	u := review.Status.UserInfo
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: u.Username, UID: u.UID, Extra: map[string][]string{}}
+	for _, g := range u.Groups {
+		if g != "system:authenticated" {
+			cfg.Impersonate.Groups = append(cfg.Impersonate.Groups, g)
+		}
+	}
+	for k, v := range u.Extra {
+		cfg.Impersonate.Extra[k] = v
+	}
+	cfg.QPS, cfg.Burst = -1, 0
+	return cfg, nil
 }
 
 // ensurePods creates n pods in ns once; scheduling gates keep them Pending so that the
