@@ -1,7 +1,7 @@
 package proxy
 
 import (
-	"errors"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -11,6 +11,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -36,8 +37,16 @@ type backend struct {
 	// bearer is set on each request (not in a wrapping RoundTripper) because upgrade
 	// requests are dialed directly and would skip a wrapper.
 	bearer string
-	// version identifies what the backend was built from; a change rebuilds it.
-	version string
+	// from is what the backend was built from; a change rebuilds it.
+	from source
+}
+
+// source identifies the inputs of a backend: the Cluster's generation moves with its
+// spec, the Secret's resourceVersion with its data.
+type source struct {
+	clusterUID        types.UID
+	clusterGeneration int64
+	secretVersion     string
 }
 
 // Backends builds and caches a backend per cluster.
@@ -56,48 +65,42 @@ func NewBackends(secrets corelisters.SecretLister, namespace string) *Backends {
 	return &Backends{secrets: secrets, namespace: namespace, cache: map[string]*backend{}}
 }
 
-// errBackend marks errors that are the configuration's, not the network's.
-type errBackend struct{ msg string }
-
-func (e *errBackend) Error() string { return e.msg }
-
 func (b *Backends) get(c *v1alpha1.Cluster) (*backend, error) {
 	if c.Spec.Connection.Type != v1alpha1.ConnectionDirect {
-		return nil, &errBackend{fmt.Sprintf("cluster %q uses a %s connection, which this server cannot reach yet", c.Name, c.Spec.Connection.Type)}
+		return nil, fmt.Errorf("cluster %q uses a %s connection, which this server cannot reach yet", c.Name, c.Spec.Connection.Type)
 	}
 	ref := c.Spec.Connection.CredentialsSecretRef
 	if ref == nil {
-		return nil, &errBackend{fmt.Sprintf("cluster %q has no credentialsSecretRef", c.Name)}
+		return nil, fmt.Errorf("cluster %q has no credentialsSecretRef", c.Name)
 	}
 	if ref.Namespace != b.namespace {
-		return nil, &errBackend{fmt.Sprintf("cluster %q: credentials Secret %s/%s must be in namespace %q", c.Name, ref.Namespace, ref.Name, b.namespace)}
+		return nil, fmt.Errorf("cluster %q: credentials Secret %s/%s must be in namespace %q", c.Name, ref.Namespace, ref.Name, b.namespace)
 	}
 	secret, err := b.secrets.Secrets(ref.Namespace).Get(ref.Name)
 	if apierrors.IsNotFound(err) {
-		return nil, &errBackend{fmt.Sprintf("cluster %q: credentials Secret %s/%s not found", c.Name, ref.Namespace, ref.Name)}
+		return nil, fmt.Errorf("cluster %q: credentials Secret %s/%s not found", c.Name, ref.Namespace, ref.Name)
 	} else if err != nil {
 		return nil, err
 	}
-	// The cluster's generation moves with its spec; the Secret's resourceVersion with its data.
-	version := fmt.Sprintf("%s/%d/%s", c.UID, c.Generation, secret.ResourceVersion)
+	from := source{clusterUID: c.UID, clusterGeneration: c.Generation, secretVersion: secret.ResourceVersion}
 
 	b.mu.RLock()
 	cached := b.cache[c.Name]
 	b.mu.RUnlock()
-	if cached != nil && cached.version == version {
+	if cached != nil && cached.from == from {
 		return cached, nil
 	}
 
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if cached = b.cache[c.Name]; cached != nil && cached.version == version {
+	if cached = b.cache[c.Name]; cached != nil && cached.from == from {
 		return cached, nil
 	}
 	built, err := build(c, secret)
 	if err != nil {
 		return nil, err
 	}
-	built.version = version
+	built.from = from
 	if cached != nil {
 		// Requests in flight keep their connections; idle ones go now.
 		cached.transport.CloseIdleConnections()
@@ -120,11 +123,11 @@ func (b *Backends) Forget(name string) {
 // a "kubeconfig" key, or "token", or "tls.crt" + "tls.key" (with an optional "ca.crt").
 func build(c *v1alpha1.Cluster, secret *corev1.Secret) (*backend, error) {
 	bad := func(format string, args ...any) error {
-		return &errBackend{fmt.Sprintf("cluster %q: credentials Secret %s/%s: ", c.Name, secret.Namespace, secret.Name) + fmt.Sprintf(format, args...)}
+		return fmt.Errorf("cluster %q: credentials Secret %s/%s: %s", c.Name, secret.Namespace, secret.Name, fmt.Sprintf(format, args...))
 	}
 	endpoint, err := url.Parse(c.Spec.Connection.KubernetesAPIEndpoint)
 	if err != nil || endpoint.Scheme != "https" || endpoint.Host == "" {
-		return nil, &errBackend{fmt.Sprintf("cluster %q: kubernetesAPIEndpoint %q is not an https URL", c.Name, c.Spec.Connection.KubernetesAPIEndpoint)}
+		return nil, fmt.Errorf("cluster %q: kubernetesAPIEndpoint %q is not an https URL", c.Name, c.Spec.Connection.KubernetesAPIEndpoint)
 	}
 	cfg := &rest.Config{}
 	switch {
@@ -163,7 +166,12 @@ func build(c *v1alpha1.Cluster, secret *corev1.Secret) (*backend, error) {
 	if err != nil {
 		return nil, bad("%v", err)
 	}
-	if tlsConfig == nil || tlsConfig.InsecureSkipVerify {
+	if tlsConfig == nil {
+		// No CA and no client certificate: verify against the system's roots (a member
+		// with a publicly trusted certificate).
+		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	if tlsConfig.InsecureSkipVerify {
 		return nil, bad("TLS verification must not be disabled")
 	}
 	dialer := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
@@ -182,9 +190,28 @@ func build(c *v1alpha1.Cluster, secret *corev1.Secret) (*backend, error) {
 	}, nil
 }
 
-// isBackendError reports whether err is a configuration problem (credentials, endpoint)
-// rather than the member being unreachable.
-func isBackendError(err error) bool {
-	var e *errBackend
-	return errors.As(err, &e)
+// RESTConfig is how the host reaches cluster c's API server, on the same pooled transport
+// and credential as proxied requests, for the host's own calls (health probes). Requests
+// made with it act as the credential of the cluster's Secret, not as any user.
+func (b *Backends) RESTConfig(c *v1alpha1.Cluster) (*rest.Config, error) {
+	be, err := b.get(c)
+	if err != nil {
+		return nil, err
+	}
+	return &rest.Config{Host: be.endpoint.String(), Transport: bearerTransport{be.transport, be.bearer}}, nil
+}
+
+// bearerTransport adds the backend's token, as Serve does on each request.
+type bearerTransport struct {
+	base   http.RoundTripper
+	bearer string
+}
+
+func (t bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.bearer == "" {
+		return t.base.RoundTrip(req)
+	}
+	req = req.Clone(req.Context())
+	req.Header.Set("Authorization", "Bearer "+t.bearer)
+	return t.base.RoundTrip(req)
 }

@@ -58,11 +58,21 @@ func TestAPIServiceAvailable(t *testing.T) {
 // TestOpenAPIPublished: the host aggregates both documents, which is what explain, apply
 // and client-side validation read.
 func TestOpenAPIPublished(t *testing.T) {
-	v2 := mustKubectl(t, "", "get", "--raw", "/openapi/v2")
-	assert.Contains(t, v2, `"io.kubesphere.multicluster.apis.clusters.v1alpha1.Cluster"`)
+	// The aggregator fetches an aggregated group's documents shortly after its APIService
+	// becomes Available: wait for them, within a bound.
+	published := func(path, model string) string {
+		t.Helper()
+		var doc string
+		require.Eventually(t, func() bool {
+			out, err := kubectl(t, "", "get", "--raw", path)
+			doc = out
+			return err == nil && strings.Contains(out, model)
+		}, 60*time.Second, time.Second, "%s never held %s", path, model)
+		return doc
+	}
+	v2 := published("/openapi/v2", `"io.kubesphere.multicluster.apis.clusters.v1alpha1.Cluster"`)
 	assert.Contains(t, v2, `"x-kubernetes-group-version-kind"`)
-	v3 := mustKubectl(t, "", "get", "--raw", "/openapi/v3/apis/clusters.kubesphere.io/v1alpha1")
-	assert.Contains(t, v3, `"io.kubesphere.multicluster.apis.clusters.v1alpha1.ClusterSpec"`)
+	v3 := published("/openapi/v3/apis/clusters.kubesphere.io/v1alpha1", `"io.kubesphere.multicluster.apis.clusters.v1alpha1.ClusterSpec"`)
 	assert.Contains(t, v3, `"x-kubernetes-list-map-keys"`, "conditions merge by type under server-side apply")
 }
 

@@ -1,0 +1,113 @@
+package proxy
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+
+	"kubesphere.io/multicluster/apis/clusters/v1alpha1"
+)
+
+const kubeconfigWith = `apiVersion: v1
+kind: Config
+clusters: [{name: m, cluster: {server: "https://127.0.0.1:6443"%s}}]
+users: [{name: u, user: %s}]
+contexts: [{name: c, context: {cluster: m, user: u}}]
+current-context: c
+`
+
+func backendsWith(t *testing.T, secrets ...*corev1.Secret) (*Backends, cache.Indexer) {
+	t.Helper()
+	idx := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+	for _, s := range secrets {
+		require.NoError(t, idx.Add(s))
+	}
+	return NewBackends(corelisters.NewSecretLister(idx), "kubesphere-system"), idx
+}
+
+func secret(name, rv string, data map[string]string) *corev1.Secret {
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "kubesphere-system", Name: name, ResourceVersion: rv}, Data: map[string][]byte{}}
+	for k, v := range data {
+		s.Data[k] = []byte(v)
+	}
+	return s
+}
+
+func directCluster(secretNS, secretName string) *v1alpha1.Cluster {
+	return &v1alpha1.Cluster{
+		ObjectMeta: metav1.ObjectMeta{Name: "member1", UID: "u1", Generation: 1},
+		Spec: v1alpha1.ClusterSpec{Connection: v1alpha1.Connection{
+			Type: v1alpha1.ConnectionDirect, KubernetesAPIEndpoint: "https://127.0.0.1:6443",
+			CredentialsSecretRef: &v1alpha1.SecretReference{Namespace: secretNS, Name: secretName},
+		}},
+	}
+}
+
+func TestBackendReusedUntilClusterOrSecretChanges(t *testing.T) {
+	b, idx := backendsWith(t, secret("creds", "1", map[string]string{"token": "t1"}))
+	c := directCluster("kubesphere-system", "creds")
+	first, err := b.get(c)
+	require.NoError(t, err)
+	assert.Equal(t, "t1", first.bearer)
+	again, err := b.get(c)
+	require.NoError(t, err)
+	assert.Same(t, first, again, "one transport per cluster, kept while nothing changes")
+
+	require.NoError(t, idx.Update(secret("creds", "2", map[string]string{"token": "t2"})))
+	rotated, err := b.get(c)
+	require.NoError(t, err)
+	assert.NotSame(t, first, rotated)
+	assert.Equal(t, "t2", rotated.bearer, "a rotated credential is used at once")
+
+	c.Generation = 2
+	respec, err := b.get(c)
+	require.NoError(t, err)
+	assert.NotSame(t, rotated, respec, "a spec change rebuilds")
+
+	b.Forget("member1")
+	fresh, err := b.get(c)
+	require.NoError(t, err)
+	assert.NotSame(t, respec, fresh)
+}
+
+func TestBackendRefusesUnusableCredentials(t *testing.T) {
+	for name, tc := range map[string]struct {
+		cluster *v1alpha1.Cluster
+		secret  *corev1.Secret
+		want    string
+	}{
+		"other namespace": {directCluster("default", "creds"), secret("creds", "1", map[string]string{"token": "t"}),
+			`credentials Secret default/creds must be in namespace "kubesphere-system"`},
+		"missing": {directCluster("kubesphere-system", "nope"), secret("creds", "1", nil),
+			"credentials Secret kubesphere-system/nope not found"},
+		"no known key": {directCluster("kubesphere-system", "creds"), secret("creds", "1", map[string]string{"password": "x"}),
+			"holds none of the keys kubeconfig, token, or tls.crt and tls.key"},
+		"garbage kubeconfig": {directCluster("kubesphere-system", "creds"), secret("creds", "1", map[string]string{"kubeconfig": "not yaml: ["}),
+			"the kubeconfig does not parse"},
+		"exec plugin": {directCluster("kubesphere-system", "creds"),
+			secret("creds", "1", map[string]string{"kubeconfig": fmt.Sprintf(kubeconfigWith, "", `{exec: {apiVersion: client.authentication.k8s.io/v1, command: /bin/steal}}`)}),
+			"exec or auth-provider plugin"},
+		"TLS verification off": {directCluster("kubesphere-system", "creds"),
+			secret("creds", "1", map[string]string{"kubeconfig": fmt.Sprintf(kubeconfigWith, ", insecure-skip-tls-verify: true", `{token: t}`)}),
+			"TLS verification must not be disabled"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			b, _ := backendsWith(t, tc.secret)
+			_, err := b.get(tc.cluster)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), `cluster "member1"`)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+	agent := directCluster("kubesphere-system", "creds")
+	agent.Spec.Connection.Type = v1alpha1.ConnectionAgent
+	b, _ := backendsWith(t)
+	_, err := b.get(agent)
+	assert.ErrorContains(t, err, "uses a Agent connection")
+}
