@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Fails when docs/cluster-apiserver-flags.md does not match the command's --help.
+# Fails when a docs/<command>-flags.md does not match the command's --help.
 set -o errexit -o nounset -o pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-TMP=$(mktemp)
-trap 'rm -f "${TMP}"' EXIT
+TMP=$(mktemp -d)
+trap 'rm -rf "${TMP}"' EXIT
 "${ROOT}/hack/update-docs.sh" "${TMP}"
-if ! diff -u "${ROOT}/docs/cluster-apiserver-flags.md" "${TMP}"; then
-  echo "docs/cluster-apiserver-flags.md is out of date: run hack/update-docs.sh" >&2
-  exit 1
-fi
+status=0
+for f in "${TMP}"/*.md; do
+  if ! diff -u "${ROOT}/docs/$(basename "${f}")" "${f}"; then
+    echo "docs/$(basename "${f}") is out of date: run hack/update-docs.sh" >&2
+    status=1
+  fi
+done
+exit ${status}

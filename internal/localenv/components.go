@@ -24,6 +24,10 @@ const (
 	// ClusterProxyUser is the user the host's credentials Secret holds on each member: it
 	// may only impersonate (and read what health checks need).
 	ClusterProxyUser = "system:kubesphere:cluster-proxy"
+	// ControllerManagerUser is controller-manager's user on the host.
+	ControllerManagerUser = "system:kubesphere:controller-manager"
+	// ControllerManagerNamespace holds controller-manager's leader-election Lease.
+	ControllerManagerNamespace = "kube-federation-system"
 	// DeveloperUser is a non-admin host user that may use clusters/proxy on the first
 	// member only, and has view rights there (edit in its default namespace).
 	DeveloperUser = "developer"
@@ -117,6 +121,10 @@ func (e *Env) makePKI() (*pki, error) {
 		},
 		func() (err error) {
 			p.client["host-cluster-apiserver"], err = issue("host", "host-cluster-apiserver-client", ClusterAPIServerUser, nil, nil, false)
+			return err
+		},
+		func() (err error) {
+			p.client["host-controller-manager"], err = issue("host", "host-controller-manager", ControllerManagerUser, nil, nil, false)
 			return err
 		},
 		func() (err error) {
@@ -494,6 +502,61 @@ metadata:
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: kubesphere:cluster-apiserver:credentials}
 subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: "{{.User}}"}]
 ---
+# controller-manager: read clusters, write their status and events, read credentials,
+# hold its Lease. Nothing else.
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: {{.ControllerManagerNamespace}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: kubesphere:controller-manager
+rules:
+- apiGroups: [clusters.kubesphere.io]
+  resources: [clusters]
+  verbs: [get, list, watch]
+- apiGroups: [clusters.kubesphere.io]
+  resources: [clusters/status]
+  verbs: [update, patch]
+- apiGroups: ["", events.k8s.io]
+  resources: [events]
+  verbs: [create, patch, update]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: kubesphere:controller-manager
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: kubesphere:controller-manager}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: "{{.ControllerManagerUser}}"}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: kubesphere:controller-manager:credentials
+  namespace: {{.Namespace}}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: kubesphere:cluster-apiserver:credentials}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: "{{.ControllerManagerUser}}"}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: kubesphere:controller-manager:leader-election
+  namespace: {{.ControllerManagerNamespace}}
+rules:
+- apiGroups: [coordination.k8s.io]
+  resources: [leases]
+  verbs: [get, create, update]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: kubesphere:controller-manager:leader-election
+  namespace: {{.ControllerManagerNamespace}}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: kubesphere:controller-manager:leader-election}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: "{{.ControllerManagerUser}}"}]
+---
 # The aggregator resolves an ExternalName service: Endpoints may not hold 127.0.0.1.
 apiVersion: v1
 kind: Service
@@ -534,6 +597,7 @@ func render(t *template.Template, data any) string {
 func (e *Env) setUpHost(ctx context.Context) error {
 	_, err := e.Kubectl(ctx, "host", render(hostSetup, map[string]any{
 		"Namespace": Namespace, "User": ClusterAPIServerUser, "Port": e.Ports.ClusterAPIServer,
+		"ControllerManagerUser": ControllerManagerUser, "ControllerManagerNamespace": ControllerManagerNamespace,
 	}), "apply", "--server-side", "--force-conflicts", "-f", "-")
 	return err
 }
@@ -585,6 +649,50 @@ func (e *Env) StartExtraClusterAPIServer(ctx context.Context, component string, 
 	}
 	url := "https://127.0.0.1:" + strconv.Itoa(port)
 	return url, e.waitReady(ctx, id, url+"/readyz", 90*time.Second)
+}
+
+// StartControllerManager starts (or restarts) a controller-manager replica named
+// host-<component> and waits until every member's Cluster shows Ready=True, which only
+// the leader writes. Tests start a second replica to see the standby take over.
+func (e *Env) StartControllerManager(ctx context.Context, component string) error {
+	if err := e.Stop("host-" + component); err != nil {
+		return err
+	}
+	if err := e.start("host", component, "controller-manager",
+		"--kubeconfig="+e.componentKubeconfig("host-controller-manager"),
+		"--leader-elect-resource-namespace="+ControllerManagerNamespace); err != nil {
+		return err
+	}
+	return e.waitClustersReady(ctx, "host-"+component, 60*time.Second)
+}
+
+func (e *Env) waitClustersReady(ctx context.Context, id string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	var last string
+	for {
+		out, err := e.Kubectl(ctx, "host", "", "get", "clusters", "-o",
+			`jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{" "}{end}`)
+		last = out
+		if err == nil {
+			ready := 0
+			for _, m := range e.Members {
+				if strings.Contains(" "+out, " "+m+"=True ") {
+					ready++
+				}
+			}
+			if ready == len(e.Members) {
+				e.logf("every member is Ready")
+				return nil
+			}
+		}
+		if pid := e.Pid(id); pid != 0 && e.exitedNow(pid) {
+			return fmt.Errorf("%s exited; last lines of %s:\n%s", id, e.LogFile(id), e.logTail(id, 40))
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("members not Ready after %s (%s); last lines of %s:\n%s", timeout, last, e.LogFile(id), e.logTail(id, 40))
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }
 
 // EtcdURL is the shared etcd the kube-apiservers use.

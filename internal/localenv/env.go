@@ -82,6 +82,9 @@ type Env struct {
 	// Detach leaves the processes running after this program exits (make local-up);
 	// otherwise they die with it (tests).
 	Detach bool
+	// WithoutControllers leaves controller-manager out: for tests of the API alone, whose
+	// Clusters must not get a status they did not write.
+	WithoutControllers bool
 	// Log reports progress; nil is quiet.
 	Log func(format string, args ...any)
 
@@ -134,7 +137,7 @@ func (e *Env) MemberURL(member string) string {
 // be ready. On failure it stops what it started and returns the failing component's log
 // tail.
 func (e *Env) Up(ctx context.Context) (err error) {
-	for _, bin := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "cluster-apiserver"} {
+	for _, bin := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "cluster-apiserver", "controller-manager"} {
 		if _, err := os.Stat(filepath.Join(e.BinDir, bin)); err != nil {
 			return fmt.Errorf("%s is missing from %s: run `make tools build` first", bin, e.BinDir)
 		}
@@ -201,7 +204,10 @@ func (e *Env) Up(ctx context.Context) (err error) {
 			return err
 		}
 	}
-	return nil
+	if e.WithoutControllers {
+		return nil
+	}
+	return e.StartControllerManager(ctx, "controller-manager")
 }
 
 func (e *Env) checkPortsFree() error {

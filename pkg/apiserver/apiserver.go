@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/apiserver/pkg/server/dynamiccertificates"
 	genericfilters "k8s.io/apiserver/pkg/server/filters"
 	"k8s.io/apiserver/pkg/server/healthz"
 	"k8s.io/client-go/informers"
@@ -112,6 +113,9 @@ func (c CompletedConfig) New() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := c.addAuthenticationReadyz(generic); err != nil {
+		return nil, err
+	}
 	proxyCore, err := c.newProxy(generic)
 	if err != nil {
 		return nil, err
@@ -128,6 +132,30 @@ func (c CompletedConfig) New() (*Server, error) {
 	}
 	generic.Handler.NonGoRestfulMux.HandlePrefix(proxy.ClusterPathPrefix, proxyCore.ClusterPathHandler(Codecs))
 	return &Server{GenericAPIServer: generic}, nil
+}
+
+// addAuthenticationReadyz keeps the server not ready until the CAs that authenticate its
+// clients (the host's client CA and the front proxy's) are loaded: before that the
+// generic server answers every certificate-authenticated user as system:anonymous.
+func (c completedConfig) addAuthenticationReadyz(generic *genericapiserver.GenericAPIServer) error {
+	var providers []dynamiccertificates.CAContentProvider
+	if s := c.GenericConfig.SecureServing; s != nil && s.ClientCA != nil {
+		providers = append(providers, s.ClientCA)
+	}
+	if h := c.GenericConfig.Authentication.RequestHeaderConfig; h != nil && h.CAContentProvider != nil {
+		providers = append(providers, h.CAContentProvider)
+	}
+	if len(providers) == 0 {
+		return nil
+	}
+	return generic.AddReadyzChecks(healthz.NamedCheck("client-ca-loaded", func(*http.Request) error {
+		for _, p := range providers {
+			if len(p.CurrentCABundleContent()) == 0 {
+				return fmt.Errorf("%s is not loaded yet", p.Name())
+			}
+		}
+		return nil
+	}))
 }
 
 // newProxy builds the proxy core on two caches: Clusters from this server (through the

@@ -14,6 +14,7 @@ import (
 	utilcache "k8s.io/apimachinery/pkg/util/cache"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/authenticatorfactory"
+	"k8s.io/apiserver/pkg/authentication/user"
 )
 
 // DefaultTTL is how long a verified certificate is trusted without verifying it again:
@@ -62,7 +63,9 @@ func (a *Authenticator) AuthenticateRequest(req *http.Request) (*authenticator.R
 		return cached.(*authenticator.Response), true, nil
 	}
 	resp, ok, err := a.delegate.AuthenticateRequest(req)
-	if ok && err == nil {
+	// Anonymous is the delegate's fallback when no authenticator recognised the request
+	// (for example while the client CA is still loading): never remember it.
+	if ok && err == nil && resp.User.GetName() != user.Anonymous {
 		ttl := a.ttl
 		if left := leaf.NotAfter.Sub(now); left < ttl {
 			ttl = left

@@ -20,14 +20,18 @@ import (
 // counting authenticates as the X-Remote-User header if present, else as the leaf's CN,
 // and clears the header as the real front-proxy authenticator does.
 type counting struct {
-	calls int
-	fail  bool
+	calls     int
+	fail      bool
+	anonymous bool
 }
 
 func (c *counting) AuthenticateRequest(req *http.Request) (*authenticator.Response, bool, error) {
 	c.calls++
 	if c.fail {
 		return nil, false, errors.New("bad certificate")
+	}
+	if c.anonymous {
+		return &authenticator.Response{User: &user.DefaultInfo{Name: user.Anonymous, Groups: []string{user.AllUnauthenticated}}}, true, nil
 	}
 	name := req.Header.Get("X-Remote-User")
 	req.Header.Del("X-Remote-User")
@@ -113,6 +117,18 @@ func TestNotCached(t *testing.T) {
 		assert.Error(t, err)
 	}
 	assert.Equal(t, 2, failing.calls, "failures are not remembered")
+
+	// The client CA is not loaded yet: the delegate falls back to anonymous. The next
+	// request must be judged afresh.
+	loading := &counting{anonymous: true}
+	a = New(loading, headers, time.Minute)
+	resp, ok, err := a.AuthenticateRequest(request(alice, nil))
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, user.Anonymous, resp.User.GetName())
+	loading.anonymous = false
+	resp, _, _ = a.AuthenticateRequest(request(alice, nil))
+	assert.Equal(t, "alice", resp.User.GetName(), "anonymous is never remembered")
 }
 
 func TestEntryOutlivesNeitherTTLNorCertificate(t *testing.T) {

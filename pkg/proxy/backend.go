@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"net"
 	"net/http"
@@ -37,6 +39,9 @@ type backend struct {
 	// bearer is set on each request (not in a wrapping RoundTripper) because upgrade
 	// requests are dialed directly and would skip a wrapper.
 	bearer string
+	// certExpiry is when the client certificate of the credential expires (zero when the
+	// credential is not a certificate).
+	certExpiry time.Time
 	// from is what the backend was built from; a change rebuilds it.
 	from source
 }
@@ -174,10 +179,17 @@ func build(c *v1alpha1.Cluster, secret *corev1.Secret) (*backend, error) {
 	if tlsConfig.InsecureSkipVerify {
 		return nil, bad("TLS verification must not be disabled")
 	}
+	var certExpiry time.Time
+	if block, _ := pem.Decode(cfg.CertData); block != nil {
+		if leaf, err := x509.ParseCertificate(block.Bytes); err == nil {
+			certExpiry = leaf.NotAfter
+		}
+	}
 	dialer := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
 	return &backend{
-		endpoint: endpoint,
-		bearer:   cfg.BearerToken,
+		endpoint:   endpoint,
+		bearer:     cfg.BearerToken,
+		certExpiry: certExpiry,
 		transport: &http.Transport{
 			Proxy:               nil, // members are reached directly, never through an environment proxy
 			DialContext:         dialer.DialContext,
@@ -199,6 +211,16 @@ func (b *Backends) RESTConfig(c *v1alpha1.Cluster) (*rest.Config, error) {
 		return nil, err
 	}
 	return &rest.Config{Host: be.endpoint.String(), Transport: bearerTransport{be.transport, be.bearer}}, nil
+}
+
+// ClientCertificateExpiry is when the client certificate in cluster c's credentials
+// expires; ok is false when the credential is not a certificate or cannot be used.
+func (b *Backends) ClientCertificateExpiry(c *v1alpha1.Cluster) (expiry time.Time, ok bool) {
+	be, err := b.get(c)
+	if err != nil || be.certExpiry.IsZero() {
+		return time.Time{}, false
+	}
+	return be.certExpiry, true
 }
 
 // bearerTransport adds the backend's token, as Serve does on each request.

@@ -24,6 +24,9 @@ const (
 	ClusterReady = "Ready"
 	// ClusterAgentAvailable is True while an Agent cluster's tunnel is connected.
 	ClusterAgentAvailable = "AgentAvailable"
+	// ClusterCredentialsExpiring is True while the client certificate in a Direct
+	// cluster's credentials Secret expires within seven days (or has expired).
+	ClusterCredentialsExpiring = "CredentialsExpiring"
 )
 
 // +genclient

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	cliflag "k8s.io/component-base/cli/flag"
+	"k8s.io/component-base/cli/globalflag"
 	"k8s.io/component-base/term"
 	"k8s.io/klog/v2"
 
@@ -40,6 +41,7 @@ host. With no --etcd-servers it runs an embedded etcd in --embedded-etcd-data-di
 	}
 	fs := cmd.Flags()
 	named := o.Flags()
+	globalflag.AddGlobalFlags(named.FlagSet("global"), cmd.Name())
 	for _, f := range named.FlagSets {
 		fs.AddFlagSet(f)
 	}

@@ -1,0 +1,89 @@
+package app
+
+import (
+	"fmt"
+	"time"
+
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	cliflag "k8s.io/component-base/cli/flag"
+
+	"kubesphere.io/multicluster/pkg/controller/clusterhealth"
+)
+
+// Options are the command's flags.
+type Options struct {
+	Kubeconfig           string
+	CredentialsNamespace string
+	Health               clusterhealth.Options
+
+	LeaderElect        bool
+	LeaseNamespace     string
+	LeaseName          string
+	LeaseDuration      time.Duration
+	LeaseRenewDeadline time.Duration
+	LeaseRetryPeriod   time.Duration
+}
+
+// NewOptions returns the defaults.
+func NewOptions() *Options {
+	return &Options{
+		CredentialsNamespace: "kubesphere-system",
+		Health:               clusterhealth.DefaultOptions(),
+		LeaderElect:          true,
+		LeaseNamespace:       "kube-federation-system",
+		LeaseName:            "kubesphere-controller-manager",
+		LeaseDuration:        15 * time.Second,
+		LeaseRenewDeadline:   10 * time.Second,
+		LeaseRetryPeriod:     2 * time.Second,
+	}
+}
+
+// Flags returns the flags by section.
+func (o *Options) Flags() cliflag.NamedFlagSets {
+	var fss cliflag.NamedFlagSets
+	fs := fss.FlagSet("host")
+	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig,
+		"Kubeconfig of the host cluster (the clusters.kubesphere.io API is reached through its aggregator). Empty means in-cluster.")
+	fs.StringVar(&o.CredentialsNamespace, "credentials-namespace", o.CredentialsNamespace,
+		"Host namespace of the Secrets that hold Direct clusters' credentials; must match cluster-apiserver's.")
+
+	fs = fss.FlagSet("cluster health")
+	fs.DurationVar(&o.Health.Interval, "probe-interval", o.Health.Interval, "Time between two probes of one cluster's /readyz (falling back to /healthz).")
+	fs.DurationVar(&o.Health.Timeout, "probe-timeout", o.Health.Timeout, "Time one probe may take, all its requests together; a slower member counts as unreachable.")
+	fs.IntVar(&o.Health.FailureThreshold, "failure-threshold", o.Health.FailureThreshold, "Failed probes in a row that turn a Ready cluster not Ready.")
+	fs.IntVar(&o.Health.SuccessThreshold, "success-threshold", o.Health.SuccessThreshold, "Successful probes in a row that turn a not Ready cluster Ready.")
+	fs.IntVar(&o.Health.Workers, "probe-workers", o.Health.Workers, "Clusters probed at the same time; the others wait their turn.")
+	fs.DurationVar(&o.Health.StatusRefresh, "status-refresh-interval", o.Health.StatusRefresh,
+		"Status is written when it changes, and at least this often to refresh status.lastProbeTime; never on every probe.")
+
+	fs = fss.FlagSet("leader election")
+	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Elect one active replica with a Lease; turn off only when exactly one replica runs.")
+	fs.StringVar(&o.LeaseNamespace, "leader-elect-resource-namespace", o.LeaseNamespace, "Namespace of the Lease.")
+	fs.StringVar(&o.LeaseName, "leader-elect-resource-name", o.LeaseName, "Name of the Lease.")
+	fs.DurationVar(&o.LeaseDuration, "leader-elect-lease-duration", o.LeaseDuration, "How long a standby waits after the leader's last renewal before it takes over.")
+	fs.DurationVar(&o.LeaseRenewDeadline, "leader-elect-renew-deadline", o.LeaseRenewDeadline, "How long the leader keeps trying to renew before it stops working.")
+	fs.DurationVar(&o.LeaseRetryPeriod, "leader-elect-retry-period", o.LeaseRetryPeriod, "Time between two attempts to take or renew the Lease.")
+	return fss
+}
+
+// Validate reports every bad flag at once.
+func (o *Options) Validate() error {
+	var errs []error
+	h := o.Health
+	if h.Interval <= 0 || h.Timeout <= 0 || h.StatusRefresh <= 0 {
+		errs = append(errs, fmt.Errorf("--probe-interval, --probe-timeout and --status-refresh-interval must be positive"))
+	}
+	if h.Timeout > h.Interval {
+		errs = append(errs, fmt.Errorf("--probe-timeout (%s) must not exceed --probe-interval (%s)", h.Timeout, h.Interval))
+	}
+	if h.FailureThreshold < 1 || h.SuccessThreshold < 1 || h.Workers < 1 {
+		errs = append(errs, fmt.Errorf("--failure-threshold, --success-threshold and --probe-workers must be at least 1"))
+	}
+	if o.CredentialsNamespace == "" {
+		errs = append(errs, fmt.Errorf("--credentials-namespace must not be empty"))
+	}
+	if o.LeaderElect && !(o.LeaseRetryPeriod < o.LeaseRenewDeadline && o.LeaseRenewDeadline < o.LeaseDuration) {
+		errs = append(errs, fmt.Errorf("leader election needs retry period < renew deadline < lease duration"))
+	}
+	return utilerrors.NewAggregate(errs)
+}

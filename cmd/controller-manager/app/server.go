@@ -1,0 +1,142 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/google/uuid"
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	"k8s.io/client-go/tools/record"
+	cliflag "k8s.io/component-base/cli/flag"
+	"k8s.io/component-base/cli/globalflag"
+	"k8s.io/component-base/term"
+	"k8s.io/klog/v2"
+
+	clientset "kubesphere.io/multicluster/generated/clientset/versioned"
+	clusterscheme "kubesphere.io/multicluster/generated/clientset/versioned/scheme"
+	clusterinformers "kubesphere.io/multicluster/generated/informers/externalversions"
+	"kubesphere.io/multicluster/pkg/controller/clusterhealth"
+	"kubesphere.io/multicluster/pkg/proxy"
+)
+
+// NewCommand returns the controller-manager command.
+func NewCommand() *cobra.Command {
+	o := NewOptions()
+	cmd := &cobra.Command{
+		Use:   "controller-manager",
+		Short: "Run the host's controllers for member clusters",
+		Long: `controller-manager keeps the status of every member cluster true: it probes each one's
+/readyz through the same connection cluster-apiserver proxies through, and writes the Ready
+condition, version, node count, zones and identity. Run two replicas: a Lease elects the
+active one and a standby takes over when it stops renewing.`,
+		SilenceUsage: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return fmt.Errorf("unexpected arguments %q: controller-manager takes flags only", args)
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return Run(genericapiserver.SetupSignalContext(), o)
+		},
+	}
+	fss := o.Flags()
+	globalflag.AddGlobalFlags(fss.FlagSet("global"), cmd.Name())
+	for _, f := range fss.FlagSets {
+		cmd.Flags().AddFlagSet(f)
+	}
+	cols, _, _ := term.TerminalSize(cmd.OutOrStdout())
+	cliflag.SetUsageAndHelpFunc(cmd, fss, cols)
+	return cmd
+}
+
+// Run runs the controllers until ctx ends, as the leader when leader election is on.
+func Run(ctx context.Context, o *Options) error {
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
+		&clientcmd.ClientConfigLoadingRules{ExplicitPath: o.Kubeconfig}, &clientcmd.ConfigOverrides{}).ClientConfig()
+	if err != nil {
+		return fmt.Errorf("host kubeconfig: %w", err)
+	}
+	cfg.UserAgent = "kubesphere-controller-manager"
+	hostClient, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	clusterClient, err := clientset.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	run := func(ctx context.Context) {
+		if err := runControllers(ctx, o, hostClient, clusterClient); err != nil {
+			klog.ErrorS(err, "Controllers stopped")
+			os.Exit(1)
+		}
+	}
+	if !o.LeaderElect {
+		run(ctx)
+		return nil
+	}
+	host, _ := os.Hostname()
+	id := host + "_" + uuid.NewString()
+	lock := &resourcelock.LeaseLock{
+		LeaseMeta:  metav1.ObjectMeta{Namespace: o.LeaseNamespace, Name: o.LeaseName},
+		Client:     hostClient.CoordinationV1(),
+		LockConfig: resourcelock.ResourceLockConfig{Identity: id},
+	}
+	leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
+		Lock: lock, Name: o.LeaseName, ReleaseOnCancel: true,
+		LeaseDuration: o.LeaseDuration, RenewDeadline: o.LeaseRenewDeadline, RetryPeriod: o.LeaseRetryPeriod,
+		Callbacks: leaderelection.LeaderCallbacks{
+			OnStartedLeading: run,
+			OnStoppedLeading: func() {
+				if ctx.Err() == nil {
+					// Another replica may already be working: stop at once, restart as a standby.
+					klog.InfoS("Lost the lease; exiting", "identity", id)
+					os.Exit(1)
+				}
+			},
+			OnNewLeader: func(leader string) { klog.InfoS("Leader", "identity", leader, "self", leader == id) },
+		},
+	})
+	return nil
+}
+
+func runControllers(ctx context.Context, o *Options, hostClient kubernetes.Interface, clusterClient clientset.Interface) error {
+	clusterFactory := clusterinformers.NewSharedInformerFactory(clusterClient, 0)
+	secretFactory := informers.NewSharedInformerFactoryWithOptions(hostClient, 0, informers.WithNamespace(o.CredentialsNamespace))
+	backends := proxy.NewBackends(secretFactory.Core().V1().Secrets().Lister(), o.CredentialsNamespace)
+
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return err
+	}
+	if err := clusterscheme.AddToScheme(scheme); err != nil {
+		return err
+	}
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: hostClient.CoreV1().Events("")})
+	defer broadcaster.Shutdown()
+	recorder := broadcaster.NewRecorder(scheme, corev1.EventSource{Component: "kubesphere-controller-manager"})
+
+	health, err := clusterhealth.New(o.Health, clusterClient, clusterFactory.Clusters().V1alpha1().Clusters(), backends, recorder)
+	if err != nil {
+		return err
+	}
+	clusterFactory.Start(ctx.Done())
+	secretFactory.Start(ctx.Done())
+	secretFactory.WaitForCacheSync(ctx.Done())
+	health.Run(ctx)
+	return nil
+}

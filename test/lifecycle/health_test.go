@@ -1,0 +1,190 @@
+// Package lifecycle tests controller-manager against a real host and real members: what
+// `kubectl get clusters` says must be true within seconds.
+package lifecycle
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"kubesphere.io/multicluster/internal/localenv"
+)
+
+var env *localenv.Env
+
+func TestMain(m *testing.M) { os.Exit(run(m)) }
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "cluster-lifecycle-test-")
+	if err != nil {
+		panic(err)
+	}
+	ports, err := localenv.FreePorts("member1", "member2")
+	if err != nil {
+		panic(err)
+	}
+	root, _ := filepath.Abs("../..")
+	env, err = localenv.New(dir, filepath.Join(root, "_output", "bin"), ports, "member1", "member2")
+	if err != nil {
+		panic(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := env.Up(ctx); err != nil {
+		fmt.Fprintf(os.Stderr, "environment did not come up (logs in %s): %v\n", dir, err)
+		return 1
+	}
+	code := m.Run()
+	_ = env.Down()
+	if code == 0 {
+		os.RemoveAll(dir)
+	} else {
+		fmt.Fprintf(os.Stderr, "logs kept in %s\n", filepath.Join(dir, "logs"))
+	}
+	return code
+}
+
+func kubectl(t *testing.T, stdin string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := env.Kubectl(ctx, "host", stdin, args...)
+	require.NoError(t, err)
+	return out
+}
+
+func ready(t *testing.T, cluster string) (status, reason, message string) {
+	t.Helper()
+	out := kubectl(t, "", "get", "cluster", cluster, "-o",
+		`jsonpath={.status.conditions[?(@.type=="Ready")].status}|{.status.conditions[?(@.type=="Ready")].reason}|{.status.conditions[?(@.type=="Ready")].message}`)
+	parts := strings.SplitN(out, "|", 3)
+	require.Len(t, parts, 3, out)
+	return parts[0], parts[1], parts[2]
+}
+
+// waitReady waits until cluster's Ready condition is want and returns how long it took.
+func waitReady(t *testing.T, cluster, want string, within time.Duration) (reason, message string, took time.Duration) {
+	t.Helper()
+	start := time.Now()
+	for {
+		var status string
+		status, reason, message = ready(t, cluster)
+		if status == want {
+			return reason, message, time.Since(start)
+		}
+		if time.Since(start) > within {
+			t.Fatalf("cluster %s: Ready is %q (%s: %s), not %q, after %s", cluster, status, reason, message, want, within)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func TestStatusOfAHealthyMember(t *testing.T) {
+	out := kubectl(t, "", "get", "cluster", "member1", "-o",
+		"jsonpath={.status.kubernetesVersion} {.status.nodeCount} {.status.zones} {.status.observedGeneration} {.status.lastProbeTime}")
+	assert.Regexp(t, `^v1\.36\.3 2 \["zone-a","zone-b"\] 1 \d{4}-`, out)
+	uid := kubectl(t, "", "get", "cluster", "member1", "-o", "jsonpath={.status.uid}")
+	ctx := context.Background()
+	memberUID, err := env.Kubectl(ctx, "member1", "", "get", "namespace", "kube-system", "-o", "jsonpath={.metadata.uid}")
+	require.NoError(t, err)
+	assert.Equal(t, memberUID, uid, "the identity is member1's kube-system UID")
+	table := kubectl(t, "", "get", "clusters")
+	assert.Regexp(t, `(?m)^member1\s+Direct\s+True\s+v1\.36\.3\s+2\s+`, table)
+
+	// Nothing changes, nothing is written: three probes later the object is the same.
+	before := kubectl(t, "", "get", "cluster", "member1", "-o", "jsonpath={.metadata.resourceVersion}")
+	time.Sleep(32 * time.Second)
+	assert.Equal(t, before, kubectl(t, "", "get", "cluster", "member1", "-o", "jsonpath={.metadata.resourceVersion}"),
+		"no status write while nothing changes")
+}
+
+func TestMemberDownAndBack(t *testing.T) {
+	ctx := context.Background()
+	stopped := time.Now()
+	require.NoError(t, env.Stop("member2-kube-apiserver"))
+	reason, message, _ := waitReady(t, "member2", "False", 40*time.Second)
+	took := time.Since(stopped)
+	t.Logf("Ready=False %s after the member was told to stop", took.Round(time.Second))
+	assert.Less(t, took, 40*time.Second)
+	assert.Equal(t, "Unreachable", reason)
+	assert.Contains(t, message, "connection refused")
+	events := kubectl(t, "", "get", "events", "--field-selector", "involvedObject.name=member2,reason=Unreachable", "-o", "jsonpath={.items[*].type}")
+	assert.Contains(t, events, "Warning", "a Warning event on the transition")
+	assert.Regexp(t, `(?m)^member2\s+Direct\s+False\s+`, kubectl(t, "", "get", "clusters"))
+
+	start := time.Now()
+	require.NoError(t, env.StartKubeAPIServer(ctx, "member2"))
+	reason, _, _ = waitReady(t, "member2", "True", 20*time.Second)
+	t.Logf("Ready=True %s after the member was started (its own start included)", time.Since(start).Round(time.Second))
+	assert.Equal(t, "ClusterReady", reason)
+}
+
+func clusterYAML(name, endpoint, secret string) string {
+	return fmt.Sprintf(`apiVersion: clusters.kubesphere.io/v1alpha1
+kind: Cluster
+metadata: {name: %s}
+spec:
+  connection:
+    type: Direct
+    kubernetesAPIEndpoint: %s
+    credentialsSecretRef: {namespace: kubesphere-system, name: %s}
+`, name, endpoint, secret)
+}
+
+// TestIdentity: credentials that lead to another member are refused, and one member
+// cannot be registered twice.
+func TestIdentity(t *testing.T) {
+	kubectl(t, clusterYAML("impostor", env.MemberURL("member1"), "member1-credentials"), "apply", "-f", "-")
+	defer kubectl(t, "", "delete", "cluster", "impostor")
+	reason, message, _ := waitReady(t, "impostor", "False", 20*time.Second)
+	assert.Equal(t, "DuplicateCluster", reason)
+	assert.Contains(t, message, `cluster "member1" already is this member`)
+
+	// member1's Cluster now points at member2 with member2's credentials and CA:
+	// refused, its identity kept.
+	uid := kubectl(t, "", "get", "cluster", "member1", "-o", "jsonpath={.status.uid}")
+	original := kubectl(t, "", "get", "cluster", "member1", "-o", "jsonpath={.spec.connection}")
+	kubectl(t, "", "patch", "cluster", "member1", "--type=merge", "-p", fmt.Sprintf(
+		`{"spec":{"connection":{"kubernetesAPIEndpoint":%q,"caBundle":null,"credentialsSecretRef":{"name":"member2-credentials"}}}}`,
+		env.MemberURL("member2")))
+	reason, message, _ = waitReady(t, "member1", "False", 20*time.Second)
+	assert.Equal(t, "IdentityMismatch", reason)
+	assert.Contains(t, message, "not "+uid)
+	assert.Equal(t, uid, kubectl(t, "", "get", "cluster", "member1", "-o", "jsonpath={.status.uid}"))
+
+	kubectl(t, "", "patch", "cluster", "member1", "--type=merge", "-p", `{"spec":{"connection":`+original+`}}`)
+	waitReady(t, "member1", "True", 20*time.Second)
+}
+
+// TestLeaderFailover: a standby takes over within the lease duration when the leader
+// dies without releasing its Lease, and keeps probing.
+func TestLeaderFailover(t *testing.T) {
+	ctx := context.Background()
+	holder := func() string {
+		return kubectl(t, "", "get", "lease", "-n", localenv.ControllerManagerNamespace, "kubesphere-controller-manager", "-o", "jsonpath={.spec.holderIdentity}")
+	}
+	leader := holder()
+	require.NotEmpty(t, leader)
+	require.NoError(t, env.StartControllerManager(ctx, "controller-manager-2"))
+	defer func() { _ = env.Stop("host-controller-manager-2") }()
+	assert.Equal(t, leader, holder(), "the second replica waits as a standby")
+
+	require.NoError(t, syscall.Kill(env.Pid("host-controller-manager"), syscall.SIGKILL))
+	start := time.Now()
+	require.Eventually(t, func() bool { h := holder(); return h != "" && h != leader }, 30*time.Second, 500*time.Millisecond)
+	t.Logf("standby took the lease %s after the leader was killed", time.Since(start).Round(time.Second))
+	assert.Less(t, time.Since(start), 20*time.Second, "within the 15 s lease duration and a retry")
+
+	// The new leader probes: a member going down is seen.
+	require.NoError(t, env.Stop("member2-kube-apiserver"))
+	defer func() { require.NoError(t, env.StartKubeAPIServer(ctx, "member2")) }()
+	waitReady(t, "member2", "False", 40*time.Second)
+}
