@@ -72,7 +72,7 @@ func NewBackends(secrets corelisters.SecretLister, namespace string) *Backends {
 
 func (b *Backends) get(c *v1alpha1.Cluster) (*backend, error) {
 	if c.Spec.Connection.Type != v1alpha1.ConnectionDirect {
-		return nil, fmt.Errorf("cluster %q uses a %s connection, which this server cannot reach yet", c.Name, c.Spec.Connection.Type)
+		return nil, fmt.Errorf("cluster %q has connection type %s, which this server cannot reach yet", c.Name, c.Spec.Connection.Type)
 	}
 	ref := c.Spec.Connection.CredentialsSecretRef
 	if ref == nil {

@@ -109,5 +109,5 @@ func TestBackendRefusesUnusableCredentials(t *testing.T) {
 	agent.Spec.Connection.Type = v1alpha1.ConnectionAgent
 	b, _ := backendsWith(t)
 	_, err := b.get(agent)
-	assert.ErrorContains(t, err, "uses a Agent connection")
+	assert.ErrorContains(t, err, "has connection type Agent, which this server cannot reach yet")
 }
