@@ -658,12 +658,29 @@ func (e *Env) StartControllerManager(ctx context.Context, component string) erro
 	if err := e.Stop("host-" + component); err != nil {
 		return err
 	}
-	if err := e.start("host", component, "controller-manager",
-		"--kubeconfig="+e.componentKubeconfig("host-controller-manager"),
-		"--leader-elect-resource-namespace="+ControllerManagerNamespace); err != nil {
+	port, err := freePort()
+	if err != nil {
 		return err
 	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	if err := e.start("host", component, "controller-manager",
+		"--kubeconfig="+e.componentKubeconfig("host-controller-manager"),
+		"--leader-elect-resource-namespace="+ControllerManagerNamespace,
+		"--metrics-bind-address="+addr); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	e.metrics["host-"+component] = "http://" + addr
+	e.mu.Unlock()
 	return e.waitClustersReady(ctx, "host-"+component, 60*time.Second)
+}
+
+// ControllerManagerURL is the /metrics and /healthz base URL of a controller-manager
+// replica this Env started (id host-<component>), or "".
+func (e *Env) ControllerManagerURL(id string) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.metrics[id]
 }
 
 func (e *Env) waitClustersReady(ctx context.Context, id string, timeout time.Duration) error {

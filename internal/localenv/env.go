@@ -35,16 +35,19 @@ func DefaultPorts() Ports {
 		Members: map[string]int{"member1": 26443, "member2": 36443}}
 }
 
+// freePort is a port on 127.0.0.1 that nothing listens on now.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
 // FreePorts picks unused ports, for tests that run beside a developer's local-up.
 func FreePorts(members ...string) (Ports, error) {
-	next := func() (int, error) {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		defer l.Close()
-		return l.Addr().(*net.TCPAddr).Port, nil
-	}
+	next := freePort
 	var p Ports
 	var err error
 	for _, dst := range []*int{&p.Etcd, &p.EtcdPeer, &p.Host, &p.ClusterAPIServer} {
@@ -90,7 +93,9 @@ type Env struct {
 
 	mu     sync.Mutex
 	exited map[int]chan struct{}
-	pki    *pki
+	// metrics are the /metrics addresses of the controller-manager replicas, by id.
+	metrics map[string]string
+	pki     *pki
 }
 
 // New returns an environment; nothing runs until Up.
@@ -108,7 +113,7 @@ func New(dir, binDir string, ports Ports, members ...string) (*Env, error) {
 			return nil, fmt.Errorf("no port for member %q", m)
 		}
 	}
-	return &Env{Dir: absDir, BinDir: absBin, Ports: ports, Members: members, exited: map[int]chan struct{}{}}, nil
+	return &Env{Dir: absDir, BinDir: absBin, Ports: ports, Members: members, exited: map[int]chan struct{}{}, metrics: map[string]string{}}, nil
 }
 
 func (e *Env) logf(format string, args ...any) {

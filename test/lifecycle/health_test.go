@@ -5,6 +5,8 @@ package lifecycle
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -162,6 +164,29 @@ func TestIdentity(t *testing.T) {
 
 	kubectl(t, "", "patch", "cluster", "member1", "--type=merge", "-p", `{"spec":{"connection":`+original+`}}`)
 	waitReady(t, "member1", "True", 20*time.Second)
+}
+
+// TestMetrics: the leader serves Prometheus metrics of what it sees, and /healthz.
+func TestMetrics(t *testing.T) {
+	base := env.ControllerManagerURL("host-controller-manager")
+	require.NotEmpty(t, base)
+	get := func(path string) string {
+		resp, err := http.Get(base + path)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return string(body)
+	}
+	assert.Equal(t, "ok", get("/healthz"))
+	var metrics string
+	require.Eventually(t, func() bool {
+		metrics = get("/metrics")
+		return strings.Contains(metrics, `kubesphere_clusters{condition="Ready",status="True"} 2`)
+	}, 30*time.Second, time.Second, "both members counted Ready:\n%s", metrics)
+	assert.Regexp(t, `kubesphere_cluster_probe_duration_seconds_count\{cluster="member1",result="ok"\} [1-9]`, metrics)
+	assert.Contains(t, metrics, `kubesphere_cluster_status_writes_total{result="ok"}`)
 }
 
 // TestLeaderFailover: a standby takes over within the lease duration when the leader

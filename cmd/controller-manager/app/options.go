@@ -13,6 +13,7 @@ import (
 // Options are the command's flags.
 type Options struct {
 	Kubeconfig           string
+	MetricsBindAddress   string
 	CredentialsNamespace string
 	Health               clusterhealth.Options
 
@@ -28,6 +29,7 @@ type Options struct {
 func NewOptions() *Options {
 	return &Options{
 		CredentialsNamespace: "kubesphere-system",
+		MetricsBindAddress:   "127.0.0.1:8080",
 		Health:               clusterhealth.DefaultOptions(),
 		LeaderElect:          true,
 		LeaseNamespace:       "kube-federation-system",
@@ -46,6 +48,9 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 		"Kubeconfig of the host cluster (the clusters.kubesphere.io API is reached through its aggregator). Empty means in-cluster.")
 	fs.StringVar(&o.CredentialsNamespace, "credentials-namespace", o.CredentialsNamespace,
 		"Host namespace of the Secrets that hold Direct clusters' credentials; must match cluster-apiserver's.")
+
+	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress,
+		"Address of the /metrics and /healthz endpoints (plain HTTP). Loopback by default; in a pod use :8080 so that Prometheus and the kubelet reach it. Empty turns them off.")
 
 	fs = fss.FlagSet("cluster health")
 	fs.DurationVar(&o.Health.Interval, "probe-interval", o.Health.Interval, "Time between two probes of one cluster's /readyz (falling back to /healthz).")

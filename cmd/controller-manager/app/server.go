@@ -3,9 +3,14 @@ package app
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
+	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -78,8 +83,14 @@ func Run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
+	registry := prometheus.NewRegistry()
+	if o.MetricsBindAddress != "" {
+		if err := serveMetrics(ctx, o.MetricsBindAddress, registry); err != nil {
+			return err
+		}
+	}
 	run := func(ctx context.Context) {
-		if err := runControllers(ctx, o, hostClient, clusterClient); err != nil {
+		if err := runControllers(ctx, o, hostClient, clusterClient, registry); err != nil {
 			klog.ErrorS(err, "Controllers stopped")
 			os.Exit(1)
 		}
@@ -113,7 +124,27 @@ func Run(ctx context.Context, o *Options) error {
 	return nil
 }
 
-func runControllers(ctx context.Context, o *Options, hostClient kubernetes.Interface, clusterClient clientset.Interface) error {
+// serveMetrics serves /metrics from registry and /healthz until ctx ends. A standby
+// serves them too: its /metrics holds only what the leader's controllers register.
+func serveMetrics(ctx context.Context, addr string, registry *prometheus.Registry) error {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--metrics-bind-address: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	klog.InfoS("Serving metrics", "address", l.Addr().String())
+	return nil
+}
+
+func runControllers(ctx context.Context, o *Options, hostClient kubernetes.Interface, clusterClient clientset.Interface, registry prometheus.Registerer) error {
 	clusterFactory := clusterinformers.NewSharedInformerFactory(clusterClient, 0)
 	secretFactory := informers.NewSharedInformerFactoryWithOptions(hostClient, 0, informers.WithNamespace(o.CredentialsNamespace))
 	backends := proxy.NewBackends(secretFactory.Core().V1().Secrets().Lister(), o.CredentialsNamespace)
@@ -132,6 +163,9 @@ func runControllers(ctx context.Context, o *Options, hostClient kubernetes.Inter
 
 	health, err := clusterhealth.New(o.Health, clusterClient, clusterFactory.Clusters().V1alpha1().Clusters(), backends, recorder)
 	if err != nil {
+		return err
+	}
+	if err := health.Register(registry); err != nil {
 		return err
 	}
 	clusterFactory.Start(ctx.Done())

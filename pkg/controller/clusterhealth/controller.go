@@ -79,6 +79,8 @@ type Controller struct {
 	queue    workqueue.TypedDelayingInterface[string]
 	now      func() time.Time
 
+	metrics *metrics
+
 	mu      sync.Mutex
 	streaks map[string]*streak
 }
@@ -94,7 +96,8 @@ func New(opts Options, client clientset.Interface, informer clusterinformers.Clu
 	c := &Controller{
 		opts: opts, client: client, clusters: informer.Lister(), synced: informer.Informer().HasSynced,
 		connect: connect, recorder: recorder, now: time.Now, streaks: map[string]*streak{},
-		queue: workqueue.NewTypedDelayingQueueWithConfig(workqueue.TypedDelayingQueueConfig[string]{Name: "clusterhealth"}),
+		metrics: newMetrics(informer.Lister()),
+		queue:   workqueue.NewTypedDelayingQueueWithConfig(workqueue.TypedDelayingQueueConfig[string]{Name: "clusterhealth"}),
 	}
 	_, err := informer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) { c.queue.Add(obj.(*v1alpha1.Cluster).Name) },
@@ -170,7 +173,9 @@ func (c *Controller) sync(ctx context.Context, name string) (bool, error) {
 	} else {
 		pctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 		cfg.Timeout = c.opts.Timeout
+		start := time.Now()
 		o = probe(pctx, cfg)
+		c.metrics.observeProbe(name, o.reason, time.Since(start))
 		cancel()
 	}
 	o = c.checkIdentity(cluster, o)
@@ -184,8 +189,10 @@ func (c *Controller) sync(ctx context.Context, name string) (bool, error) {
 	updated := cluster.DeepCopy()
 	updated.Status = *status
 	if _, err := c.client.ClustersV1alpha1().Clusters().UpdateStatus(ctx, updated, metav1.UpdateOptions{}); err != nil {
+		c.metrics.writes.WithLabelValues("error").Inc()
 		return !apierrors.IsNotFound(err), err
 	}
+	c.metrics.writes.WithLabelValues("ok").Inc()
 	c.recordTransition(updated, old)
 	return true, nil
 }

@@ -29,7 +29,8 @@ func controller(t *testing.T, opts Options, clusters ...*v1alpha1.Cluster) *Cont
 	for _, c := range clusters {
 		require.NoError(t, idx.Add(c))
 	}
-	return &Controller{opts: opts, clusters: clusterlisters.NewClusterLister(idx), streaks: map[string]*streak{}, now: time.Now}
+	lister := clusterlisters.NewClusterLister(idx)
+	return &Controller{opts: opts, clusters: lister, streaks: map[string]*streak{}, now: time.Now, metrics: newMetrics(lister)}
 }
 
 func cluster(name, uid string, ready metav1.ConditionStatus) *v1alpha1.Cluster {
