@@ -6,9 +6,7 @@ package integration
 import (
 	"context"
 	"crypto/tls"
-	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -22,46 +20,9 @@ import (
 var env *localenv.Env
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		panic(err)
-	}
-	dir, err := os.MkdirTemp("", "cluster-apiserver-integration-")
-	if err != nil {
-		panic(err)
-	}
-	ports, err := localenv.FreePorts()
-	if err != nil {
-		panic(err)
-	}
-	env, err = localenv.New(dir, filepath.Join(root, "_output", "bin"), ports)
-	if err != nil {
-		panic(err)
-	}
-	env.WithoutControllers = true // these tests write the status themselves
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	start := time.Now()
-	if err := env.Up(ctx); err != nil {
-		// Not a skip: without the environment nothing here is tested.
-		fmt.Fprintf(os.Stderr, "integration environment did not come up (logs in %s): %v\n", dir, err)
-		return 1
-	}
-	fmt.Printf("integration environment up in %s (dir %s)\n", time.Since(start).Round(time.Millisecond), dir)
-	code := m.Run()
-	if err := env.Down(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-	}
-	if code == 0 {
-		os.RemoveAll(dir)
-	} else {
-		fmt.Fprintf(os.Stderr, "logs kept in %s\n", filepath.Join(dir, "logs"))
-	}
-	return code
+	os.Exit(localenv.RunTests("cluster-apiserver-integration",
+		func(e *localenv.Env) { e.WithoutControllers = true }, // these tests write the status themselves
+		func(e *localenv.Env) int { env = e; return m.Run() }))
 }
 
 // restConfig is the host admin's client configuration (or another kubeconfig's).

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -22,36 +21,9 @@ import (
 
 var env *localenv.Env
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "cluster-lifecycle-test-")
-	if err != nil {
-		panic(err)
-	}
-	ports, err := localenv.FreePorts("member1", "member2")
-	if err != nil {
-		panic(err)
-	}
-	root, _ := filepath.Abs("../..")
-	env, err = localenv.New(dir, filepath.Join(root, "_output", "bin"), ports, "member1", "member2")
-	if err != nil {
-		panic(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	if err := env.Up(ctx); err != nil {
-		fmt.Fprintf(os.Stderr, "environment did not come up (logs in %s): %v\n", dir, err)
-		return 1
-	}
-	code := m.Run()
-	_ = env.Down()
-	if code == 0 {
-		os.RemoveAll(dir)
-	} else {
-		fmt.Fprintf(os.Stderr, "logs kept in %s\n", filepath.Join(dir, "logs"))
-	}
-	return code
+func TestMain(m *testing.M) {
+	os.Exit(localenv.RunTests("cluster-lifecycle-test", nil,
+		func(e *localenv.Env) int { env = e; return m.Run() }, "member1", "member2"))
 }
 
 func kubectl(t *testing.T, stdin string, args ...string) string {

@@ -92,19 +92,13 @@ func TestExec(t *testing.T) {
 		c = kubectl(ctx, "exec", "-i", "stream", "--", "cat")
 		stdin, err := c.StdinPipe()
 		require.NoError(t, err)
-		out, err := c.StdoutPipe()
-		require.NoError(t, err)
-		stderr.Reset()
-		c.Stderr = &stderr
-		require.NoError(t, c.Start())
-		defer func() { _ = c.Process.Kill(); _ = c.Wait() }()
-		lines := bufio.NewReader(out)
+		lines, catErr := stream(t, c)
 		for _, word := range []string{"ping", "pong", "done"} {
 			_, err := io.WriteString(stdin, word+"\n")
 			require.NoError(t, err)
-			got, err := lines.ReadString('\n')
-			require.NoError(t, err, "stderr: %s", stderr.String())
-			assert.Equal(t, word+"\n", got)
+			got, ok := <-lines
+			require.True(t, ok, "stderr: %s", catErr.String())
+			assert.Equal(t, word, got)
 		}
 
 		// With a terminal (script gives kubectl one): the command runs on a TTY.
@@ -144,21 +138,7 @@ func TestAttach(t *testing.T) {
 func followed(t *testing.T, kubectl func(ctx context.Context, args ...string) *exec.Cmd, args ...string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c := kubectl(ctx, args...)
-	out, err := c.StdoutPipe()
-	require.NoError(t, err)
-	var stderr bytes.Buffer
-	c.Stderr = &stderr
-	require.NoError(t, c.Start())
-	defer func() { _ = c.Process.Kill(); _ = c.Wait() }()
-	lines := bufio.NewScanner(out)
-	seen := make(chan string, 1024)
-	go func() {
-		for lines.Scan() {
-			seen <- lines.Text()
-		}
-		close(seen)
-	}()
+	seen, stderr := stream(t, kubectl(ctx, args...))
 	if args[0] == "logs" {
 		assert.Equal(t, "hello from member1", <-seen, "the log from its start")
 	} else {
@@ -180,6 +160,27 @@ func followed(t *testing.T, kubectl func(ctx context.Context, args ...string) *e
 	}
 }
 
+// stream starts c and returns its stdout lines as they come (the channel closes when it
+// ends) and its stderr, for messages. The process is killed when the test ends.
+func stream(t *testing.T, c *exec.Cmd) (<-chan string, *bytes.Buffer) {
+	t.Helper()
+	out, err := c.StdoutPipe()
+	require.NoError(t, err)
+	stderr := &bytes.Buffer{}
+	c.Stderr = stderr
+	require.NoError(t, c.Start())
+	t.Cleanup(func() { _ = c.Process.Kill(); _ = c.Wait() })
+	lines := make(chan string, 1024)
+	go func() {
+		defer close(lines)
+		s := bufio.NewScanner(out)
+		for s.Scan() {
+			lines <- s.Text()
+		}
+	}()
+	return lines, stderr
+}
+
 var logMu sync.Mutex
 
 func appendLog(t *testing.T, member, text string) {
@@ -199,25 +200,15 @@ func TestPortForward(t *testing.T) {
 	eachStreamingRoute(t, func(t *testing.T, kubectl func(ctx context.Context, args ...string) *exec.Cmd) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		c := kubectl(ctx, "port-forward", "--address=127.0.0.1", "pod/stream", ":8080")
-		out, err := c.StdoutPipe()
-		require.NoError(t, err)
-		var stderr bytes.Buffer
-		c.Stderr = &stderr
-		require.NoError(t, c.Start())
-		defer func() { _ = c.Process.Kill(); _ = c.Wait() }()
-		lines := bufio.NewScanner(out)
+		lines, stderr := stream(t, kubectl(ctx, "port-forward", "--address=127.0.0.1", "pod/stream", ":8080"))
 		var port string
-		for port == "" && lines.Scan() {
-			if m := forwarding.FindStringSubmatch(lines.Text()); m != nil {
+		for l := range lines {
+			if m := forwarding.FindStringSubmatch(l); m != nil {
 				port = m[1]
+				break
 			}
 		}
 		require.NotEmpty(t, port, "no forwarding line; stderr: %s", stderr.String())
-		go func() {
-			for lines.Scan() { // keep draining "Handling connection" lines
-			}
-		}()
 
 		// Two connections in turn, each an echo of what it sent (kwok answers with cat).
 		for i := 0; i < 2; i++ {
@@ -280,20 +271,7 @@ func TestLongWatch(t *testing.T) {
 			defer cancel()
 			c := env.KubectlCmd(ctx, env.Kubeconfig(), "", append(append([]string{}, flags...),
 				"get", "configmap", "long-watch", "-w", "--output-watch-events", "-o", "jsonpath={.type} {.object.data.v}{\"\\n\"}")...)
-			out, err := c.StdoutPipe()
-			require.NoError(t, err)
-			var stderr bytes.Buffer
-			c.Stderr = &stderr
-			require.NoError(t, c.Start())
-			defer func() { _ = c.Process.Kill(); _ = c.Wait() }()
-			events := make(chan string, 16)
-			go func() {
-				s := bufio.NewScanner(out)
-				for s.Scan() {
-					events <- s.Text()
-				}
-				close(events)
-			}()
+			events, stderr := stream(t, c)
 			require.Equal(t, "ADDED 0", <-events)
 			time.Sleep(hold)
 			select {
