@@ -3,7 +3,8 @@
 //
 //	(a) direct       straight to the member's kube-apiserver
 //	(b) bare hop     through a TLS net/http/httputil.ReverseProxy with no auth: the floor
-//	                 any proxy hop costs
+//	                 any proxy hop costs. It runs in a process of its own, as cluster-apiserver
+//	                 does, so that both hops pay for the same wake-ups between processes.
 //	(i) bare hop + impersonation
 //	                 the same hop with the cluster's own proxy credential (from its Secret)
 //	                 impersonating the caller as our proxy does: the floor of any proxy that
@@ -17,7 +18,9 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"flag"
@@ -28,6 +31,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"os/exec"
 	"sort"
 	"strings"
 	"sync"
@@ -62,21 +66,22 @@ func main() {
 	events := flag.Int("events", 20, "Events each watch must receive.")
 	rounds := flag.Int("rounds", 5, "Rounds that interleave the routes; --requests and --lists are split over them.")
 	only := flag.String("routes", "abicd", "Letters of the routes to measure (the ratios need all five).")
+	serveHop := flag.String("serve-hop", "", "Internal: serve the bare hop (\"bare\" or \"impersonating\") in this process until stdin closes.")
 	flag.Parse()
 
 	ctx := context.Background()
 	direct := restConfig(*kubeconfig, *member, "")
 	host := restConfig(*kubeconfig, "host", "")
-	hop, hopClient := bareHop(direct)
-	defer hop.Close()
-	asCaller, err := impersonating(ctx, host, *member)
-	check(err)
-	ihop, ihopClient := bareHop(asCaller)
-	defer ihop.Close()
+	if *serveHop != "" {
+		runHop(ctx, *serveHop, direct, host, *member)
+		return
+	}
+	hopURL, hopClient := startHop("bare")
+	ihopURL, ihopClient := startHop("impersonating")
 	routes := []route{
 		{"(a) direct", httpClient(direct), direct.Host},
-		{"(b) bare hop", hopClient, hop.URL},
-		{"(i) bare hop + impersonation", ihopClient, ihop.URL},
+		{"(b) bare hop", hopClient, hopURL},
+		{"(i) bare hop + impersonation", ihopClient, ihopURL},
 		{"(c) /clusters/", httpClient(host), strings.TrimSuffix(*clusterAPIServer, "/") + "/clusters/" + *member},
 		{"(d) via host", httpClient(host), host.Host + "/apis/clusters.kubesphere.io/v1alpha1/clusters/" + *member + "/proxy"},
 	}
@@ -108,14 +113,20 @@ func main() {
 	samples := make([][2][]time.Duration, len(routes))
 	var bytes = make([]int64, len(routes))
 	var spent = make([]time.Duration, len(routes))
+	// Per round: each route's p50 at 1 and 8 clients and its LIST MB/s, for the ratios.
+	perRound := make([][3][]float64, len(routes))
 	for round := 0; round < *rounds; round++ {
 		for i, r := range routes {
 			for j, clients := range []int{1, 8} {
-				samples[i][j] = append(samples[i][j], latency(r, getPath, clients, *requests / *rounds)...)
+				got := latency(r, getPath, clients, *requests / *rounds)
+				samples[i][j] = append(samples[i][j], got...)
+				p50, _ := percentiles(got)
+				perRound[i][j] = append(perRound[i][j], float64(p50))
 			}
 			b, d := throughput(r, listPath, (*lists+*rounds-1) / *rounds)
 			bytes[i] += b
 			spent[i] += d
+			perRound[i][2] = append(perRound[i][2], float64(b)/d.Seconds())
 		}
 	}
 	for i, r := range routes {
@@ -138,17 +149,18 @@ func main() {
 		return
 	}
 	fmt.Println()
+	fmt.Printf("Ratios: the median over the %d rounds of each round's ratio (routes run side by side in a round, so load that drifts between rounds cancels out).\n\n", *rounds)
 	fmt.Println("| ratio | p50 1c | p50 8c | LIST MB/s |")
 	fmt.Println("| --- | --- | --- | --- |")
-	ratio := func(name string, a, b result) {
+	ratio := func(name string, a, b int) {
 		fmt.Printf("| %s | %.2fx | %.2fx | %.2fx |\n", name,
-			float64(a.p50[0])/float64(b.p50[0]), float64(a.p50[1])/float64(b.p50[1]), a.mbps/b.mbps)
+			medianRatio(perRound[a][0], perRound[b][0]), medianRatio(perRound[a][1], perRound[b][1]), medianRatio(perRound[a][2], perRound[b][2]))
 	}
-	ratio("(b) bare hop / (a) direct", results[1], results[0])
-	ratio("(i) bare hop + impersonation / (b) bare hop", results[2], results[1])
-	ratio("(c) /clusters/ / (b) bare hop", results[3], results[1])
-	ratio("(c) /clusters/ / (i) bare hop + impersonation", results[3], results[2])
-	ratio("(d) via host / (b) bare hop", results[4], results[1])
+	ratio("(b) bare hop / (a) direct", 1, 0)
+	ratio("(i) bare hop + impersonation / (b) bare hop", 2, 1)
+	ratio("(c) /clusters/ / (b) bare hop", 3, 1)
+	ratio("(c) /clusters/ / (i) bare hop + impersonation", 3, 2)
+	ratio("(d) via host / (b) bare hop", 4, 1)
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
@@ -178,20 +190,58 @@ func httpClient(cfg *rest.Config) *http.Client {
 	return c
 }
 
-// bareHop is the floor of any proxy hop: TLS in, a pooled keep-alive transport out with
-// member's credential, no authentication or authorization. It returns a client for it.
-func bareHop(member *rest.Config) (*httptest.Server, *http.Client) {
-	transport, err := rest.TransportFor(member)
+// runHop serves a bare hop, the floor of any proxy hop: TLS in, a pooled keep-alive
+// transport out with the member's credential (impersonating the host user for kind
+// "impersonating"), no authentication or authorization. It prints its URL and CA on one
+// line each and serves until stdin closes.
+func runHop(ctx context.Context, kind string, direct, host *rest.Config, member string) {
+	cfg := direct
+	if kind == "impersonating" {
+		var err error
+		cfg, err = impersonating(ctx, host, member)
+		check(err)
+	}
+	transport, err := rest.TransportFor(cfg)
 	check(err)
-	target, err := url.Parse(member.Host)
+	target, err := url.Parse(cfg.Host)
 	check(err)
 	rp := httputil.NewSingleHostReverseProxy(target)
 	rp.Transport = transport
 	srv := httptest.NewUnstartedServer(rp)
 	srv.EnableHTTP2 = true
 	srv.StartTLS()
-	return srv, httpClient(&rest.Config{Host: srv.URL, TLSClientConfig: rest.TLSClientConfig{
-		CAData: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})}})
+	defer srv.Close()
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	fmt.Printf("%s\n%s\n", srv.URL, base64.StdEncoding.EncodeToString(ca))
+	_, _ = io.Copy(io.Discard, os.Stdin)
+}
+
+var hopStdins []io.WriteCloser
+
+// startHop runs a hop of the given kind in a child process (this program with
+// --serve-hop) and returns its URL and a client for it. The child ends with this process.
+func startHop(kind string) (string, *http.Client) {
+	self, err := os.Executable()
+	check(err)
+	cmd := exec.Command(self, append([]string{"--serve-hop=" + kind}, os.Args[1:]...)...)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	check(err)
+	hopStdins = append(hopStdins, stdin) // kept open (and out of the collector's reach) while this process lives
+	stdout, err := cmd.StdoutPipe()
+	check(err)
+	check(cmd.Start())
+	lines := bufio.NewScanner(stdout)
+	var got []string
+	for len(got) < 2 && lines.Scan() {
+		got = append(got, lines.Text())
+	}
+	if len(got) < 2 {
+		check(fmt.Errorf("the %s hop did not start", kind))
+	}
+	ca, err := base64.StdEncoding.DecodeString(got[1])
+	check(err)
+	return got[0], httpClient(&rest.Config{Host: got[0], TLSClientConfig: rest.TLSClientConfig{CAData: ca}})
 }
 
 // impersonating is the member's configuration as our proxy uses it: the credential of the
@@ -320,6 +370,19 @@ func latency(r route, path string, clients, total int) []time.Duration {
 	}
 	wg.Wait()
 	return all
+}
+
+// medianRatio is the median of a[k]/b[k].
+func medianRatio(a, b []float64) float64 {
+	r := make([]float64, len(a))
+	for k := range a {
+		r[k] = a[k] / b[k]
+	}
+	sort.Float64s(r)
+	if len(r)%2 == 1 {
+		return r[len(r)/2]
+	}
+	return (r[len(r)/2-1] + r[len(r)/2]) / 2
 }
 
 func percentiles(all []time.Duration) (p50, p99 time.Duration) {

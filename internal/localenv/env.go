@@ -9,11 +9,13 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -35,14 +37,42 @@ func DefaultPorts() Ports {
 		Members: map[string]int{"member1": 26443, "member2": 36443}}
 }
 
-// freePort is a port on 127.0.0.1 that nothing listens on now.
+// freePort is a port on 127.0.0.1 that nothing listens on now. It is drawn below the
+// kernel's ephemeral range: a port the kernel hands out for ":0" is also the local port
+// of the next outgoing connection, so another test package dialing its servers took
+// one between our probe and the component's bind (seen: kwok "address already in use").
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	low, high := 20000, ephemeralLow()
+	if high-low < 1000 {
+		low = high - 1000
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	for range 200 {
+		port := low + rand.IntN(high-low)
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return port, nil
+	}
+	return 0, fmt.Errorf("no free port on 127.0.0.1 in [%d, %d)", low, high)
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range (32768 when unknown).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	fields := strings.Fields(string(b))
+	if len(fields) == 0 {
+		return 32768
+	}
+	n, err := strconv.Atoi(fields[0])
+	if err != nil || n < 2000 {
+		return 32768
+	}
+	return n
 }
 
 // FreePorts picks unused ports, for tests that run beside a developer's local-up.

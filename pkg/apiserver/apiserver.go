@@ -80,15 +80,17 @@ func (c *Config) Complete() CompletedConfig {
 		c.GenericConfig.RequestInfoResolver = genericapiserver.NewRequestInfoResolver(&c.GenericConfig.Config)
 	}
 	c.GenericConfig.RequestInfoResolver = proxy.RequestInfoResolver{Delegate: c.GenericConfig.RequestInfoResolver}
-	// Proxied requests (watch, logs -f, exec, port-forward) last as long as the client
-	// wants: no request timeout may cut them.
-	c.GenericConfig.LongRunningFunc = genericfilters.BasicLongRunningRequestCheck(
-		sets.NewString("watch", "proxy"), sets.NewString("proxy", "attach", "exec", "log", "portforward"))
+	// Proxied watches, logs -f, exec and port-forward last as long as the client wants: no
+	// request timeout may cut them. A proxied request is long-running exactly when the
+	// member would call it so.
+	c.GenericConfig.LongRunningFunc = proxy.LongRunningCheck(genericfilters.BasicLongRunningRequestCheck(
+		sets.NewString("watch", "proxy"), sets.NewString("proxy", "attach", "exec", "log", "portforward")))
 	// Every proxied request is authenticated: verify a client certificate once per TTL,
 	// not once per request.
 	if a := c.GenericConfig.Authentication.Authenticator; a != nil {
 		c.GenericConfig.Authentication.Authenticator = authncache.New(a, c.GenericConfig.Authentication.RequestHeaderConfig, 0)
 	}
+	c.GenericConfig.BuildHandlerChainFunc = buildHandlerChain
 	if c.ExtraConfig.HostClientConfig == nil {
 		c.ExtraConfig.HostClientConfig = c.GenericConfig.ClientConfig
 	}

@@ -8,12 +8,18 @@ package proxy
 
 import (
 	"fmt"
+	"log"
 	"net/http"
+	"net/http/httputil"
 	"strings"
+	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/httpstream"
 	utilproxy "k8s.io/apimachinery/pkg/util/proxy"
 	"k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/klog/v2"
 
 	"kubesphere.io/multicluster/apis/clusters/v1alpha1"
 	clusterlisters "kubesphere.io/multicluster/generated/listers/clusters/v1alpha1"
@@ -72,14 +78,72 @@ func (p *Proxy) Serve(w http.ResponseWriter, req *http.Request, cluster, path st
 	if b.bearer != "" {
 		out.Header.Set("Authorization", "Bearer "+b.bearer)
 	}
-	handler := &utilproxy.UpgradeAwareHandler{
-		Location:                  &location,
-		Transport:                 b.transport,
-		UseLocationHost:           true,
-		RejectForwardingRedirects: true,
-		Responder:                 responder,
+	if httpstream.IsUpgradeRequest(out) {
+		// exec, attach, port-forward: the connection is hijacked and spliced to the member.
+		handler := &utilproxy.UpgradeAwareHandler{
+			Location:                  &location,
+			Transport:                 b.transport,
+			UseLocationHost:           true,
+			RejectForwardingRedirects: true,
+			Responder:                 responder,
+		}
+		handler.ServeHTTP(w, out)
+		return
 	}
-	handler.ServeHTTP(w, out)
+	// Every other request, watches and logs -f included, is a plain reverse proxy whose
+	// copy buffers are pooled: a fresh 32 KiB buffer per request was most of this
+	// server's garbage under load.
+	out.URL = &location
+	out.Host = location.Host
+	rp := &httputil.ReverseProxy{
+		// Rewrite (rather than Director) drops the client's X-Forwarded-* and Forwarded
+		// headers; the member's audit log gets the caller's address from ours.
+		Rewrite:        func(r *httputil.ProxyRequest) { r.SetXForwarded() },
+		Transport:      b.transport,
+		BufferPool:     copyBuffers,
+		ModifyResponse: refuseRedirect,
+		ErrorHandler:   responder.Error,
+		ErrorLog:       copyErrorLog,
+	}
+	rp.ServeHTTP(w, out)
+}
+
+// refuseRedirect stops a member (or whatever answers at its address) from sending the
+// client elsewhere with its credentials: a redirect becomes a 502.
+func refuseRedirect(resp *http.Response) error {
+	if resp.StatusCode < 300 || resp.StatusCode > 399 || resp.Header.Get("Location") == "" {
+		return nil
+	}
+	_ = resp.Body.Close()
+	return &apierrors.StatusError{ErrStatus: metav1.Status{
+		Status: metav1.StatusFailure, Code: http.StatusBadGateway, Reason: metav1.StatusReasonInternalError,
+		Message: fmt.Sprintf("the cluster's API server answered with a redirect to %q, which the proxy does not follow", resp.Header.Get("Location")),
+	}}
+}
+
+// bufferPool recycles the reverse proxy's copy buffers.
+type bufferPool struct{ pool sync.Pool }
+
+func (p *bufferPool) Get() []byte {
+	if b, ok := p.pool.Get().(*[]byte); ok {
+		return *b
+	}
+	return make([]byte, 32<<10)
+}
+
+func (p *bufferPool) Put(b []byte) { p.pool.Put(&b) }
+
+var copyBuffers = &bufferPool{}
+
+// copyErrorLog sends the reverse proxy's complaints (a client that went away mid-body)
+// to klog at a level where they do not flood the log.
+var copyErrorLog = log.New(klogWriter{}, "", 0)
+
+type klogWriter struct{}
+
+func (klogWriter) Write(p []byte) (int, error) {
+	klog.V(2).Info(strings.TrimSpace(string(p)))
+	return len(p), nil
 }
 
 // statusResponder turns transport errors into a 503 that names the cluster, so a client

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/endpoints/request"
 )
@@ -89,4 +90,27 @@ func TestRequestInfoResolver(t *testing.T) {
 	info, err := r.NewRequestInfo(httptest.NewRequest("GET", "/healthz", nil))
 	require.NoError(t, err)
 	assert.False(t, info.IsResourceRequest)
+}
+
+func TestRefuseRedirect(t *testing.T) {
+	ok := &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Body: http.NoBody}
+	require.NoError(t, refuseRedirect(ok))
+	notModified := &http.Response{StatusCode: http.StatusNotModified, Header: http.Header{}, Body: http.NoBody}
+	require.NoError(t, refuseRedirect(notModified), "a 3xx without Location is no redirect")
+
+	redirect := &http.Response{StatusCode: http.StatusFound, Header: http.Header{"Location": {"https://evil.example/"}}, Body: http.NoBody}
+	err := refuseRedirect(redirect)
+	require.Error(t, err)
+	status, ok2 := err.(apierrors.APIStatus)
+	require.True(t, ok2, "the error is a Kubernetes Status")
+	assert.Equal(t, int32(http.StatusBadGateway), status.Status().Code)
+	assert.Contains(t, status.Status().Message, "https://evil.example/")
+}
+
+func TestBufferPoolRecycles(t *testing.T) {
+	p := &bufferPool{}
+	b := p.Get()
+	assert.Len(t, b, 32<<10)
+	p.Put(b)
+	assert.Len(t, p.Get(), 32<<10)
 }

@@ -101,8 +101,10 @@ func TestExec(t *testing.T) {
 			assert.Equal(t, word, got)
 		}
 
-		// With a terminal (script gives kubectl one): the command runs on a TTY.
-		tty := exec.CommandContext(ctx, "script", "-qc", shellQuote(kubectl(ctx, "exec", "-it", "stream", "--", "sh", "-c", "tty && echo tty-ok").Args), "/dev/null")
+		// With a terminal (script gives kubectl one): the command runs on a TTY. kwok can
+		// drop a TTY's output when the command exits at once (seen straight to the member
+		// too, 4 in 20), so the command lingers a moment after printing.
+		tty := exec.CommandContext(ctx, "script", "-qc", shellQuote(kubectl(ctx, "exec", "-it", "stream", "--", "sh", "-c", "tty && echo tty-ok && sleep 0.5").Args), "/dev/null")
 		tty.Env = kubectl(ctx).Env
 		ttyOut, err := tty.CombinedOutput()
 		require.NoError(t, err, "%s", ttyOut)
