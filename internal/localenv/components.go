@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,8 +14,11 @@ import (
 	"text/template"
 	"time"
 
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"kubesphere.io/multicluster/pkg/join"
 )
 
 // Identities the environment gives to the project's components.
@@ -502,8 +506,8 @@ metadata:
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: kubesphere:cluster-apiserver:credentials}
 subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: "{{.User}}"}]
 ---
-# controller-manager: read clusters, write their status and events, read credentials,
-# hold its Lease. Nothing else.
+# controller-manager: read clusters, write their status, events and finalizers, read
+# credentials (and delete those join made, with their Cluster), hold its Lease. Nothing else.
 apiVersion: v1
 kind: Namespace
 metadata:
@@ -516,7 +520,7 @@ metadata:
 rules:
 - apiGroups: [clusters.kubesphere.io]
   resources: [clusters]
-  verbs: [get, list, watch]
+  verbs: [get, list, watch, update] # update: its finalizer only
 - apiGroups: [clusters.kubesphere.io]
   resources: [clusters/status]
   verbs: [update, patch]
@@ -537,6 +541,24 @@ metadata:
   name: kubesphere:controller-manager:credentials
   namespace: {{.Namespace}}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: kubesphere:cluster-apiserver:credentials}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: "{{.ControllerManagerUser}}"}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: kubesphere:controller-manager:credentials-cleanup
+  namespace: {{.Namespace}}
+rules:
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [delete]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: kubesphere:controller-manager:credentials-cleanup
+  namespace: {{.Namespace}}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: kubesphere:controller-manager:credentials-cleanup}
 subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: "{{.ControllerManagerUser}}"}]
 ---
 apiVersion: rbac.authorization.k8s.io/v1
@@ -692,12 +714,12 @@ func (e *Env) waitClustersReady(ctx context.Context, id string, timeout time.Dur
 		last = out
 		if err == nil {
 			ready := 0
-			for _, m := range e.Members {
+			for _, m := range e.joined() {
 				if strings.Contains(" "+out, " "+m+"=True ") {
 					ready++
 				}
 			}
-			if ready == len(e.Members) {
+			if ready == len(e.joined()) {
 				e.logf("every member is Ready")
 				return nil
 			}
@@ -738,34 +760,19 @@ func (e *Env) registerAPIService(ctx context.Context) error {
 	return nil
 }
 
-var memberSetup = template.Must(template.New("member").Parse(`
-# The host's credential on this member may impersonate the calling user, and read what
-# health checks need; the member's own RBAC then judges the impersonated user.
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata:
-  name: kubesphere:cluster-proxy
-rules:
-- apiGroups: [""]
-  resources: [users, groups, serviceaccounts]
-  verbs: [impersonate]
-# uids, and extras checked per key as userextras/<key> (x509 users carry
-# authentication.kubernetes.io/credential-id on 1.36). RBAC has no "userextras/*"
-# wildcard, so every resource of this group, for the impersonate verb only.
-- apiGroups: [authentication.k8s.io]
-  resources: ["*"]
-  verbs: [impersonate]
-- apiGroups: [""]
-  resources: [namespaces, nodes]
-  verbs: [get, list, watch]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata:
-  name: kubesphere:cluster-proxy
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: kubesphere:cluster-proxy}
-subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: "{{.User}}"}]
-`))
+// memberSetup lets the host's credential on member (user) do what the proxy needs: the
+// same ClusterRole join creates, bound to the environment's certificate user.
+func memberSetup(user string) (string, error) {
+	role, err := json.Marshal(join.ProxyClusterRole())
+	if err != nil {
+		return "", err
+	}
+	binding, err := json.Marshal(join.ProxyClusterRoleBinding(rbacv1.Subject{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: user}))
+	if err != nil {
+		return "", err
+	}
+	return string(role) + "\n---\n" + string(binding) + "\n", nil
+}
 
 var memberRegistration = template.Must(template.New("cluster").Parse(`
 apiVersion: v1
@@ -796,7 +803,11 @@ spec:
 // registerMember gives the host a least-privilege credential on member m and registers m
 // as a Direct Cluster.
 func (e *Env) registerMember(ctx context.Context, m string) error {
-	if _, err := e.Kubectl(ctx, m, render(memberSetup, map[string]any{"User": ClusterProxyUser}),
+	setup, err := memberSetup(ClusterProxyUser)
+	if err != nil {
+		return err
+	}
+	if _, err := e.Kubectl(ctx, m, setup,
 		"apply", "--server-side", "--force-conflicts", "-f", "-"); err != nil {
 		return err
 	}

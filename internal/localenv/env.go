@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -115,6 +116,8 @@ type Env struct {
 	// Detach leaves the processes running after this program exits (make local-up);
 	// otherwise they die with it (tests).
 	Detach bool
+	// Unjoined members run but are not registered on the host: tests of join do that.
+	Unjoined []string
 	// WithoutControllers leaves controller-manager out: for tests of the API alone, whose
 	// Clusters must not get a status they did not write.
 	WithoutControllers bool
@@ -144,6 +147,17 @@ func New(dir, binDir string, ports Ports, members ...string) (*Env, error) {
 		}
 	}
 	return &Env{Dir: absDir, BinDir: absBin, Ports: ports, Members: members, exited: map[int]chan struct{}{}, metrics: map[string]string{}}, nil
+}
+
+// joined are the members Up registers on the host.
+func (e *Env) joined() []string {
+	var out []string
+	for _, m := range e.Members {
+		if !slices.Contains(e.Unjoined, m) {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func (e *Env) logf(format string, args ...any) {
@@ -234,7 +248,7 @@ func (e *Env) Up(ctx context.Context) (err error) {
 	if err := e.registerAPIService(ctx); err != nil {
 		return err
 	}
-	for _, m := range e.Members {
+	for _, m := range e.joined() {
 		if err := e.registerMember(ctx, m); err != nil {
 			return err
 		}

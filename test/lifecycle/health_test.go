@@ -22,8 +22,9 @@ import (
 var env *localenv.Env
 
 func TestMain(m *testing.M) {
-	os.Exit(localenv.RunTests("cluster-lifecycle-test", nil,
-		func(e *localenv.Env) int { env = e; return m.Run() }, "member1", "member2"))
+	// member3 runs unjoined: TestJoinAndUnjoin joins it with the CLI.
+	os.Exit(localenv.RunTests("cluster-lifecycle-test", func(e *localenv.Env) { e.Unjoined = []string{"member3"} },
+		func(e *localenv.Env) int { env = e; return m.Run() }, "member1", "member2", "member3"))
 }
 
 func kubectl(t *testing.T, stdin string, args ...string) string {
@@ -176,6 +177,9 @@ func TestLeaderFailover(t *testing.T) {
 
 	require.NoError(t, syscall.Kill(env.Pid("host-controller-manager"), syscall.SIGKILL))
 	start := time.Now()
+	// Leave a replica running for the tests after this one (it takes over from
+	// controller-manager-2 when that one stops).
+	defer func() { require.NoError(t, env.StartControllerManager(ctx, "controller-manager")) }()
 	require.Eventually(t, func() bool { h := holder(); return h != "" && h != leader }, 30*time.Second, 500*time.Millisecond)
 	t.Logf("standby took the lease %s after the leader was killed", time.Since(start).Round(time.Second))
 	assert.Less(t, time.Since(start), 20*time.Second, "within the 15 s lease duration and a retry")

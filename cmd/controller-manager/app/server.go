@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -32,6 +33,7 @@ import (
 	clientset "kubesphere.io/multicluster/generated/clientset/versioned"
 	clusterscheme "kubesphere.io/multicluster/generated/clientset/versioned/scheme"
 	clusterinformers "kubesphere.io/multicluster/generated/informers/externalversions"
+	"kubesphere.io/multicluster/pkg/controller/clustercleanup"
 	"kubesphere.io/multicluster/pkg/controller/clusterhealth"
 	"kubesphere.io/multicluster/pkg/proxy"
 )
@@ -44,7 +46,8 @@ func NewCommand() *cobra.Command {
 		Short: "Run the host's controllers for member clusters",
 		Long: `controller-manager keeps the status of every member cluster true: it probes each one's
 /readyz through the same connection cluster-apiserver proxies through, and writes the Ready
-condition, version, node count, zones and identity. Run two replicas: a Lease elects the
+condition, version, node count, zones and identity. When a Cluster is deleted it removes the
+credentials Secret kubectl-ksmc join stored for it (a finalizer). Run two replicas: a Lease elects the
 active one and a standby takes over when it stops renewing.`,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -168,9 +171,16 @@ func runControllers(ctx context.Context, o *Options, hostClient kubernetes.Inter
 	if err := health.Register(registry); err != nil {
 		return err
 	}
+	cleanup, err := clustercleanup.New(clusterClient, hostClient, clusterFactory.Clusters().V1alpha1().Clusters())
+	if err != nil {
+		return err
+	}
 	clusterFactory.Start(ctx.Done())
 	secretFactory.Start(ctx.Done())
 	secretFactory.WaitForCacheSync(ctx.Done())
+	var wg sync.WaitGroup
+	wg.Go(func() { cleanup.Run(ctx, 2) })
 	health.Run(ctx)
+	wg.Wait()
 	return nil
 }

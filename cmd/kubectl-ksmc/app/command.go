@@ -1,0 +1,152 @@
+// Package app is the kubectl-ksmc command line.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"kubesphere.io/multicluster/pkg/join"
+)
+
+type hostFlags struct {
+	kubeconfig, context, credentialsNamespace string
+}
+
+func (h *hostFlags) add(cmd *cobra.Command) {
+	cmd.PersistentFlags().StringVar(&h.kubeconfig, "host-kubeconfig", "", "Kubeconfig of the host cluster. Default: $KUBECONFIG, then ~/.kube/config (as kubectl).")
+	cmd.PersistentFlags().StringVar(&h.context, "host-context", "", "Context of the host cluster in the host kubeconfig. Default: its current context.")
+	cmd.PersistentFlags().StringVar(&h.credentialsNamespace, "credentials-namespace", "kubesphere-system", "Host namespace of the Secrets that hold members' credentials (cluster-apiserver's --credentials-namespace).")
+}
+
+func (h *hostFlags) config() (*rest.Config, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	if h.kubeconfig != "" {
+		rules.ExplicitPath = h.kubeconfig
+	}
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: h.context}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("host kubeconfig: %w", err)
+	}
+	return cfg, nil
+}
+
+// memberConfig loads the member's kubeconfig; it is read, used and never stored.
+func memberConfig(path, context string) (*rest.Config, error) {
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
+		&clientcmd.ClientConfigLoadingRules{ExplicitPath: path}, &clientcmd.ConfigOverrides{CurrentContext: context}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("member kubeconfig %s: %w", path, err)
+	}
+	// The CA goes into the Cluster: inline it when the kubeconfig names a file.
+	if err := rest.LoadTLSFiles(cfg); err != nil {
+		return nil, fmt.Errorf("member kubeconfig %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// NewCommand is the root command; out receives progress.
+func NewCommand(out io.Writer) *cobra.Command {
+	var host hostFlags
+	root := &cobra.Command{
+		Use:   "kubectl-ksmc",
+		Short: "Join member clusters to the KubeSphere multi-cluster host, and remove them",
+		Long: `kubectl-ksmc joins member clusters to the host and removes them.
+
+The host is reached with the usual kubeconfig (as kubectl; --host-kubeconfig and
+--host-context change it). Installed on PATH as kubectl-ksmc it also runs as
+"kubectl ksmc".`,
+		SilenceUsage: true,
+	}
+	host.add(root)
+	root.AddCommand(newJoinCommand(&host, out), newUnjoinCommand(&host, out))
+	return root
+}
+
+func newJoinCommand(host *hostFlags, out io.Writer) *cobra.Command {
+	var kubeconfig, context, endpoint string
+	var wait time.Duration
+	cmd := &cobra.Command{
+		Use:   "join NAME --kubeconfig MEMBER_KUBECONFIG",
+		Short: "Register a member cluster on the host (Direct connection)",
+		Long: `join registers a member cluster as a Direct Cluster named NAME.
+
+It checks that the member is reachable and not joined yet (by its kube-system UID),
+creates on the member a ServiceAccount whose only rights are what the proxy needs
+(impersonation; reading namespaces and nodes), stores that ServiceAccount's token in a
+Secret on the host and creates the Cluster. The member kubeconfig given here is used
+for this only and stored nowhere.`,
+		Example: `  kubectl ksmc join member1 --kubeconfig member1.kubeconfig
+  kubectl-ksmc join edge-7 --kubeconfig admin.kubeconfig --context edge-7 --endpoint https://10.0.7.1:6443`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if kubeconfig == "" {
+				return errors.New("--kubeconfig (the member's kubeconfig) is required")
+			}
+			member, err := memberConfig(kubeconfig, context)
+			if err != nil {
+				return err
+			}
+			h, err := host.config()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := signalContext()
+			defer cancel()
+			return join.Join(ctx, join.Options{Name: args[0], Member: member, Endpoint: endpoint, Host: h,
+				CredentialsNamespace: host.credentialsNamespace, Wait: wait, Out: out})
+		},
+	}
+	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "Kubeconfig of the member cluster, with rights to create a ServiceAccount and RBAC there (required).")
+	cmd.Flags().StringVar(&context, "context", "", "Context of the member in --kubeconfig. Default: its current context.")
+	cmd.Flags().StringVar(&endpoint, "endpoint", "", "The member's API server URL as the host reaches it. Default: the server of --kubeconfig.")
+	cmd.Flags().DurationVar(&wait, "wait", 60*time.Second, "How long to wait for the Cluster to become Ready; 0 returns at once.")
+	return cmd
+}
+
+func newUnjoinCommand(host *hostFlags, out io.Writer) *cobra.Command {
+	var kubeconfig, context string
+	cmd := &cobra.Command{
+		Use:   "unjoin NAME [--kubeconfig MEMBER_KUBECONFIG]",
+		Short: "Remove a member cluster from the host (and, given its kubeconfig, join's objects on it)",
+		Long: `unjoin deletes the Cluster NAME and the credentials Secret join stored on the host.
+With the member's kubeconfig it also deletes the ServiceAccount, token and RBAC join
+created there, which revokes the host's access at once; without it the member is left
+untouched. What is already gone is skipped, so unjoin can be run again.`,
+		Example: `  kubectl ksmc unjoin member1 --kubeconfig member1.kubeconfig`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var member *rest.Config
+			if kubeconfig != "" {
+				var err error
+				if member, err = memberConfig(kubeconfig, context); err != nil {
+					return err
+				}
+			}
+			h, err := host.config()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := signalContext()
+			defer cancel()
+			return join.Unjoin(ctx, join.Options{Name: args[0], Member: member, Host: h,
+				CredentialsNamespace: host.credentialsNamespace, Out: out})
+		},
+	}
+	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "Kubeconfig of the member cluster; when given, join's objects there are deleted too.")
+	cmd.Flags().StringVar(&context, "context", "", "Context of the member in --kubeconfig. Default: its current context.")
+	return cmd
+}
+
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
