@@ -18,18 +18,22 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"kubesphere.io/multicluster/artifacts"
 	"kubesphere.io/multicluster/pkg/join"
 )
 
 // Identities the environment gives to the project's components.
 const (
-	// ClusterAPIServerUser is cluster-apiserver's user on the host.
-	ClusterAPIServerUser = "system:kubesphere:cluster-apiserver"
+	// ClusterAPIServerUser is cluster-apiserver's user on the host: its client
+	// certificate carries the name of the ServiceAccount the manifests (artifacts/) bind,
+	// so the environment runs on exactly their RBAC.
+	ClusterAPIServerUser = "system:serviceaccount:kubesphere-system:cluster-apiserver"
 	// ClusterProxyUser is the user the host's credentials Secret holds on each member: it
 	// may only impersonate (and read what health checks need).
 	ClusterProxyUser = "system:kubesphere:cluster-proxy"
-	// ControllerManagerUser is controller-manager's user on the host.
-	ControllerManagerUser = "system:kubesphere:controller-manager"
+	// ControllerManagerUser is controller-manager's user on the host, named like
+	// ClusterAPIServerUser after its ServiceAccount in artifacts/.
+	ControllerManagerUser = "system:serviceaccount:kube-federation-system:controller-manager"
 	// ControllerManagerNamespace holds controller-manager's leader-election Lease.
 	ControllerManagerNamespace = "kube-federation-system"
 	// DeveloperUser is a non-admin host user that may use clusters/proxy on the first
@@ -444,141 +448,6 @@ spec:
 `
 
 var hostSetup = template.Must(template.New("host").Parse(`
-apiVersion: v1
-kind: Namespace
-metadata:
-  name: {{.Namespace}}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata:
-  name: kubesphere:cluster-apiserver:auth-delegator
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: system:auth-delegator}
-subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: "{{.User}}"}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata:
-  name: kubesphere:cluster-apiserver:auth-reader
-  namespace: kube-system
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: extension-apiserver-authentication-reader}
-subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: "{{.User}}"}]
----
-# What the admission chain watches on the host (1.36 hosts need the mutating policies too).
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata:
-  name: kubesphere:cluster-apiserver
-rules:
-- apiGroups: [""]
-  resources: [namespaces]
-  verbs: [get, list, watch]
-- apiGroups: [admissionregistration.k8s.io]
-  resources: [mutatingwebhookconfigurations, validatingwebhookconfigurations, validatingadmissionpolicies, validatingadmissionpolicybindings, mutatingadmissionpolicies, mutatingadmissionpolicybindings]
-  verbs: [get, list, watch]
-- apiGroups: [flowcontrol.apiserver.k8s.io]
-  resources: [prioritylevelconfigurations, flowschemas]
-  verbs: [get, list, watch]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata:
-  name: kubesphere:cluster-apiserver
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: kubesphere:cluster-apiserver}
-subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: "{{.User}}"}]
----
-# Credentials of Direct clusters live in this namespace.
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata:
-  name: kubesphere:cluster-apiserver:credentials
-  namespace: {{.Namespace}}
-rules:
-- apiGroups: [""]
-  resources: [secrets]
-  verbs: [get, list, watch]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata:
-  name: kubesphere:cluster-apiserver:credentials
-  namespace: {{.Namespace}}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: kubesphere:cluster-apiserver:credentials}
-subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: "{{.User}}"}]
----
-# controller-manager: read clusters, write their status, events and finalizers, read
-# credentials (and delete those join made, with their Cluster), hold its Lease. Nothing else.
-apiVersion: v1
-kind: Namespace
-metadata:
-  name: {{.ControllerManagerNamespace}}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata:
-  name: kubesphere:controller-manager
-rules:
-- apiGroups: [clusters.kubesphere.io]
-  resources: [clusters]
-  verbs: [get, list, watch, update] # update: its finalizer only
-- apiGroups: [clusters.kubesphere.io]
-  resources: [clusters/status]
-  verbs: [update, patch]
-- apiGroups: ["", events.k8s.io]
-  resources: [events]
-  verbs: [create, patch, update]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata:
-  name: kubesphere:controller-manager
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: kubesphere:controller-manager}
-subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: "{{.ControllerManagerUser}}"}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata:
-  name: kubesphere:controller-manager:credentials
-  namespace: {{.Namespace}}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: kubesphere:cluster-apiserver:credentials}
-subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: "{{.ControllerManagerUser}}"}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata:
-  name: kubesphere:controller-manager:credentials-cleanup
-  namespace: {{.Namespace}}
-rules:
-- apiGroups: [""]
-  resources: [secrets]
-  verbs: [delete]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata:
-  name: kubesphere:controller-manager:credentials-cleanup
-  namespace: {{.Namespace}}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: kubesphere:controller-manager:credentials-cleanup}
-subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: "{{.ControllerManagerUser}}"}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata:
-  name: kubesphere:controller-manager:leader-election
-  namespace: {{.ControllerManagerNamespace}}
-rules:
-- apiGroups: [coordination.k8s.io]
-  resources: [leases]
-  verbs: [get, create, update]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata:
-  name: kubesphere:controller-manager:leader-election
-  namespace: {{.ControllerManagerNamespace}}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: kubesphere:controller-manager:leader-election}
-subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: "{{.ControllerManagerUser}}"}]
----
 # The aggregator resolves an ExternalName service: Endpoints may not hold 127.0.0.1.
 apiVersion: v1
 kind: Service
@@ -616,11 +485,19 @@ func render(t *template.Template, data any) string {
 	return b.String()
 }
 
+// setUpHost applies the manifests' namespaces and RBAC (artifacts/) and the Service the
+// aggregator reaches cluster-apiserver by.
 func (e *Env) setUpHost(ctx context.Context) error {
-	_, err := e.Kubectl(ctx, "host", render(hostSetup, map[string]any{
-		"Namespace": Namespace, "User": ClusterAPIServerUser, "Port": e.Ports.ClusterAPIServer,
-		"ControllerManagerUser": ControllerManagerUser, "ControllerManagerNamespace": ControllerManagerNamespace,
-	}), "apply", "--server-side", "--force-conflicts", "-f", "-")
+	var docs []string
+	for _, f := range artifacts.Host {
+		b, err := artifacts.Base.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		docs = append(docs, string(b))
+	}
+	docs = append(docs, render(hostSetup, map[string]any{"Namespace": Namespace, "Port": e.Ports.ClusterAPIServer}))
+	_, err := e.Kubectl(ctx, "host", strings.Join(docs, "\n---\n"), "apply", "--server-side", "--force-conflicts", "-f", "-")
 	return err
 }
 

@@ -1,0 +1,102 @@
+package integration
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	"sigs.k8s.io/yaml"
+)
+
+// kustomize builds a kustomization under artifacts/ with the pinned kubectl.
+func kustomize(t *testing.T, dir string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := env.Kubectl(ctx, "host", "", "kustomize", filepath.Join("..", "..", "artifacts", dir))
+	require.NoError(t, err)
+	return out
+}
+
+// The manifests stay valid: the host accepts every object of the base and of the HA
+// overlay (server-side dry run: workloads need images this machine does not have). Their
+// namespaces and RBAC are applied for real by the environment itself, which runs on them.
+func TestManifestsApply(t *testing.T) {
+	for _, dir := range []string{"base", "overlays/ha"} {
+		t.Run(dir, func(t *testing.T) {
+			objects := kustomize(t, dir)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			out, err := env.Kubectl(ctx, "host", objects, "apply", "--server-side", "--force-conflicts", "--dry-run=server", "-f", "-")
+			require.NoError(t, err)
+			for _, want := range []string{
+				"statefulset.apps/cluster-apiserver", "deployment.apps/controller-manager",
+				"apiservice.apiregistration.k8s.io/v1alpha1.clusters.kubesphere.io",
+				"poddisruptionbudget.policy/controller-manager", "service/cluster-apiserver",
+			} {
+				assert.Contains(t, out, want)
+			}
+			if dir == "overlays/ha" {
+				assert.Contains(t, objects, "--etcd-servers=")
+				assert.Contains(t, out, "poddisruptionbudget.policy/cluster-apiserver")
+			}
+		})
+	}
+}
+
+// controller-manager runs with the seed's resources, two replicas, a liveness probe.
+func TestManifestsControllerManager(t *testing.T) {
+	var d appsv1.Deployment
+	for _, doc := range strings.Split(kustomize(t, "base"), "\n---\n") {
+		if strings.Contains(doc, "kind: Deployment") && strings.Contains(doc, "name: controller-manager") {
+			require.NoError(t, yaml.Unmarshal([]byte(doc), &d))
+		}
+	}
+	require.Equal(t, "controller-manager", d.Name)
+	assert.EqualValues(t, 2, *d.Spec.Replicas)
+	c := d.Spec.Template.Spec.Containers[0]
+	assert.Equal(t, "100m", c.Resources.Requests.Cpu().String())
+	assert.Equal(t, "64Mi", c.Resources.Requests.Memory().String())
+	assert.Equal(t, "500m", c.Resources.Limits.Cpu().String())
+	assert.Equal(t, "512Mi", c.Resources.Limits.Memory().String())
+	require.NotNil(t, c.LivenessProbe)
+	assert.Equal(t, "/healthz", c.LivenessProbe.HTTPGet.Path)
+}
+
+// Least privilege: what the manifests' ServiceAccounts may and may not do on the host.
+func TestManifestsLeastPrivilege(t *testing.T) {
+	can := func(sa string, args ...string) string {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		out, _ := env.Kubectl(ctx, "host", "", append([]string{"auth", "can-i", "--as=" + sa}, args...)...)
+		return strings.TrimSpace(out)
+	}
+	const cm = "system:serviceaccount:kube-federation-system:controller-manager"
+	const cas = "system:serviceaccount:kubesphere-system:cluster-apiserver"
+	for _, c := range []struct {
+		sa   string
+		args []string
+		want string
+	}{
+		{cm, []string{"update", "clusters.clusters.kubesphere.io/status"}, "yes"},
+		{cm, []string{"update", "clusters.clusters.kubesphere.io"}, "yes"},
+		{cm, []string{"delete", "clusters.clusters.kubesphere.io"}, "no"},
+		{cm, []string{"create", "clusters.clusters.kubesphere.io"}, "no"},
+		{cm, []string{"delete", "secrets", "-n", "kubesphere-system"}, "yes"},
+		{cm, []string{"get", "secrets", "-n", "kube-system"}, "no"},
+		{cm, []string{"update", "leases", "-n", "kube-federation-system"}, "yes"},
+		{cm, []string{"update", "leases", "-n", "kube-system"}, "no"},
+		{cas, []string{"watch", "secrets", "-n", "kubesphere-system"}, "yes"},
+		{cas, []string{"get", "secrets", "-n", "default"}, "no"},
+		{cas, []string{"delete", "secrets", "-n", "kubesphere-system"}, "no"},
+		{cas, []string{"create", "tokenreviews.authentication.k8s.io"}, "yes"},
+		{cas, []string{"create", "pods", "-n", "kube-system"}, "no"},
+	} {
+		assert.Equal(t, c.want, can(c.sa, c.args...), "%s: can-i %v", c.sa, c.args)
+	}
+}
