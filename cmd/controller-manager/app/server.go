@@ -78,6 +78,7 @@ func Run(ctx context.Context, o *Options) error {
 		return fmt.Errorf("host kubeconfig: %w", err)
 	}
 	cfg.UserAgent = "kubesphere-controller-manager"
+	cfg.QPS, cfg.Burst = o.KubeAPIQPS, o.KubeAPIBurst
 	hostClient, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return err
