@@ -27,6 +27,7 @@ import (
 	clientset "kubesphere.io/multicluster/generated/clientset/versioned"
 	clusterinformers "kubesphere.io/multicluster/generated/informers/externalversions"
 	"kubesphere.io/multicluster/pkg/authncache"
+	"kubesphere.io/multicluster/pkg/clusterconn"
 	"kubesphere.io/multicluster/pkg/proxy"
 	clusterstorage "kubesphere.io/multicluster/pkg/registry/cluster"
 )
@@ -176,7 +177,7 @@ func (c completedConfig) newProxy(generic *genericapiserver.GenericAPIServer) (*
 		informers.WithNamespace(c.ExtraConfig.CredentialsNamespace))
 	clusterInformer := clusterInformers.Clusters().V1alpha1().Clusters()
 	secretInformer := secretInformers.Core().V1().Secrets()
-	backends := proxy.NewBackends(secretInformer.Lister(), c.ExtraConfig.CredentialsNamespace)
+	backends := clusterconn.NewBackends(secretInformer.Lister(), c.ExtraConfig.CredentialsNamespace)
 	if _, err := clusterInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		DeleteFunc: func(obj any) {
 			if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {

@@ -21,7 +21,7 @@ import (
 // latency tracking (a span and several timestamps per request), and priority and
 // fairness / max-in-flight and request timeouts: the member applies its own to what it
 // serves (to the calling user, by impersonation), and this hop bounds its wait to connect
-// to the member (pkg/proxy).
+// to the member (pkg/clusterconn).
 func buildHandlerChain(api http.Handler, c *genericapiserver.Config) http.Handler {
 	full := genericapiserver.DefaultBuildHandlerChain(api, c)
 	proxied := proxyHandlerChain(api, c)

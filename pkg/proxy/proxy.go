@@ -23,16 +23,17 @@ import (
 
 	"kubesphere.io/multicluster/apis/clusters/v1alpha1"
 	clusterlisters "kubesphere.io/multicluster/generated/listers/clusters/v1alpha1"
+	"kubesphere.io/multicluster/pkg/clusterconn"
 )
 
 // Proxy forwards requests to member clusters.
 type Proxy struct {
 	clusters clusterlisters.ClusterLister
-	backends *Backends
+	backends *clusterconn.Backends
 }
 
 // New returns a proxy that finds clusters in the lister and reaches them through backends.
-func New(clusters clusterlisters.ClusterLister, backends *Backends) *Proxy {
+func New(clusters clusterlisters.ClusterLister, backends *clusterconn.Backends) *Proxy {
 	return &Proxy{clusters: clusters, backends: backends}
 }
 
@@ -58,13 +59,13 @@ func (p *Proxy) Serve(w http.ResponseWriter, req *http.Request, cluster, path st
 		responder.Error(w, req, apierrors.NewBadRequest(err.Error()))
 		return
 	}
-	b, err := p.backends.get(c)
+	b, err := p.backends.Get(c)
 	if err != nil {
 		responder.Error(w, req, apierrors.NewServiceUnavailable(err.Error()))
 		return
 	}
 
-	location := *b.endpoint
+	location := *b.Endpoint
 	location.Path = strings.TrimSuffix(location.Path, "/") + cleaned
 	location.RawPath = ""
 	// Upgrade requests (exec, attach, port-forward) are dialed with this location as is:
@@ -75,14 +76,14 @@ func (p *Proxy) Serve(w http.ResponseWriter, req *http.Request, cluster, path st
 	out.Header = req.Header.Clone()
 	stripIdentity(out.Header)
 	impersonate(out.Header, u)
-	if b.bearer != "" {
-		out.Header.Set("Authorization", "Bearer "+b.bearer)
+	if b.Bearer != "" {
+		out.Header.Set("Authorization", "Bearer "+b.Bearer)
 	}
 	if httpstream.IsUpgradeRequest(out) {
 		// exec, attach, port-forward: the connection is hijacked and spliced to the member.
 		handler := &utilproxy.UpgradeAwareHandler{
 			Location:                  &location,
-			Transport:                 b.transport,
+			Transport:                 b.Transport,
 			UseLocationHost:           true,
 			RejectForwardingRedirects: true,
 			Responder:                 responder,
@@ -99,7 +100,7 @@ func (p *Proxy) Serve(w http.ResponseWriter, req *http.Request, cluster, path st
 		// Rewrite (rather than Director) drops the client's X-Forwarded-* and Forwarded
 		// headers; the member's audit log gets the caller's address from ours.
 		Rewrite:        func(r *httputil.ProxyRequest) { r.SetXForwarded() },
-		Transport:      b.transport,
+		Transport:      b.Transport,
 		BufferPool:     copyBuffers,
 		ModifyResponse: refuseRedirect,
 		ErrorHandler:   responder.Error,

@@ -6,7 +6,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -16,7 +18,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -33,9 +34,9 @@ import (
 	clientset "kubesphere.io/multicluster/generated/clientset/versioned"
 	clusterscheme "kubesphere.io/multicluster/generated/clientset/versioned/scheme"
 	clusterinformers "kubesphere.io/multicluster/generated/informers/externalversions"
+	"kubesphere.io/multicluster/pkg/clusterconn"
 	"kubesphere.io/multicluster/pkg/controller/clustercleanup"
 	"kubesphere.io/multicluster/pkg/controller/clusterhealth"
-	"kubesphere.io/multicluster/pkg/proxy"
 )
 
 // NewCommand returns the controller-manager command.
@@ -57,7 +58,11 @@ active one and a standby takes over when it stops renewing.`,
 			if err := o.Validate(); err != nil {
 				return err
 			}
-			return Run(genericapiserver.SetupSignalContext(), o)
+			// Not k8s.io/apiserver's SetupSignalContext: linking that server library made the
+			// binary (and the pages it touches) twice as large.
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return Run(ctx, o)
 		},
 	}
 	fss := o.Flags()
@@ -151,7 +156,7 @@ func serveMetrics(ctx context.Context, addr string, registry *prometheus.Registr
 func runControllers(ctx context.Context, o *Options, hostClient kubernetes.Interface, clusterClient clientset.Interface, registry prometheus.Registerer) error {
 	clusterFactory := clusterinformers.NewSharedInformerFactory(clusterClient, 0)
 	secretFactory := informers.NewSharedInformerFactoryWithOptions(hostClient, 0, informers.WithNamespace(o.CredentialsNamespace))
-	backends := proxy.NewBackends(secretFactory.Core().V1().Secrets().Lister(), o.CredentialsNamespace)
+	backends := clusterconn.NewBackends(secretFactory.Core().V1().Secrets().Lister(), o.CredentialsNamespace)
 
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {

@@ -54,7 +54,7 @@ func DefaultOptions() Options {
 		Workers: 20, StatusRefresh: 5 * time.Minute}
 }
 
-// Connector reaches clusters as the host: pkg/proxy's Backends, so that probes take the
+// Connector reaches clusters as the host: pkg/clusterconn's Backends, so that probes take the
 // proxy's own path.
 type Connector interface {
 	// RESTConfig is how to reach the cluster's API server.

@@ -1,4 +1,4 @@
-package proxy
+package clusterconn
 
 import (
 	"fmt"
@@ -52,26 +52,26 @@ func directCluster(secretNS, secretName string) *v1alpha1.Cluster {
 func TestBackendReusedUntilClusterOrSecretChanges(t *testing.T) {
 	b, idx := backendsWith(t, secret("creds", "1", map[string]string{"token": "t1"}))
 	c := directCluster("kubesphere-system", "creds")
-	first, err := b.get(c)
+	first, err := b.Get(c)
 	require.NoError(t, err)
-	assert.Equal(t, "t1", first.bearer)
-	again, err := b.get(c)
+	assert.Equal(t, "t1", first.Bearer)
+	again, err := b.Get(c)
 	require.NoError(t, err)
 	assert.Same(t, first, again, "one transport per cluster, kept while nothing changes")
 
 	require.NoError(t, idx.Update(secret("creds", "2", map[string]string{"token": "t2"})))
-	rotated, err := b.get(c)
+	rotated, err := b.Get(c)
 	require.NoError(t, err)
 	assert.NotSame(t, first, rotated)
-	assert.Equal(t, "t2", rotated.bearer, "a rotated credential is used at once")
+	assert.Equal(t, "t2", rotated.Bearer, "a rotated credential is used at once")
 
 	c.Generation = 2
-	respec, err := b.get(c)
+	respec, err := b.Get(c)
 	require.NoError(t, err)
 	assert.NotSame(t, rotated, respec, "a spec change rebuilds")
 
 	b.Forget("member1")
-	fresh, err := b.get(c)
+	fresh, err := b.Get(c)
 	require.NoError(t, err)
 	assert.NotSame(t, respec, fresh)
 }
@@ -99,7 +99,7 @@ func TestBackendRefusesUnusableCredentials(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			b, _ := backendsWith(t, tc.secret)
-			_, err := b.get(tc.cluster)
+			_, err := b.Get(tc.cluster)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), `cluster "member1"`)
 			assert.Contains(t, err.Error(), tc.want)
@@ -108,6 +108,6 @@ func TestBackendRefusesUnusableCredentials(t *testing.T) {
 	agent := directCluster("kubesphere-system", "creds")
 	agent.Spec.Connection.Type = v1alpha1.ConnectionAgent
 	b, _ := backendsWith(t)
-	_, err := b.get(agent)
+	_, err := b.Get(agent)
 	assert.ErrorContains(t, err, "has connection type Agent, which this server cannot reach yet")
 }

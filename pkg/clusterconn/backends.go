@@ -1,4 +1,8 @@
-package proxy
+// Package clusterconn is how the host reaches each member cluster: its API server's URL
+// and a pooled transport with the host's credential for it, built from the Cluster and
+// its credentials Secret and rebuilt when either changes. The proxy and the health
+// probes share it, so a probe takes the proxy's own path. It depends on client-go only.
+package clusterconn
 
 import (
 	"crypto/tls"
@@ -29,16 +33,16 @@ const (
 	tlsHandshakeTimeout = 5 * time.Second
 )
 
-// backend is how to reach one member: its API server's URL and a pooled transport that
+// Backend is how to reach one member: its API server's URL and a pooled transport that
 // authenticates as the host's credential for it.
-type backend struct {
-	endpoint *url.URL
-	// transport is shared by every request to the member: connections are kept alive and
+type Backend struct {
+	Endpoint *url.URL
+	// Transport is shared by every request to the member: connections are kept alive and
 	// HTTP/2 is used where the member offers it.
-	transport *http.Transport
-	// bearer is set on each request (not in a wrapping RoundTripper) because upgrade
+	Transport *http.Transport
+	// Bearer is set on each request (not in a wrapping RoundTripper) because upgrade
 	// requests are dialed directly and would skip a wrapper.
-	bearer string
+	Bearer string
 	// certExpiry is when the client certificate of the credential expires (zero when the
 	// credential is not a certificate).
 	certExpiry time.Time
@@ -62,15 +66,16 @@ type Backends struct {
 	namespace string
 
 	mu    sync.RWMutex
-	cache map[string]*backend
+	cache map[string]*Backend
 }
 
 // NewBackends returns a backend cache reading credentials Secrets from namespace.
 func NewBackends(secrets corelisters.SecretLister, namespace string) *Backends {
-	return &Backends{secrets: secrets, namespace: namespace, cache: map[string]*backend{}}
+	return &Backends{secrets: secrets, namespace: namespace, cache: map[string]*Backend{}}
 }
 
-func (b *Backends) get(c *v1alpha1.Cluster) (*backend, error) {
+// Get returns the cluster's backend, building it when the Cluster or its Secret changed.
+func (b *Backends) Get(c *v1alpha1.Cluster) (*Backend, error) {
 	if c.Spec.Connection.Type != v1alpha1.ConnectionDirect {
 		return nil, fmt.Errorf("cluster %q has connection type %s, which this server cannot reach yet", c.Name, c.Spec.Connection.Type)
 	}
@@ -108,7 +113,7 @@ func (b *Backends) get(c *v1alpha1.Cluster) (*backend, error) {
 	built.from = from
 	if cached != nil {
 		// Requests in flight keep their connections; idle ones go now.
-		cached.transport.CloseIdleConnections()
+		cached.Transport.CloseIdleConnections()
 	}
 	b.cache[c.Name] = built
 	return built, nil
@@ -119,14 +124,14 @@ func (b *Backends) Forget(name string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if cached := b.cache[name]; cached != nil {
-		cached.transport.CloseIdleConnections()
+		cached.Transport.CloseIdleConnections()
 		delete(b.cache, name)
 	}
 }
 
 // build makes a backend from the Cluster's endpoint and CA and the Secret's credential:
 // a "kubeconfig" key, or "token", or "tls.crt" + "tls.key" (with an optional "ca.crt").
-func build(c *v1alpha1.Cluster, secret *corev1.Secret) (*backend, error) {
+func build(c *v1alpha1.Cluster, secret *corev1.Secret) (*Backend, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("cluster %q: credentials Secret %s/%s: %s", c.Name, secret.Namespace, secret.Name, fmt.Sprintf(format, args...))
 	}
@@ -186,11 +191,11 @@ func build(c *v1alpha1.Cluster, secret *corev1.Secret) (*backend, error) {
 		}
 	}
 	dialer := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
-	return &backend{
-		endpoint:   endpoint,
-		bearer:     cfg.BearerToken,
+	return &Backend{
+		Endpoint:   endpoint,
+		Bearer:     cfg.BearerToken,
 		certExpiry: certExpiry,
-		transport: &http.Transport{
+		Transport: &http.Transport{
 			Proxy:               nil, // members are reached directly, never through an environment proxy
 			DialContext:         dialer.DialContext,
 			TLSClientConfig:     tlsConfig,
@@ -206,17 +211,17 @@ func build(c *v1alpha1.Cluster, secret *corev1.Secret) (*backend, error) {
 // and credential as proxied requests, for the host's own calls (health probes). Requests
 // made with it act as the credential of the cluster's Secret, not as any user.
 func (b *Backends) RESTConfig(c *v1alpha1.Cluster) (*rest.Config, error) {
-	be, err := b.get(c)
+	be, err := b.Get(c)
 	if err != nil {
 		return nil, err
 	}
-	return &rest.Config{Host: be.endpoint.String(), Transport: bearerTransport{be.transport, be.bearer}}, nil
+	return &rest.Config{Host: be.Endpoint.String(), Transport: bearerTransport{be.Transport, be.Bearer}}, nil
 }
 
 // ClientCertificateExpiry is when the client certificate in cluster c's credentials
 // expires; ok is false when the credential is not a certificate or cannot be used.
 func (b *Backends) ClientCertificateExpiry(c *v1alpha1.Cluster) (expiry time.Time, ok bool) {
-	be, err := b.get(c)
+	be, err := b.Get(c)
 	if err != nil || be.certExpiry.IsZero() {
 		return time.Time{}, false
 	}
@@ -226,14 +231,14 @@ func (b *Backends) ClientCertificateExpiry(c *v1alpha1.Cluster) (expiry time.Tim
 // bearerTransport adds the backend's token, as Serve does on each request.
 type bearerTransport struct {
 	base   http.RoundTripper
-	bearer string
+	Bearer string
 }
 
 func (t bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if t.bearer == "" {
+	if t.Bearer == "" {
 		return t.base.RoundTrip(req)
 	}
 	req = req.Clone(req.Context())
-	req.Header.Set("Authorization", "Bearer "+t.bearer)
+	req.Header.Set("Authorization", "Bearer "+t.Bearer)
 	return t.base.RoundTrip(req)
 }
