@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -69,8 +70,10 @@ func loadOrCreateCA(dir, name string) (*ca, error) {
 // client certificates get the user name as CN and groups as O.
 func (c *ca) issue(dir, name, cn string, orgs []string, dnsNames []string, serving bool) (certFile, keyFile string, err error) {
 	certFile, keyFile = filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
+	// Kept across restarts while it still says the same: an identity renamed by a newer
+	// version of this code gets a new certificate.
 	if cert, _, err := readPair(certFile, keyFile); err == nil && cert.CheckSignatureFrom(c.cert) == nil &&
-		time.Until(cert.NotAfter) > 24*time.Hour {
+		time.Until(cert.NotAfter) > 24*time.Hour && cert.Subject.CommonName == cn && slices.Equal(cert.Subject.Organization, orgs) {
 		return certFile, keyFile, nil
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
