@@ -151,8 +151,17 @@ func (e *Env) makePKI() (*pki, error) {
 // IssueClientCert issues a client certificate for user (with groups) on cluster and
 // writes a kubeconfig for it; tests use it to act as non-admin users.
 func (e *Env) IssueClientCert(cluster, user string, groups ...string) (kubeconfig string, err error) {
+	return e.IssueClientCertValidFor(cluster, user, certValidity, groups...)
+}
+
+// IssueClientCertValidFor is IssueClientCert with a certificate that expires after
+// validity (tests of expiry warnings).
+func (e *Env) IssueClientCertValidFor(cluster, user string, validity time.Duration, groups ...string) (kubeconfig string, err error) {
 	file := cluster + "-user-" + strings.NewReplacer(":", "_", "/", "_").Replace(user)
-	cert, key, err := e.pki.cas[cluster].issue(filepath.Join(e.Dir, "pki"), file, user, groups, nil, false)
+	if validity != certValidity {
+		file += "-" + validity.String()
+	}
+	cert, key, err := e.pki.cas[cluster].issueFor(filepath.Join(e.Dir, "pki"), file, user, groups, nil, false, validity)
 	if err != nil {
 		return "", err
 	}

@@ -69,11 +69,16 @@ func loadOrCreateCA(dir, name string) (*ca, error) {
 // issue signs a leaf certificate. Serving certificates get DNS names and 127.0.0.1;
 // client certificates get the user name as CN and groups as O.
 func (c *ca) issue(dir, name, cn string, orgs []string, dnsNames []string, serving bool) (certFile, keyFile string, err error) {
+	return c.issueFor(dir, name, cn, orgs, dnsNames, serving, certValidity)
+}
+
+// issueFor is issue with a validity of the caller's choice.
+func (c *ca) issueFor(dir, name, cn string, orgs []string, dnsNames []string, serving bool, validity time.Duration) (certFile, keyFile string, err error) {
 	certFile, keyFile = filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
 	// Kept across restarts while it still says the same: an identity renamed by a newer
 	// version of this code gets a new certificate.
 	if cert, _, err := readPair(certFile, keyFile); err == nil && cert.CheckSignatureFrom(c.cert) == nil &&
-		time.Until(cert.NotAfter) > 24*time.Hour && cert.Subject.CommonName == cn && slices.Equal(cert.Subject.Organization, orgs) {
+		time.Until(cert.NotAfter) > min(24*time.Hour, validity/2) && cert.Subject.CommonName == cn && slices.Equal(cert.Subject.Organization, orgs) {
 		return certFile, keyFile, nil
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -84,7 +89,7 @@ func (c *ca) issue(dir, name, cn string, orgs []string, dnsNames []string, servi
 		SerialNumber: newSerial(),
 		Subject:      pkix.Name{CommonName: cn, Organization: orgs},
 		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(certValidity),
+		NotAfter:     time.Now().Add(validity),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
