@@ -5,6 +5,7 @@ package apiserver
 import (
 	"fmt"
 	"net/http"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -62,6 +63,9 @@ type ExtraConfig struct {
 	// HostClientConfig reaches the host's kube-apiserver; defaults to the generic
 	// config's (--kubeconfig or in-cluster).
 	HostClientConfig *restclient.Config
+	// ShutdownGracePeriod is how long watches and proxied streams may go on once the
+	// server begins to shut down.
+	ShutdownGracePeriod time.Duration
 }
 
 // CompletedConfig is a Config with every default filled in; only Complete makes one.
@@ -94,6 +98,11 @@ func (c *Config) Complete() CompletedConfig {
 	c.GenericConfig.BuildHandlerChainFunc = buildHandlerChain
 	if c.ExtraConfig.HostClientConfig == nil {
 		c.ExtraConfig.HostClientConfig = c.GenericConfig.ClientConfig
+	}
+	// Watches on this server's own resources end at shutdown too (they would otherwise
+	// hold it for its whole shutdown timeout, 60 s).
+	if c.ExtraConfig.ShutdownGracePeriod > 0 {
+		c.GenericConfig.ShutdownWatchTerminationGracePeriod = c.ExtraConfig.ShutdownGracePeriod
 	}
 	if c.ExtraConfig.CredentialsNamespace == "" {
 		c.ExtraConfig.CredentialsNamespace = "kubesphere-system"
@@ -134,6 +143,13 @@ func (c CompletedConfig) New() (*Server, error) {
 		return nil, err
 	}
 	generic.Handler.NonGoRestfulMux.HandlePrefix(proxy.ClusterPathPrefix, proxyCore.ClusterPathHandler(Codecs))
+	grace := c.ExtraConfig.ShutdownGracePeriod
+	if err := generic.AddPreShutdownHook("end-proxied-streams", func() error {
+		proxyCore.Shutdown(grace)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
 	return &Server{GenericAPIServer: generic}, nil
 }
 

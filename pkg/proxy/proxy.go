@@ -7,12 +7,14 @@
 package proxy
 
 import (
+	"context"
 	"fmt"
 	"log"
 	"net/http"
 	"net/http/httputil"
 	"strings"
 	"sync"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -30,11 +32,22 @@ import (
 type Proxy struct {
 	clusters clusterlisters.ClusterLister
 	backends *clusterconn.Backends
+	// stopping ends every request still proxied when Shutdown's grace is over.
+	stopping context.Context
+	stop     context.CancelFunc
 }
 
 // New returns a proxy that finds clusters in the lister and reaches them through backends.
 func New(clusters clusterlisters.ClusterLister, backends *clusterconn.Backends) *Proxy {
-	return &Proxy{clusters: clusters, backends: backends}
+	stopping, stop := context.WithCancel(context.Background())
+	return &Proxy{clusters: clusters, backends: backends, stopping: stopping, stop: stop}
+}
+
+// Shutdown ends every proxied request still running grace from now: watches, logs -f and
+// port-forwards never end by themselves, and would hold a stopping server for its whole
+// shutdown timeout. Their clients reconnect, to another replica.
+func (p *Proxy) Shutdown(grace time.Duration) {
+	time.AfterFunc(grace, p.stop)
 }
 
 // Serve forwards req to path on cluster, as the user in req's context. Errors are written
@@ -72,7 +85,10 @@ func (p *Proxy) Serve(w http.ResponseWriter, req *http.Request, cluster, path st
 	// the query carries the command and streams, so it must be on it.
 	location.RawQuery = req.URL.RawQuery
 
-	out := req.WithContext(req.Context())
+	ctx, cancel := context.WithCancel(req.Context())
+	defer cancel()
+	defer context.AfterFunc(p.stopping, cancel)()
+	out := req.WithContext(ctx)
 	out.Header = req.Header.Clone()
 	stripIdentity(out.Header)
 	impersonate(out.Header, u)

@@ -4,6 +4,7 @@ package app
 import (
 	"fmt"
 	"net"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -37,6 +38,8 @@ type Options struct {
 	AlternateDNS []string
 	// CredentialsNamespace holds the credentials Secrets of Direct clusters.
 	CredentialsNamespace string
+	// ShutdownGracePeriod bounds how long long-running requests hold a stopping server.
+	ShutdownGracePeriod time.Duration
 }
 
 // NewOptions returns the defaults.
@@ -47,6 +50,7 @@ func NewOptions() *Options {
 		ComponentGlobals:     basecompatibility.NewComponentGlobalsRegistry(),
 		EmbeddedEtcdDataDir:  "/var/lib/cluster-apiserver/etcd",
 		CredentialsNamespace: "kubesphere-system",
+		ShutdownGracePeriod:  5 * time.Second,
 	}
 	o.Recommended.Etcd.StorageConfig.EncodeVersioner = runtime.NewMultiGroupVersioner(
 		v1alpha1.SchemeGroupVersion, schema.GroupKind{Group: v1alpha1.GroupName})
@@ -71,6 +75,10 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 		"Host namespace of the Secrets that hold Direct clusters' credentials. The server reads "+
 			"Secrets in this namespace only; a Cluster whose credentialsSecretRef points elsewhere "+
 			"cannot be reached.")
+	fss.FlagSet("lifecycle").DurationVar(&o.ShutdownGracePeriod, "shutdown-grace-period", o.ShutdownGracePeriod,
+		"On SIGTERM, how long watches and proxied streams (watch, logs -f, port-forward) may go on "+
+			"before the server ends them; their clients reconnect, to another replica. Requests that "+
+			"end by themselves are drained as usual. 0 leaves them to the 60 s shutdown timeout.")
 	o.Recommended.SecureServing.AddFlags(fss.FlagSet("secure serving"))
 	fss.FlagSet("secure serving").StringSliceVar(&o.AlternateDNS, "alternate-dns", o.AlternateDNS,
 		"Extra DNS names for the self-signed serving certificate made when no "+
@@ -108,6 +116,9 @@ func (o *Options) Validate() error {
 	if o.CredentialsNamespace == "" {
 		errs = append(errs, fmt.Errorf("--credentials-namespace must not be empty"))
 	}
+	if o.ShutdownGracePeriod < 0 || o.ShutdownGracePeriod >= time.Minute {
+		errs = append(errs, fmt.Errorf("--shutdown-grace-period must be at least 0 and below the 60 s shutdown timeout"))
+	}
 	errs = append(errs, o.ComponentGlobals.Validate()...)
 	return utilerrors.NewAggregate(errs)
 }
@@ -133,5 +144,6 @@ func (o *Options) Config() (*apiserver.Config, error) {
 	if err := o.Recommended.ApplyTo(cfg); err != nil {
 		return nil, err
 	}
-	return &apiserver.Config{GenericConfig: cfg, ExtraConfig: apiserver.ExtraConfig{CredentialsNamespace: o.CredentialsNamespace}}, nil
+	return &apiserver.Config{GenericConfig: cfg, ExtraConfig: apiserver.ExtraConfig{
+		CredentialsNamespace: o.CredentialsNamespace, ShutdownGracePeriod: o.ShutdownGracePeriod}}, nil
 }
