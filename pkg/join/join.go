@@ -111,11 +111,7 @@ func Join(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	hostClusters, err := clientset.NewForConfig(o.Host)
-	if err != nil {
-		return err
-	}
-	host, err := kubernetes.NewForConfig(o.Host)
+	hostClusters, host, err := hostClients(o.Host)
 	if err != nil {
 		return err
 	}
@@ -192,6 +188,16 @@ func Join(ctx context.Context, o Options) error {
 		return nil
 	}
 	return waitReady(ctx, hostClusters, o.Name, o.Wait, o.Out)
+}
+
+// hostClients reach the host: its Clusters and its core API.
+func hostClients(cfg *rest.Config) (clientset.Interface, kubernetes.Interface, error) {
+	clusters, err := clientset.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	core, err := kubernetes.NewForConfig(cfg)
+	return clusters, core, err
 }
 
 func say(out io.Writer, format string, args ...any) {

@@ -7,8 +7,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-
-	clientset "kubesphere.io/multicluster/generated/clientset/versioned"
 )
 
 // Unjoin removes the Cluster and the credential join stored on the host and, when
@@ -19,11 +17,7 @@ func Unjoin(ctx context.Context, o Options) error {
 	if o.Host == nil {
 		return fmt.Errorf("the host's connection is required")
 	}
-	hostClusters, err := clientset.NewForConfig(o.Host)
-	if err != nil {
-		return err
-	}
-	host, err := kubernetes.NewForConfig(o.Host)
+	hostClusters, host, err := hostClients(o.Host)
 	if err != nil {
 		return err
 	}

@@ -7,12 +7,9 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync"
-	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
@@ -22,6 +19,7 @@ import (
 	clientset "kubesphere.io/multicluster/generated/clientset/versioned"
 	clusterinformers "kubesphere.io/multicluster/generated/informers/externalversions/clusters/v1alpha1"
 	clusterlisters "kubesphere.io/multicluster/generated/listers/clusters/v1alpha1"
+	"kubesphere.io/multicluster/pkg/controller/internal/workers"
 	"kubesphere.io/multicluster/pkg/join"
 )
 
@@ -63,22 +61,8 @@ func needsWork(cl *v1alpha1.Cluster) bool {
 }
 
 // Run works until ctx ends.
-func (c *Controller) Run(ctx context.Context, workers int) {
-	defer c.queue.ShutDown()
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced) {
-		return
-	}
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			wait.UntilWithContext(ctx, c.work, time.Second)
-		}()
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
+func (c *Controller) Run(ctx context.Context, n int) {
+	workers.Run(ctx, n, c.synced, c.queue.ShutDown, c.work)
 }
 
 func (c *Controller) work(ctx context.Context) {
