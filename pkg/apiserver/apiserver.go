@@ -66,6 +66,8 @@ type ExtraConfig struct {
 	// ShutdownGracePeriod is how long watches and proxied streams may go on once the
 	// server begins to shut down.
 	ShutdownGracePeriod time.Duration
+	// Agents reaches Agent clusters through the tower proxies; nil leaves them unreachable.
+	Agents clusterconn.AgentDialer
 }
 
 // CompletedConfig is a Config with every default filled in; only Complete makes one.
@@ -193,7 +195,7 @@ func (c completedConfig) newProxy(generic *genericapiserver.GenericAPIServer) (*
 		informers.WithNamespace(c.ExtraConfig.CredentialsNamespace))
 	clusterInformer := clusterInformers.Clusters().V1alpha1().Clusters()
 	secretInformer := secretInformers.Core().V1().Secrets()
-	backends := clusterconn.NewBackends(secretInformer.Lister(), c.ExtraConfig.CredentialsNamespace)
+	backends := clusterconn.NewBackends(secretInformer.Lister(), c.ExtraConfig.CredentialsNamespace, c.ExtraConfig.Agents)
 	if _, err := clusterInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		DeleteFunc: func(obj any) {
 			if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {

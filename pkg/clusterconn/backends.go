@@ -5,6 +5,7 @@
 package clusterconn
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
@@ -58,8 +59,16 @@ type source struct {
 	secretVersion     string
 }
 
+// AgentDialer opens a stream to an Agent cluster's agent (pkg/tunnel's Dialer): HTTP to
+// the member's API server is spoken over it, and the agent adds its own credential.
+type AgentDialer interface {
+	DialCluster(ctx context.Context, cluster string) (net.Conn, error)
+}
+
 // Backends builds and caches a backend per cluster.
 type Backends struct {
+	// agents reaches Agent clusters; nil when this component has no tower proxy.
+	agents  AgentDialer
 	secrets corelisters.SecretLister
 	// namespace is the only namespace credentials Secrets may live in: the server may
 	// read Secrets there and nowhere else.
@@ -69,30 +78,42 @@ type Backends struct {
 	cache map[string]*Backend
 }
 
-// NewBackends returns a backend cache reading credentials Secrets from namespace.
-func NewBackends(secrets corelisters.SecretLister, namespace string) *Backends {
-	return &Backends{secrets: secrets, namespace: namespace, cache: map[string]*Backend{}}
+// NewBackends returns a backend cache reading credentials Secrets from namespace and
+// reaching Agent clusters through agents (which may be nil).
+func NewBackends(secrets corelisters.SecretLister, namespace string, agents AgentDialer) *Backends {
+	return &Backends{agents: agents, secrets: secrets, namespace: namespace, cache: map[string]*Backend{}}
 }
 
 // Get returns the cluster's backend, building it when the Cluster or its Secret changed.
 func (b *Backends) Get(c *v1alpha1.Cluster) (*Backend, error) {
-	if c.Spec.Connection.Type != v1alpha1.ConnectionDirect {
-		return nil, fmt.Errorf("cluster %q has connection type %s, which this server cannot reach yet", c.Name, c.Spec.Connection.Type)
+	var secret *corev1.Secret
+	switch c.Spec.Connection.Type {
+	case v1alpha1.ConnectionDirect:
+		ref := c.Spec.Connection.CredentialsSecretRef
+		if ref == nil {
+			return nil, fmt.Errorf("cluster %q has no credentialsSecretRef", c.Name)
+		}
+		if ref.Namespace != b.namespace {
+			return nil, fmt.Errorf("cluster %q: credentials Secret %s/%s must be in namespace %q", c.Name, ref.Namespace, ref.Name, b.namespace)
+		}
+		var err error
+		secret, err = b.secrets.Secrets(ref.Namespace).Get(ref.Name)
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("cluster %q: credentials Secret %s/%s not found", c.Name, ref.Namespace, ref.Name)
+		} else if err != nil {
+			return nil, err
+		}
+	case v1alpha1.ConnectionAgent:
+		if b.agents == nil {
+			return nil, fmt.Errorf("cluster %q has an Agent connection, and this component has no --tower-proxy-servers to reach it", c.Name)
+		}
+	default:
+		return nil, fmt.Errorf("cluster %q has connection type %q, which this server cannot reach", c.Name, c.Spec.Connection.Type)
 	}
-	ref := c.Spec.Connection.CredentialsSecretRef
-	if ref == nil {
-		return nil, fmt.Errorf("cluster %q has no credentialsSecretRef", c.Name)
+	from := source{clusterUID: c.UID, clusterGeneration: c.Generation}
+	if secret != nil {
+		from.secretVersion = secret.ResourceVersion
 	}
-	if ref.Namespace != b.namespace {
-		return nil, fmt.Errorf("cluster %q: credentials Secret %s/%s must be in namespace %q", c.Name, ref.Namespace, ref.Name, b.namespace)
-	}
-	secret, err := b.secrets.Secrets(ref.Namespace).Get(ref.Name)
-	if apierrors.IsNotFound(err) {
-		return nil, fmt.Errorf("cluster %q: credentials Secret %s/%s not found", c.Name, ref.Namespace, ref.Name)
-	} else if err != nil {
-		return nil, err
-	}
-	from := source{clusterUID: c.UID, clusterGeneration: c.Generation, secretVersion: secret.ResourceVersion}
 
 	b.mu.RLock()
 	cached := b.cache[c.Name]
@@ -106,7 +127,13 @@ func (b *Backends) Get(c *v1alpha1.Cluster) (*Backend, error) {
 	if cached = b.cache[c.Name]; cached != nil && cached.from == from {
 		return cached, nil
 	}
-	built, err := build(c, secret)
+	var built *Backend
+	var err error
+	if secret == nil {
+		built = agentBackend(c.Name, b.agents)
+	} else {
+		built, err = build(c, secret)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -205,6 +232,24 @@ func build(c *v1alpha1.Cluster, secret *corev1.Secret) (*Backend, error) {
 			IdleConnTimeout:     90 * time.Second,
 		},
 	}, nil
+}
+
+// agentBackend speaks plain HTTP over streams of the cluster's tunnel: TLS is the
+// tunnel's, and the agent adds its own credential, so the host holds none.
+func agentBackend(cluster string, agents AgentDialer) *Backend {
+	return &Backend{
+		// The agent sends every request to its own API server whatever the host; the
+		// cluster's name here only makes logs and errors readable.
+		Endpoint: &url.URL{Scheme: "http", Host: cluster},
+		Transport: &http.Transport{
+			Proxy: nil,
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				return agents.DialCluster(ctx, cluster)
+			},
+			MaxIdleConnsPerHost: 64,
+			IdleConnTimeout:     90 * time.Second,
+		},
+	}
 }
 
 // RESTConfig is how the host reaches cluster c's API server, on the same pooled transport

@@ -1,7 +1,10 @@
 package clusterconn
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"net"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -28,7 +31,7 @@ func backendsWith(t *testing.T, secrets ...*corev1.Secret) (*Backends, cache.Ind
 	for _, s := range secrets {
 		require.NoError(t, idx.Add(s))
 	}
-	return NewBackends(corelisters.NewSecretLister(idx), "kubesphere-system"), idx
+	return NewBackends(corelisters.NewSecretLister(idx), "kubesphere-system", nil), idx
 }
 
 func secret(name, rv string, data map[string]string) *corev1.Secret {
@@ -109,5 +112,30 @@ func TestBackendRefusesUnusableCredentials(t *testing.T) {
 	agent.Spec.Connection.Type = v1alpha1.ConnectionAgent
 	b, _ := backendsWith(t)
 	_, err := b.Get(agent)
-	assert.ErrorContains(t, err, "has connection type Agent, which this server cannot reach yet")
+	assert.ErrorContains(t, err, "has an Agent connection, and this component has no --tower-proxy-servers")
+}
+
+// fakeDialer stands for the tower proxies: it records the cluster each stream is for.
+type fakeDialer struct{ dialed []string }
+
+func (f *fakeDialer) DialCluster(_ context.Context, cluster string) (net.Conn, error) {
+	f.dialed = append(f.dialed, cluster)
+	return nil, errors.New("no tunnel in a unit test")
+}
+
+func TestAgentClusterGoesThroughTheTunnelWithoutCredentials(t *testing.T) {
+	dialer := &fakeDialer{}
+	b := NewBackends(corelisters.NewSecretLister(cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})), "kubesphere-system", dialer)
+	agent := &v1alpha1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: "member2", UID: "u1", Generation: 1},
+		Spec: v1alpha1.ClusterSpec{Connection: v1alpha1.Connection{Type: v1alpha1.ConnectionAgent}}}
+	be, err := b.Get(agent)
+	require.NoError(t, err)
+	assert.Empty(t, be.Bearer, "the host holds no credential for an Agent cluster")
+	assert.Equal(t, "http", be.Endpoint.Scheme, "TLS is the tunnel's; the agent adds the credential")
+	_, err = be.Transport.DialContext(context.Background(), "tcp", "anything:80")
+	require.Error(t, err)
+	assert.Equal(t, []string{"member2"}, dialer.dialed, "streams are opened for the cluster, whatever address the request names")
+	again, err := b.Get(agent)
+	require.NoError(t, err)
+	assert.Same(t, be, again, "the backend is cached while the Cluster is unchanged")
 }

@@ -9,11 +9,9 @@ package proxy
 import (
 	"context"
 	"fmt"
-	"log"
 	"net/http"
 	"net/http/httputil"
 	"strings"
-	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -21,10 +19,11 @@ import (
 	"k8s.io/apimachinery/pkg/util/httpstream"
 	utilproxy "k8s.io/apimachinery/pkg/util/proxy"
 	"k8s.io/apiserver/pkg/endpoints/request"
-	"k8s.io/klog/v2"
 
 	"kubesphere.io/multicluster/apis/clusters/v1alpha1"
 	clusterlisters "kubesphere.io/multicluster/generated/listers/clusters/v1alpha1"
+	"kubesphere.io/multicluster/internal/buffers"
+	"kubesphere.io/multicluster/internal/stdlog"
 	"kubesphere.io/multicluster/pkg/clusterconn"
 )
 
@@ -117,10 +116,10 @@ func (p *Proxy) Serve(w http.ResponseWriter, req *http.Request, cluster, path st
 		// headers; the member's audit log gets the caller's address from ours.
 		Rewrite:        func(r *httputil.ProxyRequest) { r.SetXForwarded() },
 		Transport:      b.Transport,
-		BufferPool:     copyBuffers,
+		BufferPool:     buffers.Pool{},
 		ModifyResponse: refuseRedirect,
 		ErrorHandler:   responder.Error,
-		ErrorLog:       copyErrorLog,
+		ErrorLog:       stdlog.V2,
 	}
 	rp.ServeHTTP(w, out)
 }
@@ -136,31 +135,6 @@ func refuseRedirect(resp *http.Response) error {
 		Status: metav1.StatusFailure, Code: http.StatusBadGateway, Reason: metav1.StatusReasonInternalError,
 		Message: fmt.Sprintf("the cluster's API server answered with a redirect to %q, which the proxy does not follow", resp.Header.Get("Location")),
 	}}
-}
-
-// bufferPool recycles the reverse proxy's copy buffers.
-type bufferPool struct{ pool sync.Pool }
-
-func (p *bufferPool) Get() []byte {
-	if b, ok := p.pool.Get().(*[]byte); ok {
-		return *b
-	}
-	return make([]byte, 32<<10)
-}
-
-func (p *bufferPool) Put(b []byte) { p.pool.Put(&b) }
-
-var copyBuffers = &bufferPool{}
-
-// copyErrorLog sends the reverse proxy's complaints (a client that went away mid-body)
-// to klog at a level where they do not flood the log.
-var copyErrorLog = log.New(klogWriter{}, "", 0)
-
-type klogWriter struct{}
-
-func (klogWriter) Write(p []byte) (int, error) {
-	klog.V(2).Info(strings.TrimSpace(string(p)))
-	return len(p), nil
 }
 
 // statusResponder turns transport errors into a 503 that names the cluster, so a client

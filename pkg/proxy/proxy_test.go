@@ -106,11 +106,3 @@ func TestRefuseRedirect(t *testing.T) {
 	assert.Equal(t, int32(http.StatusBadGateway), status.Status().Code)
 	assert.Contains(t, status.Status().Message, "https://evil.example/")
 }
-
-func TestBufferPoolRecycles(t *testing.T) {
-	p := &bufferPool{}
-	b := p.Get()
-	assert.Len(t, b, 32<<10)
-	p.Put(b)
-	assert.Len(t, p.Get(), 32<<10)
-}

@@ -39,7 +39,7 @@ func TestShutdownEndsStreams(t *testing.T) {
 		Connection: v1alpha1.Connection{Type: v1alpha1.ConnectionDirect, KubernetesAPIEndpoint: member.URL,
 			CABundle:             pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: member.Certificate().Raw}),
 			CredentialsSecretRef: &v1alpha1.SecretReference{Namespace: "kubesphere-system", Name: "m-credentials"}}}}))
-	p := New(clusterlisters.NewClusterLister(clusters), clusterconn.NewBackends(corelisters.NewSecretLister(secrets), "kubesphere-system"))
+	p := New(clusterlisters.NewClusterLister(clusters), clusterconn.NewBackends(corelisters.NewSecretLister(secrets), "kubesphere-system", nil))
 
 	req := httptest.NewRequest("GET", "/clusters/m/api/v1/pods?watch=1", nil)
 	req = req.WithContext(request.WithUser(req.Context(), &user.DefaultInfo{Name: "alice"}))

@@ -21,6 +21,7 @@ import (
 	"kubesphere.io/multicluster/apis/clusters/v1alpha1"
 	clusteropenapi "kubesphere.io/multicluster/generated/openapi"
 	"kubesphere.io/multicluster/pkg/apiserver"
+	"kubesphere.io/multicluster/pkg/tunnel"
 )
 
 const defaultEtcdPathPrefix = "/registry/clusters.kubesphere.io"
@@ -40,6 +41,8 @@ type Options struct {
 	CredentialsNamespace string
 	// ShutdownGracePeriod bounds how long long-running requests hold a stopping server.
 	ShutdownGracePeriod time.Duration
+	// Tower reaches Agent clusters through the tower proxies.
+	Tower tunnel.DialerOptions
 }
 
 // NewOptions returns the defaults.
@@ -75,6 +78,7 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 		"Host namespace of the Secrets that hold Direct clusters' credentials. The server reads "+
 			"Secrets in this namespace only; a Cluster whose credentialsSecretRef points elsewhere "+
 			"cannot be reached.")
+	o.Tower.AddFlags(fss.FlagSet("member clusters"))
 	fss.FlagSet("lifecycle").DurationVar(&o.ShutdownGracePeriod, "shutdown-grace-period", o.ShutdownGracePeriod,
 		"On SIGTERM, how long watches and proxied streams (watch, logs -f, port-forward) may go on "+
 			"before the server ends them; their clients reconnect, to another replica. Requests that "+
@@ -119,6 +123,9 @@ func (o *Options) Validate() error {
 	if o.ShutdownGracePeriod < 0 || o.ShutdownGracePeriod >= time.Minute {
 		errs = append(errs, fmt.Errorf("--shutdown-grace-period must be at least 0 and below the 60 s shutdown timeout"))
 	}
+	if err := o.Tower.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	errs = append(errs, o.ComponentGlobals.Validate()...)
 	return utilerrors.NewAggregate(errs)
 }
@@ -144,6 +151,18 @@ func (o *Options) Config() (*apiserver.Config, error) {
 	if err := o.Recommended.ApplyTo(cfg); err != nil {
 		return nil, err
 	}
-	return &apiserver.Config{GenericConfig: cfg, ExtraConfig: apiserver.ExtraConfig{
-		CredentialsNamespace: o.CredentialsNamespace, ShutdownGracePeriod: o.ShutdownGracePeriod}}, nil
+	extra := apiserver.ExtraConfig{CredentialsNamespace: o.CredentialsNamespace, ShutdownGracePeriod: o.ShutdownGracePeriod}
+	// The tower proxies know this server by its host credential.
+	if cfg.ClientConfig != nil {
+		dialer, err := o.Tower.Dialer(cfg.ClientConfig)
+		if err != nil {
+			return nil, fmt.Errorf("--tower-proxy-ca-file: %w", err)
+		}
+		if dialer != nil {
+			extra.Agents = dialer
+		}
+	} else if len(o.Tower.Servers) > 0 {
+		return nil, fmt.Errorf("--tower-proxy-servers needs a host kubeconfig (--kubeconfig or in-cluster)")
+	}
+	return &apiserver.Config{GenericConfig: cfg, ExtraConfig: extra}, nil
 }

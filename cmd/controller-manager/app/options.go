@@ -8,6 +8,7 @@ import (
 	cliflag "k8s.io/component-base/cli/flag"
 
 	"kubesphere.io/multicluster/pkg/controller/clusterhealth"
+	"kubesphere.io/multicluster/pkg/tunnel"
 )
 
 // Options are the command's flags.
@@ -17,7 +18,9 @@ type Options struct {
 	KubeAPIBurst         int
 	MetricsBindAddress   string
 	CredentialsNamespace string
-	Health               clusterhealth.Options
+	// Tower reaches Agent clusters through the tower proxies, as cluster-apiserver does.
+	Tower  tunnel.DialerOptions
+	Health clusterhealth.Options
 
 	LeaderElect        bool
 	LeaseNamespace     string
@@ -56,6 +59,7 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "Burst above --kube-api-qps.")
 	fs.StringVar(&o.CredentialsNamespace, "credentials-namespace", o.CredentialsNamespace,
 		"Host namespace of the Secrets that hold Direct clusters' credentials; must match cluster-apiserver's.")
+	o.Tower.AddFlags(fs)
 
 	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress,
 		"Address of the /metrics and /healthz endpoints (plain HTTP). Loopback by default; in a pod use :8080 so that Prometheus and the kubelet reach it. Empty turns them off.")
@@ -97,6 +101,9 @@ func (o *Options) Validate() error {
 	}
 	if o.CredentialsNamespace == "" {
 		errs = append(errs, fmt.Errorf("--credentials-namespace must not be empty"))
+	}
+	if err := o.Tower.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if o.LeaderElect && !(o.LeaseRetryPeriod < o.LeaseRenewDeadline && o.LeaseRenewDeadline < o.LeaseDuration) {
 		errs = append(errs, fmt.Errorf("leader election needs retry period < renew deadline < lease duration"))

@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
@@ -99,7 +100,7 @@ func Run(ctx context.Context, o *Options) error {
 		}
 	}
 	run := func(ctx context.Context) {
-		if err := runControllers(ctx, o, hostClient, clusterClient, registry); err != nil {
+		if err := runControllers(ctx, o, cfg, hostClient, clusterClient, registry); err != nil {
 			klog.ErrorS(err, "Controllers stopped")
 			os.Exit(1)
 		}
@@ -153,10 +154,17 @@ func serveMetrics(ctx context.Context, addr string, registry *prometheus.Registr
 	return nil
 }
 
-func runControllers(ctx context.Context, o *Options, hostClient kubernetes.Interface, clusterClient clientset.Interface, registry prometheus.Registerer) error {
+func runControllers(ctx context.Context, o *Options, hostConfig *rest.Config, hostClient kubernetes.Interface, clusterClient clientset.Interface, registry prometheus.Registerer) error {
 	clusterFactory := clusterinformers.NewSharedInformerFactory(clusterClient, 0)
 	secretFactory := informers.NewSharedInformerFactoryWithOptions(hostClient, 0, informers.WithNamespace(o.CredentialsNamespace))
-	backends := clusterconn.NewBackends(secretFactory.Core().V1().Secrets().Lister(), o.CredentialsNamespace)
+	// Probes of Agent clusters go through the tower proxies, as proxied requests do.
+	var agents clusterconn.AgentDialer
+	if dialer, err := o.Tower.Dialer(hostConfig); err != nil {
+		return fmt.Errorf("--tower-proxy-ca-file: %w", err)
+	} else if dialer != nil {
+		agents = dialer
+	}
+	backends := clusterconn.NewBackends(secretFactory.Core().V1().Secrets().Lister(), o.CredentialsNamespace, agents)
 
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {

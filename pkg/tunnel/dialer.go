@@ -1,0 +1,122 @@
+package tunnel
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// Dialer opens streams to Agent clusters through the tower proxies: the host side of a
+// tunnel, used by cluster-apiserver and controller-manager.
+type Dialer struct {
+	// Servers are the tower proxy URLs (https://host:port); a name with several addresses
+	// (a headless Service) is every replica.
+	Servers []*url.URL
+	// TLS trusts the tower proxies' serving CA and carries this component's client
+	// certificate, if it has one.
+	TLS *tls.Config
+	// Bearer is this component's token, for a tower proxy that authenticates dialers by
+	// token review; empty with a client certificate.
+	Bearer func() string
+	// Timeout bounds dialing and the CONNECT exchange with one tower proxy.
+	Timeout time.Duration
+}
+
+// DialCluster opens a stream to cluster's agent. It tries every tower proxy replica, in an
+// order that spreads load, until one has the cluster's tunnel; when none has, the error is
+// ErrAgentNotConnected.
+func (d *Dialer) DialCluster(ctx context.Context, cluster string) (net.Conn, error) {
+	var addrs []struct {
+		server *url.URL
+		addr   string
+	}
+	for _, s := range d.Servers {
+		for _, a := range resolveAll(ctx, s) {
+			addrs = append(addrs, struct {
+				server *url.URL
+				addr   string
+			}{s, a})
+		}
+	}
+	if len(addrs) == 0 {
+		return nil, errors.New("no tower proxy is configured to reach Agent clusters")
+	}
+	start := rand.N(len(addrs))
+	var errs []error
+	notConnected := 0
+	for i := range addrs {
+		a := addrs[(start+i)%len(addrs)]
+		conn, err := d.dialOne(ctx, a.server, a.addr, cluster)
+		if err == nil {
+			return conn, nil
+		}
+		if errors.As(err, new(ErrAgentNotConnected)) {
+			notConnected++
+		} else {
+			errs = append(errs, fmt.Errorf("tower proxy %s: %w", a.addr, err))
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if notConnected > 0 && len(errs) == 0 {
+		return nil, ErrAgentNotConnected{Cluster: cluster}
+	}
+	if notConnected > 0 {
+		errs = append([]error{ErrAgentNotConnected{Cluster: cluster}}, errs...)
+	}
+	return nil, errors.Join(errs...)
+}
+
+func (d *Dialer) dialOne(ctx context.Context, server *url.URL, addr, cluster string) (net.Conn, error) {
+	timeout := d.Timeout
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	dialCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cfg := d.TLS.Clone()
+	cfg.ServerName = server.Hostname()
+	cfg.NextProtos = []string{"http/1.1"}
+	td := tls.Dialer{NetDialer: &net.Dialer{KeepAlive: 30 * time.Second}, Config: cfg}
+	conn, err := td.DialContext(dialCtx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if deadline, ok := dialCtx.Deadline(); ok {
+		_ = conn.SetDeadline(deadline)
+	}
+	authz := ""
+	if d.Bearer != nil {
+		if t := d.Bearer(); t != "" {
+			authz = "Authorization: Bearer " + t + "\r\n"
+		}
+	}
+	if _, err := fmt.Fprintf(conn, "CONNECT %s:443 HTTP/1.1\r\nHost: %s:443\r\n%s\r\n", cluster, cluster, authz); err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodConnect})
+	if err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer conn.Close()
+		err := statusError(resp)
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			return nil, ErrAgentNotConnected{Cluster: cluster}
+		}
+		return nil, err
+	}
+	_ = conn.SetDeadline(time.Time{})
+	return withBuffered(conn, br), nil
+}

@@ -1,0 +1,62 @@
+package tunnel
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/httpstream"
+	"k8s.io/client-go/rest"
+
+	"kubesphere.io/multicluster/internal/buffers"
+	"kubesphere.io/multicluster/internal/stdlog"
+)
+
+// NewForwarder returns the agent's handler: every request from the host goes to the one
+// API server of cfg (the member's own), with cfg's credential (the agent's service
+// account) in place of anything the request carried. Paths are kept, the target never
+// changes: the agent is not a proxy into the member's network. Identity comes from the
+// Impersonate-* headers cluster-apiserver set; the member's RBAC lets the agent's service
+// account impersonate and nothing more.
+func NewForwarder(cfg *rest.Config) (http.Handler, error) {
+	target, err := url.Parse(cfg.Host)
+	if err != nil || target.Host == "" {
+		return nil, fmt.Errorf("the member's API server address %q is not a URL", cfg.Host)
+	}
+	if target.Scheme == "" {
+		target.Scheme = "https"
+	}
+	rt, err := rest.TransportFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	// Upgrades (exec, attach, port-forward) must not go over an HTTP/2 connection, which
+	// cannot switch protocols: they get a transport of their own that speaks HTTP/1.1.
+	h1 := rest.CopyConfig(cfg)
+	h1.NextProtos = []string{"http/1.1"}
+	upgradeRT, err := rest.TransportFor(h1)
+	if err != nil {
+		return nil, err
+	}
+	rewrite := func(r *httputil.ProxyRequest) {
+		r.Out.URL.Scheme, r.Out.URL.Host = target.Scheme, target.Host
+		r.Out.Host = target.Host
+		r.Out.Header.Del("Authorization")
+		// The host sets X-Forwarded-For to the caller's address; keep it for the member's audit log.
+		r.Out.Header["X-Forwarded-For"] = r.In.Header["X-Forwarded-For"]
+	}
+	onError := func(w http.ResponseWriter, req *http.Request, err error) {
+		writeStatus(w, apierrors.NewServiceUnavailable(fmt.Sprintf("the agent cannot reach its cluster's API server at %s: %v", target.Host, err)))
+	}
+	plain := &httputil.ReverseProxy{Rewrite: rewrite, Transport: rt, BufferPool: buffers.Pool{}, ErrorHandler: onError, ErrorLog: stdlog.V2}
+	upgrade := &httputil.ReverseProxy{Rewrite: rewrite, Transport: upgradeRT, BufferPool: buffers.Pool{}, ErrorHandler: onError, ErrorLog: stdlog.V2}
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if httpstream.IsUpgradeRequest(req) {
+			upgrade.ServeHTTP(w, req)
+			return
+		}
+		plain.ServeHTTP(w, req)
+	}), nil
+}

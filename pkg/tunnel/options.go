@@ -1,0 +1,83 @@
+package tunnel
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net/url"
+	"os"
+
+	"github.com/spf13/pflag"
+	"k8s.io/client-go/rest"
+)
+
+// DialerOptions are the flags of a host component that reaches Agent clusters
+// (cluster-apiserver, controller-manager).
+type DialerOptions struct {
+	// Servers are the tower proxy URLs.
+	Servers []string
+	// CAFile verifies the tower proxies' serving certificates.
+	CAFile string
+}
+
+// AddFlags adds the options' flags to fs.
+func (o *DialerOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringSliceVar(&o.Servers, "tower-proxy-servers", o.Servers,
+		"URLs of the tower proxies (https://host:port, comma-separated) through which Agent clusters are "+
+			"reached. A name with several addresses (a headless Service) stands for every replica. "+
+			"Empty: Agent clusters cannot be reached.")
+	fs.StringVar(&o.CAFile, "tower-proxy-ca-file", o.CAFile,
+		"PEM CA bundle that signs the tower proxies' serving certificates. This component "+
+			"authenticates to them with the client certificate or token of its host kubeconfig.")
+}
+
+// Validate checks the flags.
+func (o *DialerOptions) Validate() error {
+	for _, s := range o.Servers {
+		if u, err := url.Parse(s); err != nil || u.Scheme != "https" || u.Host == "" {
+			return fmt.Errorf("--tower-proxy-servers: %q is not an https URL", s)
+		}
+	}
+	if len(o.Servers) > 0 && o.CAFile == "" {
+		return fmt.Errorf("--tower-proxy-ca-file is required with --tower-proxy-servers")
+	}
+	return nil
+}
+
+// Dialer builds the dialer, authenticating to the tower proxies as host (this component's
+// host credential: its client certificate, or its token). It is nil without servers.
+func (o *DialerOptions) Dialer(host *rest.Config) (*Dialer, error) {
+	if len(o.Servers) == 0 {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(o.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("--tower-proxy-ca-file %s holds no PEM certificate", o.CAFile)
+	}
+	tlsCfg := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	if hostTLS, err := rest.TLSConfigFor(host); err == nil && hostTLS != nil && hostTLS.GetClientCertificate != nil {
+		tlsCfg.GetClientCertificate = hostTLS.GetClientCertificate
+	}
+	d := &Dialer{TLS: tlsCfg}
+	for _, s := range o.Servers {
+		u, _ := url.Parse(s)
+		d.Servers = append(d.Servers, u)
+	}
+	switch {
+	case host.BearerToken != "":
+		token := host.BearerToken
+		d.Bearer = func() string { return token }
+	case host.BearerTokenFile != "":
+		// Projected service account tokens rotate: read the file each time.
+		file := host.BearerTokenFile
+		d.Bearer = func() string {
+			b, _ := os.ReadFile(file)
+			return string(b)
+		}
+	}
+	return d, nil
+}

@@ -1,0 +1,299 @@
+package tunnel
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/yamux"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/klog/v2"
+)
+
+// TokenHashes finds the stored hash of a cluster's join token; ok is false when the cluster
+// has none (no such cluster, or its token was revoked).
+type TokenHashes func(cluster string) (hash string, ok bool)
+
+// AuthorizeDialer decides whether a request to open streams (CONNECT) comes from a host
+// component allowed to use tunnels. It returns the caller's name for the log.
+type AuthorizeDialer func(req *http.Request) (user string, err error)
+
+// Server is the tower proxy: it accepts agents' tunnels and opens streams on them for
+// authorized host components.
+type Server struct {
+	tokens    TokenHashes
+	authorize AuthorizeDialer
+
+	mu sync.Mutex
+	// tunnels by cluster, newest last. More than one is normal for a moment: a restarted
+	// agent's new tunnel arrives before the old one is found dead, and must not be refused
+	// (the "session already allocated" state of other agents).
+	tunnels map[string][]*agentTunnel
+	closing bool
+}
+
+type agentTunnel struct {
+	cluster   string
+	tokenHash string
+	session   *yamux.Session
+	remote    string
+	since     time.Time
+}
+
+// NewServer returns a tower proxy that checks agents' tokens against tokens and dialers with
+// authorize.
+func NewServer(tokens TokenHashes, authorize AuthorizeDialer) *Server {
+	return &Server{tokens: tokens, authorize: authorize, tunnels: map[string][]*agentTunnel{}}
+}
+
+// ServeHTTP serves agents (GET /tunnels/<cluster> with an upgrade) and dialers (CONNECT
+// <cluster>:443). The listener must speak HTTP/1.1 only: both take over the connection.
+func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	switch {
+	case req.Method == http.MethodConnect:
+		s.serveDial(w, req)
+	case req.Method == http.MethodGet && strings.HasPrefix(req.URL.Path, AgentPathPrefix):
+		s.serveAgent(w, req)
+	case req.Method == http.MethodGet && (req.URL.Path == "/healthz" || req.URL.Path == "/readyz"):
+		_, _ = w.Write([]byte("ok"))
+	default:
+		writeStatus(w, &apierrors.StatusError{ErrStatus: metav1.Status{Status: metav1.StatusFailure, Code: http.StatusNotFound,
+			Reason: metav1.StatusReasonNotFound, Message: fmt.Sprintf("%s %s: a tower proxy serves only agents' tunnels and CONNECT", req.Method, req.URL.Path)}})
+	}
+}
+
+func (s *Server) serveAgent(w http.ResponseWriter, req *http.Request) {
+	cluster := strings.TrimPrefix(req.URL.Path, AgentPathPrefix)
+	if errs := validation.IsDNS1123Label(cluster); len(errs) > 0 {
+		writeStatus(w, apierrors.NewBadRequest(fmt.Sprintf("%q is not a cluster name: %s", cluster, strings.Join(errs, "; "))))
+		return
+	}
+	token, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
+	if !ok || checkTokenShape(token) != nil {
+		writeStatus(w, apierrors.NewUnauthorized("a join token is required (Authorization: Bearer <token>)"))
+		return
+	}
+	hash, ok := s.tokens(cluster)
+	if !ok || !tokenMatches(hash, token) {
+		// One message for both: which clusters exist is not the caller's business.
+		klog.InfoS("Refused an agent", "cluster", cluster, "remote", req.RemoteAddr)
+		writeStatus(w, apierrors.NewUnauthorized(fmt.Sprintf("the join token is not valid for cluster %q (revoked, rotated, or issued for another cluster)", cluster)))
+		return
+	}
+	if !strings.EqualFold(req.Header.Get("Upgrade"), UpgradeProtocol) {
+		writeStatus(w, apierrors.NewBadRequest("expected Upgrade: "+UpgradeProtocol))
+		return
+	}
+	conn, buffered, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		writeStatus(w, apierrors.NewInternalError(err))
+		return
+	}
+	_ = conn.SetDeadline(time.Time{})
+	if _, err := fmt.Fprintf(conn, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: %s\r\n\r\n", UpgradeProtocol); err != nil {
+		_ = conn.Close()
+		return
+	}
+	session, err := yamux.Client(withBuffered(conn, buffered.Reader), muxConfig())
+	if err != nil {
+		_ = conn.Close()
+		return
+	}
+	t := &agentTunnel{cluster: cluster, tokenHash: hash, session: session, remote: req.RemoteAddr, since: time.Now()}
+	if !s.add(t) {
+		_ = session.Close()
+		return
+	}
+	klog.InfoS("Agent connected", "cluster", cluster, "remote", req.RemoteAddr)
+	go func() {
+		<-session.CloseChan()
+		s.remove(t)
+		klog.InfoS("Agent disconnected", "cluster", cluster, "remote", t.remote, "connectedFor", time.Since(t.since).Round(time.Second))
+	}()
+}
+
+func (s *Server) add(t *agentTunnel) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.tunnels[t.cluster] = append(s.tunnels[t.cluster], t)
+	return true
+}
+
+func (s *Server) remove(t *agentTunnel) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	list := slices.DeleteFunc(s.tunnels[t.cluster], func(x *agentTunnel) bool { return x == t })
+	if len(list) == 0 {
+		delete(s.tunnels, t.cluster)
+	} else {
+		s.tunnels[t.cluster] = list
+	}
+}
+
+// newest is the cluster's most recent live tunnel.
+func (s *Server) newest(cluster string) *agentTunnel {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	list := s.tunnels[cluster]
+	for i := len(list) - 1; i >= 0; i-- {
+		if !list[i].session.IsClosed() {
+			return list[i]
+		}
+	}
+	return nil
+}
+
+// Revalidate closes the cluster's tunnels opened with a token that is no longer its token:
+// call it whenever a token changes or goes, so revoking takes effect at once.
+func (s *Server) Revalidate(cluster string) {
+	hash, ok := s.tokens(cluster)
+	s.mu.Lock()
+	var stale []*agentTunnel
+	for _, t := range s.tunnels[cluster] {
+		if !ok || t.tokenHash != hash {
+			stale = append(stale, t)
+		}
+	}
+	s.mu.Unlock()
+	for _, t := range stale {
+		klog.InfoS("Closing a tunnel whose token was revoked or rotated", "cluster", cluster, "remote", t.remote)
+		_ = t.session.Close()
+	}
+}
+
+// Connected lists the clusters with a live tunnel.
+func (s *Server) Connected() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.tunnels))
+	for c := range s.tunnels {
+		out = append(out, c)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Shutdown refuses new tunnels, tells agents to go (they reconnect to another replica), and
+// closes every tunnel after grace, ending the streams still open on them.
+func (s *Server) Shutdown(ctx context.Context, grace time.Duration) {
+	s.mu.Lock()
+	s.closing = true
+	var all []*agentTunnel
+	for _, list := range s.tunnels {
+		all = append(all, list...)
+	}
+	s.mu.Unlock()
+	for _, t := range all {
+		_ = t.session.GoAway()
+	}
+	deadline := time.NewTimer(grace)
+	defer deadline.Stop()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for open := true; open; {
+		open = false
+		for _, t := range all {
+			if !t.session.IsClosed() && t.session.NumStreams() > 0 {
+				open = true
+			}
+		}
+		if !open {
+			break
+		}
+		select {
+		case <-tick.C:
+		case <-deadline.C:
+			open = false
+		case <-ctx.Done():
+			open = false
+		}
+	}
+	for _, t := range all {
+		_ = t.session.Close()
+	}
+}
+
+func (s *Server) serveDial(w http.ResponseWriter, req *http.Request) {
+	user, err := s.authorize(req)
+	if err != nil {
+		writeStatus(w, err)
+		return
+	}
+	cluster := req.Host
+	if h, _, err := net.SplitHostPort(req.Host); err == nil {
+		cluster = h
+	}
+	t := s.newest(cluster)
+	if t == nil {
+		writeStatus(w, apierrors.NewServiceUnavailable(ErrAgentNotConnected{Cluster: cluster}.Error()))
+		return
+	}
+	stream, err := t.session.Open()
+	if err != nil {
+		writeStatus(w, apierrors.NewServiceUnavailable(fmt.Sprintf("cluster %q: the agent's tunnel failed: %v", cluster, err)))
+		return
+	}
+	conn, buffered, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		_ = stream.Close()
+		writeStatus(w, apierrors.NewInternalError(err))
+		return
+	}
+	_ = conn.SetDeadline(time.Time{})
+	if _, err := conn.Write([]byte("HTTP/1.1 200 Connection established\r\n\r\n")); err != nil {
+		_ = conn.Close()
+		_ = stream.Close()
+		return
+	}
+	klog.V(4).InfoS("Stream opened", "cluster", cluster, "user", user)
+	splice(withBuffered(conn, buffered.Reader), stream)
+}
+
+// writeStatus answers with a Kubernetes Status, as every component of this project does.
+func writeStatus(w http.ResponseWriter, err error) {
+	status, ok := err.(apierrors.APIStatus)
+	if !ok {
+		status = apierrors.NewInternalError(err)
+	}
+	st := status.Status()
+	st.Kind, st.APIVersion = "Status", "v1"
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(int(st.Code))
+	_ = json.NewEncoder(w).Encode(st)
+}
+
+// withBuffered is conn, preceded by what the HTTP server had already read of it. Nearly
+// always nothing: then the 4 KiB reader is not kept for the connection's life.
+func withBuffered(conn net.Conn, r *bufio.Reader) net.Conn {
+	if r.Buffered() == 0 {
+		return conn
+	}
+	return bufferedConn{Conn: conn, r: r}
+}
+
+// bufferedConn reads what the HTTP server had already buffered before the connection.
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+func (c bufferedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return c.Conn.Close()
+}

@@ -1,0 +1,68 @@
+package tunnel
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"strings"
+)
+
+// Join tokens: 256 random bits, shown once by join, kept on the host only as a SHA-256 in
+// the Secret <cluster>-agent-token (key "sha256"), so that reading the host's Secrets does
+// not give a tunnel. A token is bound to its cluster by where its hash is stored.
+const (
+	tokenBytes = 32
+	// TokenSecretSuffix names a cluster's token Secret: <cluster>-agent-token.
+	TokenSecretSuffix = "-agent-token"
+	// TokenHashKey is the key of the token's hash in that Secret.
+	TokenHashKey = "sha256"
+)
+
+// TokenSecretName is the name of cluster's token Secret.
+func TokenSecretName(cluster string) string { return cluster + TokenSecretSuffix }
+
+// ClusterOfTokenSecret is the cluster a token Secret belongs to, or "" for another Secret.
+func ClusterOfTokenSecret(name string) string {
+	cluster, ok := strings.CutSuffix(name, TokenSecretSuffix)
+	if !ok {
+		return ""
+	}
+	return cluster
+}
+
+// NewToken returns a fresh join token.
+func NewToken() (string, error) {
+	b := make([]byte, tokenBytes)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// HashToken is what the host stores for token.
+func HashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// tokenMatches compares in constant time, so the hash cannot be guessed byte by byte.
+func tokenMatches(storedHash, token string) bool {
+	got := HashToken(token)
+	return len(storedHash) == len(got) && subtle.ConstantTimeCompare([]byte(storedHash), []byte(got)) == 1
+}
+
+// checkTokenShape refuses what cannot be a token before hashing it (a kubeconfig pasted by
+// mistake, an empty file), with a message that says so.
+func checkTokenShape(token string) error {
+	b, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil || len(b) != tokenBytes {
+		return fmt.Errorf("the join token is not a token made by join (43 characters of base64url)")
+	}
+	return nil
+}
+
+// TokenSecretLabel marks token Secrets, so the tower proxy watches those and no others.
+const TokenSecretLabel = "clusters.kubesphere.io/agent-token"
