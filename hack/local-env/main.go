@@ -36,16 +36,19 @@ func main() {
 	capPort := fs.Int("cluster-apiserver-port", def.ClusterAPIServer, "Port of cluster-apiserver.")
 	m1 := fs.Int("member1-port", def.Members["member1"], "Port of member1's kube-apiserver; its kwok kubelet takes the next port.")
 	m2 := fs.Int("member2-port", def.Members["member2"], "Port of member2's kube-apiserver; its kwok kubelet takes the next port.")
+	agents := fs.String("agent-members", "member2", "Comma-separated members joined by agent (a tower agent process dials the tower proxies); the others are Direct.")
+	tower1 := fs.Int("tower-proxy-port", def.TowerProxies[0], "Port of the first tower proxy replica; the second takes the next port.")
 	_ = fs.Parse(os.Args[2:])
 
 	names := strings.FieldsFunc(*members, func(r rune) bool { return r == ',' })
 	ports := localenv.Ports{Etcd: *etcdPort, EtcdPeer: *etcdPort + 1, Host: *hostPort, ClusterAPIServer: *capPort,
-		Members: map[string]int{"member1": *m1, "member2": *m2}}
+		Members: map[string]int{"member1": *m1, "member2": *m2}, TowerProxies: []int{*tower1, *tower1 + 1}}
 	env, err := localenv.New(*dir, *binDir, ports, names...)
 	if err != nil {
 		fail(err)
 	}
 	env.Detach = true
+	env.AgentMembers = strings.FieldsFunc(*agents, func(r rune) bool { return r == ',' })
 	start := time.Now()
 	env.Log = func(format string, args ...any) {
 		fmt.Printf("[%5.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
@@ -93,6 +96,9 @@ Endpoints (all 127.0.0.1):
 `, took.Round(time.Second), rel(filepath.Join(env.Dir, "pids")), strings.Join(running, "\n  "), env.HostURL(), env.ClusterAPIServerURL())
 	for _, m := range env.Members {
 		fmt.Printf("  %-20s %s\n", m+" kube-apiserver", env.MemberURL(m))
+	}
+	for i, u := range env.TowerProxyURLs() {
+		fmt.Printf("  %-20s %s\n", fmt.Sprintf("tower proxy %d", i+1), u)
 	}
 	fmt.Printf(`Logs: %s
 Try:

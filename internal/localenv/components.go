@@ -34,6 +34,8 @@ const (
 	// ControllerManagerUser is controller-manager's user on the host, named like
 	// ClusterAPIServerUser after its ServiceAccount in artifacts/.
 	ControllerManagerUser = "system:serviceaccount:kube-federation-system:controller-manager"
+	// TowerProxyUser is the tower proxies' user on the host, after their ServiceAccount.
+	TowerProxyUser = "system:serviceaccount:kubesphere-system:tower-proxy"
 	// ControllerManagerNamespace holds controller-manager's leader-election Lease.
 	ControllerManagerNamespace = "kube-federation-system"
 	// DeveloperUser is a non-admin host user that may use clusters/proxy on the first
@@ -133,6 +135,15 @@ func (e *Env) makePKI() (*pki, error) {
 		},
 		func() (err error) {
 			p.client["host-controller-manager"], err = issue("host", "host-controller-manager", ControllerManagerUser, nil, nil, false)
+			return err
+		},
+		func() (err error) {
+			p.serving["host-tower-proxy"], err = issue("host", "host-tower-proxy", "tower-proxy", nil,
+				[]string{"tower-proxy." + Namespace + ".svc", "tower-proxy-replicas." + Namespace + ".svc"}, true)
+			return err
+		},
+		func() (err error) {
+			p.client["host-tower-proxy"], err = issue("host", "host-tower-proxy-client", TowerProxyUser, nil, nil, false)
 			return err
 		},
 		func() (err error) {
@@ -551,7 +562,7 @@ func (e *Env) StartExtraClusterAPIServer(ctx context.Context, component string, 
 		// Batch: events are written by a background worker, not on the request path (the
 		// ResponseStarted event of every proxied request is written before its first byte).
 		"--audit-log-mode=batch",
-	}, storageArgs...)
+	}, append(e.towerDialerArgs(), storageArgs...)...)
 	if err := e.start("host", component, "cluster-apiserver", args...); err != nil {
 		return "", err
 	}
@@ -571,10 +582,10 @@ func (e *Env) StartControllerManager(ctx context.Context, component string) erro
 		return err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	if err := e.start("host", component, "controller-manager",
-		"--kubeconfig="+e.componentKubeconfig("host-controller-manager"),
-		"--leader-elect-resource-namespace="+ControllerManagerNamespace,
-		"--metrics-bind-address="+addr); err != nil {
+	if err := e.start("host", component, "controller-manager", append([]string{
+		"--kubeconfig=" + e.componentKubeconfig("host-controller-manager"),
+		"--leader-elect-resource-namespace=" + ControllerManagerNamespace,
+		"--metrics-bind-address=" + addr}, e.towerDialerArgs()...)...); err != nil {
 		return err
 	}
 	e.mu.Lock()

@@ -30,12 +30,15 @@ type Ports struct {
 	// Members maps a member's name to its kube-apiserver port; its kwok kubelet port is
 	// the next one.
 	Members map[string]int
+	// TowerProxies are the ports of the tower proxy replicas (two: tunnels must work
+	// whichever replica a request reaches).
+	TowerProxies []int
 }
 
 // DefaultPorts are the documented defaults of make local-up.
 func DefaultPorts() Ports {
 	return Ports{Etcd: 12379, EtcdPeer: 12380, Host: 16443, ClusterAPIServer: 17443,
-		Members: map[string]int{"member1": 26443, "member2": 36443}}
+		Members: map[string]int{"member1": 26443, "member2": 36443}, TowerProxies: []int{18443, 18444}}
 }
 
 // freePort is a port on 127.0.0.1 that nothing listens on now. It is drawn below the
@@ -81,7 +84,8 @@ func FreePorts(members ...string) (Ports, error) {
 	next := freePort
 	var p Ports
 	var err error
-	for _, dst := range []*int{&p.Etcd, &p.EtcdPeer, &p.Host, &p.ClusterAPIServer} {
+	p.TowerProxies = make([]int, 2)
+	for _, dst := range []*int{&p.Etcd, &p.EtcdPeer, &p.Host, &p.ClusterAPIServer, &p.TowerProxies[0], &p.TowerProxies[1]} {
 		if *dst, err = next(); err != nil {
 			return p, err
 		}
@@ -118,6 +122,9 @@ type Env struct {
 	Detach bool
 	// Unjoined members run but are not registered on the host: tests of join do that.
 	Unjoined []string
+	// AgentMembers are joined by agent: a tower agent process per member dials the tower
+	// proxies; the host holds no credential for them.
+	AgentMembers []string
 	// WithoutControllers leaves controller-manager out: for tests of the API alone, whose
 	// Clusters must not get a status they did not write.
 	WithoutControllers bool
@@ -186,7 +193,7 @@ func (e *Env) MemberURL(member string) string {
 // be ready. On failure it stops what it started and returns the failing component's log
 // tail.
 func (e *Env) Up(ctx context.Context) (err error) {
-	for _, bin := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "cluster-apiserver", "controller-manager"} {
+	for _, bin := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "cluster-apiserver", "controller-manager", "tower"} {
 		if _, err := os.Stat(filepath.Join(e.BinDir, bin)); err != nil {
 			return fmt.Errorf("%s is missing from %s: run `make tools build` first", bin, e.BinDir)
 		}
@@ -248,8 +255,15 @@ func (e *Env) Up(ctx context.Context) (err error) {
 	if err := e.registerAPIService(ctx); err != nil {
 		return err
 	}
+	if err := e.startTowerProxies(ctx); err != nil {
+		return err
+	}
 	for _, m := range e.joined() {
-		if err := e.registerMember(ctx, m); err != nil {
+		register := e.registerMember
+		if slices.Contains(e.AgentMembers, m) {
+			register = e.registerAgentMember
+		}
+		if err := register(ctx, m); err != nil {
 			return err
 		}
 	}
@@ -262,6 +276,9 @@ func (e *Env) Up(ctx context.Context) (err error) {
 func (e *Env) checkPortsFree() error {
 	ports := map[string]int{"etcd": e.Ports.Etcd, "etcd peer": e.Ports.EtcdPeer, "host kube-apiserver": e.Ports.Host,
 		"cluster-apiserver": e.Ports.ClusterAPIServer}
+	for i, p := range e.Ports.TowerProxies {
+		ports[fmt.Sprintf("tower proxy %d", i+1)] = p
+	}
 	for _, m := range e.Members {
 		ports[m+" kube-apiserver"] = e.Ports.Members[m]
 		ports[m+" kwok"] = e.Ports.Members[m] + 1

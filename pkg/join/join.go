@@ -131,7 +131,7 @@ func Join(ctx context.Context, o Options) error {
 	}
 	say(o.Out, "member %s (Kubernetes %s, kube-system UID %s) is reachable and not joined yet", o.Member.Host, version.GitVersion, uid)
 
-	token, ca, err := ensureServiceAccount(ctx, member)
+	token, ca, err := ServiceAccountToken(ctx, member)
 	if err != nil {
 		return err
 	}
@@ -238,17 +238,23 @@ func checkNew(ctx context.Context, clusters clientset.Interface, name, uid strin
 	return nil
 }
 
-// ensureServiceAccount creates (or keeps) the proxy's ServiceAccount, RBAC and token on
-// the member and returns the token and the member's CA.
-func ensureServiceAccount(ctx context.Context, member kubernetes.Interface) (token, ca []byte, err error) {
-	labels := map[string]string{ManagedByLabel: ManagedBy}
-	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: ServiceAccountName, Namespace: MemberNamespace, Labels: labels}}
+// EnsureMemberAccess creates (or keeps) the proxy's ServiceAccount and RBAC on the member:
+// the identity the host's credential (Direct) or the agent (Agent) acts as there.
+func EnsureMemberAccess(ctx context.Context, member kubernetes.Interface) error {
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: ServiceAccountName, Namespace: MemberNamespace, Labels: map[string]string{ManagedByLabel: ManagedBy}}}
 	if _, err := member.CoreV1().ServiceAccounts(MemberNamespace).Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return nil, nil, fmt.Errorf("creating the proxy's ServiceAccount on the member: %w", err)
+		return fmt.Errorf("creating the proxy's ServiceAccount on the member: %w", err)
 	}
-	if err := ensureRBAC(ctx, member); err != nil {
+	return ensureRBAC(ctx, member)
+}
+
+// ServiceAccountToken creates (or keeps) the proxy's ServiceAccount, RBAC and a long-lived
+// token on the member and returns the token and the member's CA.
+func ServiceAccountToken(ctx context.Context, member kubernetes.Interface) (token, ca []byte, err error) {
+	if err := EnsureMemberAccess(ctx, member); err != nil {
 		return nil, nil, err
 	}
+	labels := map[string]string{ManagedByLabel: ManagedBy}
 	// A long-lived token: the Cluster works until unjoin deletes this Secret, which
 	// revokes the token at once.
 	secret := &corev1.Secret{
@@ -288,7 +294,7 @@ func ensureRBAC(ctx context.Context, member kubernetes.Interface) error {
 	} else if err != nil {
 		return fmt.Errorf("creating ClusterRole %s on the member: %w", role.Name, err)
 	}
-	binding := ProxyClusterRoleBinding(rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Namespace: MemberNamespace, Name: ServiceAccountName})
+	binding := ProxyClusterRoleBinding(rbacSubject())
 	if _, err := member.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); apierrors.IsAlreadyExists(err) {
 		existing, err := member.RbacV1().ClusterRoleBindings().Get(ctx, binding.Name, metav1.GetOptions{})
 		if err != nil {
@@ -305,6 +311,11 @@ func ensureRBAC(ctx context.Context, member kubernetes.Interface) error {
 		return fmt.Errorf("creating ClusterRoleBinding %s on the member: %w", binding.Name, err)
 	}
 	return nil
+}
+
+// rbacSubject is the proxy's ServiceAccount on a member.
+func rbacSubject() rbacv1.Subject {
+	return rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Namespace: MemberNamespace, Name: ServiceAccountName}
 }
 
 // credentialKubeconfig is the kubeconfig stored on the host: the endpoint, its CA and the

@@ -52,6 +52,12 @@ func Unjoin(ctx context.Context, o Options) error {
 		say(o.Out, "host: Secret %s/%s deleted", secretNS, secretName)
 	}
 
+	if revoked, err := RevokeAgentToken(ctx, host, o.CredentialsNamespace, o.Name); err != nil {
+		return err
+	} else if revoked {
+		say(o.Out, "host: agent token of %s revoked; its tunnels close now", o.Name)
+	}
+
 	if o.Member == nil {
 		say(o.Out, "member: untouched (give its kubeconfig to remove ServiceAccount %s/%s and ClusterRole %s)", MemberNamespace, ServiceAccountName, ClusterRoleName)
 		return nil
@@ -61,6 +67,12 @@ func Unjoin(ctx context.Context, o Options) error {
 		return err
 	}
 	for what, del := range map[string]func() error{
+		"Deployment " + MemberNamespace + "/" + AgentName: func() error {
+			return member.AppsV1().Deployments(MemberNamespace).Delete(ctx, AgentName, metav1.DeleteOptions{})
+		},
+		"Secret " + MemberNamespace + "/" + AgentName: func() error {
+			return member.CoreV1().Secrets(MemberNamespace).Delete(ctx, AgentName, metav1.DeleteOptions{})
+		},
 		"Secret " + MemberNamespace + "/" + tokenSecretName: func() error {
 			return member.CoreV1().Secrets(MemberNamespace).Delete(ctx, tokenSecretName, metav1.DeleteOptions{})
 		},

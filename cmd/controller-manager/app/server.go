@@ -185,7 +185,7 @@ func runControllers(ctx context.Context, o *Options, hostConfig *rest.Config, ho
 	if err := health.Register(registry); err != nil {
 		return err
 	}
-	cleanup, err := clustercleanup.New(clusterClient, hostClient, clusterFactory.Clusters().V1alpha1().Clusters())
+	cleanup, err := clustercleanup.New(clusterClient, hostClient, o.CredentialsNamespace, clusterFactory.Clusters().V1alpha1().Clusters())
 	if err != nil {
 		return err
 	}

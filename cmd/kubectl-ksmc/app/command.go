@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -73,28 +74,37 @@ The host is reached with the usual kubeconfig (as kubectl; --host-kubeconfig and
 }
 
 func newJoinCommand(host *hostFlags, out io.Writer) *cobra.Command {
-	var kubeconfig, context, endpoint string
+	var kubeconfig, context, endpoint, connection, proxyCAFile, image string
+	var proxyServers []string
 	var wait time.Duration
 	cmd := &cobra.Command{
-		Use:   "join NAME --kubeconfig MEMBER_KUBECONFIG",
-		Short: "Register a member cluster on the host (Direct connection)",
-		Long: `join registers a member cluster as a Direct Cluster named NAME.
+		Use:   "join NAME (--kubeconfig MEMBER_KUBECONFIG | --connection agent ...)",
+		Short: "Register a member cluster on the host (Direct or Agent connection)",
+		Long: `join registers a member cluster as a Cluster named NAME.
 
-It checks that the member is reachable and not joined yet (by its kube-system UID),
-creates on the member a ServiceAccount whose only rights are what the proxy needs
-(impersonation; reading namespaces and nodes), stores that ServiceAccount's token in a
-Secret on the host and creates the Cluster. The member kubeconfig given here is used
-for this only and stored nowhere.`,
+Direct (the default): it checks that the member is reachable and not joined yet (by its
+kube-system UID), creates on the member a ServiceAccount whose only rights are what the
+proxy needs (impersonation; reading namespaces and nodes), stores that ServiceAccount's
+token in a Secret on the host and creates the Cluster. The member kubeconfig given here
+is used for this only and stored nowhere.
+
+Agent (--connection agent), for a member the host cannot dial: it creates the Cluster and
+a join token for it, bound to NAME and kept on the host only as a hash, and makes the
+member's manifests (the same ServiceAccount and RBAC, a Secret with the token and the
+tower proxies' CA, and the tower agent Deployment). With --kubeconfig it applies them to
+the member; without, it prints them, and this is the only time the token is shown.`,
 		Example: `  kubectl ksmc join member1 --kubeconfig member1.kubeconfig
-  kubectl-ksmc join edge-7 --kubeconfig admin.kubeconfig --context edge-7 --endpoint https://10.0.7.1:6443`,
+  kubectl-ksmc join edge-7 --kubeconfig admin.kubeconfig --context edge-7 --endpoint https://10.0.7.1:6443
+  kubectl ksmc join store-42 --connection agent --proxy-servers https://tower.example.com:8443 \
+      --proxy-ca-file tower-ca.crt --image registry.example.com/tower:v0.1.0 > store-42-agent.yaml`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if kubeconfig == "" {
-				return errors.New("--kubeconfig (the member's kubeconfig) is required")
-			}
-			member, err := memberConfig(kubeconfig, context)
-			if err != nil {
-				return err
+			var member *rest.Config
+			if kubeconfig != "" {
+				var err error
+				if member, err = memberConfig(kubeconfig, context); err != nil {
+					return err
+				}
 			}
 			h, err := host.config()
 			if err != nil {
@@ -102,15 +112,56 @@ for this only and stored nowhere.`,
 			}
 			ctx, cancel := signalContext()
 			defer cancel()
-			return join.Join(ctx, join.Options{Name: args[0], Member: member, Endpoint: endpoint, Host: h,
-				CredentialsNamespace: host.credentialsNamespace, Wait: wait, Out: out})
+			o := join.Options{Name: args[0], Member: member, Endpoint: endpoint, Host: h,
+				CredentialsNamespace: host.credentialsNamespace, Wait: wait, Out: out}
+			switch strings.ToLower(connection) {
+			case "direct":
+				if member == nil {
+					return errors.New("--kubeconfig (the member's kubeconfig) is required for a Direct connection")
+				}
+				return join.Join(ctx, o)
+			case "agent":
+				return joinAgent(ctx, cmd, o, proxyServers, proxyCAFile, image)
+			default:
+				return fmt.Errorf("--connection %q: use direct or agent", connection)
+			}
 		},
 	}
-	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "Kubeconfig of the member cluster, with rights to create a ServiceAccount and RBAC there (required).")
+	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "Kubeconfig of the member cluster, with rights to create a ServiceAccount and RBAC there (required for Direct; for Agent, apply the manifests with it).")
 	cmd.Flags().StringVar(&context, "context", "", "Context of the member in --kubeconfig. Default: its current context.")
-	cmd.Flags().StringVar(&endpoint, "endpoint", "", "The member's API server URL as the host reaches it. Default: the server of --kubeconfig.")
-	cmd.Flags().DurationVar(&wait, "wait", 60*time.Second, "How long to wait for the Cluster to become Ready; 0 returns at once.")
+	cmd.Flags().StringVar(&endpoint, "endpoint", "", "Direct: the member's API server URL as the host reaches it. Default: the server of --kubeconfig.")
+	cmd.Flags().StringVar(&connection, "connection", "direct", "How the host reaches the member: direct (the host dials it) or agent (tower agent on the member dials the host).")
+	cmd.Flags().StringSliceVar(&proxyServers, "proxy-servers", nil, "Agent: URLs of the host's tower proxies as the member reaches them (https://host:port, comma-separated).")
+	cmd.Flags().StringVar(&proxyCAFile, "proxy-ca-file", "", "Agent: CA of the tower proxies' serving certificates; the agent trusts this CA only.")
+	cmd.Flags().StringVar(&image, "image", "", "Agent: the tower image of the agent's Deployment.")
+	cmd.Flags().DurationVar(&wait, "wait", 60*time.Second, "How long to wait for the Cluster to become Ready (Agent: only when the manifests are applied); 0 returns at once.")
 	return cmd
+}
+
+// joinAgent joins by agent and prints the member's manifests when it did not apply them.
+func joinAgent(ctx context.Context, cmd *cobra.Command, o join.Options, proxyServers []string, proxyCAFile, image string) error {
+	if len(proxyServers) == 0 || proxyCAFile == "" || image == "" {
+		return errors.New("--connection agent needs --proxy-servers, --proxy-ca-file and --image")
+	}
+	ca, err := os.ReadFile(proxyCAFile)
+	if err != nil {
+		return fmt.Errorf("--proxy-ca-file: %w", err)
+	}
+	if o.Member == nil {
+		// The manifests go to stdout (kubectl apply -f -); progress must not mix with them.
+		o.Out = cmd.ErrOrStderr()
+	}
+	res, err := join.JoinAgent(ctx, join.AgentOptions{Options: o, ProxyServers: proxyServers, ProxyCA: ca, Image: image})
+	if err != nil || o.Member != nil {
+		return err
+	}
+	manifests, err := join.ManifestsYAML(res.Manifests)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "apply the manifests below on the member (kubectl apply -f -); they hold the join token, shown only this once\n")
+	_, err = cmd.OutOrStdout().Write(manifests)
+	return err
 }
 
 func newUnjoinCommand(host *hostFlags, out io.Writer) *cobra.Command {

@@ -28,17 +28,19 @@ const Finalizer = "clusters.kubesphere.io/cleanup"
 
 // Controller adds Finalizer and acts on it.
 type Controller struct {
-	client   clientset.Interface
-	host     kubernetes.Interface
-	clusters clusterlisters.ClusterLister
-	synced   cache.InformerSynced
-	queue    workqueue.TypedRateLimitingInterface[string]
+	client clientset.Interface
+	host   kubernetes.Interface
+	// tokenNamespace holds Agent clusters' token Secrets.
+	tokenNamespace string
+	clusters       clusterlisters.ClusterLister
+	synced         cache.InformerSynced
+	queue          workqueue.TypedRateLimitingInterface[string]
 }
 
-// New returns a controller; Run starts it.
-func New(client clientset.Interface, host kubernetes.Interface, informer clusterinformers.ClusterInformer) (*Controller, error) {
+// New returns a controller; Run starts it. Agent clusters' tokens live in tokenNamespace.
+func New(client clientset.Interface, host kubernetes.Interface, tokenNamespace string, informer clusterinformers.ClusterInformer) (*Controller, error) {
 	c := &Controller{
-		client: client, host: host, clusters: informer.Lister(), synced: informer.Informer().HasSynced,
+		client: client, host: host, tokenNamespace: tokenNamespace, clusters: informer.Lister(), synced: informer.Informer().HasSynced,
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "clustercleanup"}),
 	}
@@ -107,9 +109,15 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 	return err
 }
 
-// cleanUp deletes the credentials Secret join made for this Cluster; a Secret someone
-// else made (and may share) stays.
+// cleanUp revokes an Agent cluster's token (closing its tunnels) and deletes the
+// credentials Secret join made for this Cluster; a Secret someone else made (and may
+// share) stays.
 func (c *Controller) cleanUp(ctx context.Context, cluster *v1alpha1.Cluster) error {
+	if revoked, err := join.RevokeAgentToken(ctx, c.host, c.tokenNamespace, cluster.Name); err != nil {
+		return err
+	} else if revoked {
+		klog.InfoS("Revoked the agent token of a deleted cluster", "cluster", cluster.Name)
+	}
 	ref := cluster.Spec.Connection.CredentialsSecretRef
 	if ref == nil {
 		return nil

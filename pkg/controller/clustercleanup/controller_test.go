@@ -15,6 +15,7 @@ import (
 	"kubesphere.io/multicluster/generated/clientset/versioned/fake"
 	"kubesphere.io/multicluster/generated/informers/externalversions"
 	"kubesphere.io/multicluster/pkg/join"
+	"kubesphere.io/multicluster/pkg/tunnel"
 )
 
 func cluster(name, secret string) *v1alpha1.Cluster {
@@ -47,16 +48,18 @@ func deleteAndSync(t *testing.T, c *Controller, client *fake.Clientset, index fu
 func TestFinalizerAndCleanup(t *testing.T) {
 	ctx := context.Background()
 	joined, shared := cluster("joined", "joined-credentials"), cluster("own", "shared")
-	client := fake.NewSimpleClientset(joined, shared)
+	agent := &v1alpha1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: "agent"}, Spec: v1alpha1.ClusterSpec{Connection: v1alpha1.Connection{Type: v1alpha1.ConnectionAgent}}}
+	client := fake.NewSimpleClientset(joined, shared, agent)
 	host := kfake.NewSimpleClientset(
 		secret("joined-credentials", map[string]string{join.ManagedByLabel: join.ManagedBy, join.ClusterLabel: "joined"}),
-		secret("shared", nil))
+		secret("shared", nil),
+		secret(tunnel.TokenSecretName("agent"), map[string]string{tunnel.TokenSecretLabel: "true"}))
 	informer := externalversions.NewSharedInformerFactory(client, 0).Clusters().V1alpha1().Clusters()
-	c, err := New(client, host, informer)
+	c, err := New(client, host, "kubesphere-system", informer)
 	require.NoError(t, err)
 	index := func(cl *v1alpha1.Cluster) { require.NoError(t, informer.Informer().GetIndexer().Update(cl)) }
 
-	for _, cl := range []*v1alpha1.Cluster{joined, shared} {
+	for _, cl := range []*v1alpha1.Cluster{joined, shared, agent} {
 		index(cl)
 		require.NoError(t, c.sync(ctx, cl.Name))
 		got, err := client.ClustersV1alpha1().Clusters().Get(ctx, cl.Name, metav1.GetOptions{})
@@ -73,4 +76,8 @@ func TestFinalizerAndCleanup(t *testing.T) {
 	deleteAndSync(t, c, client, index, "own")
 	_, err = host.CoreV1().Secrets("kubesphere-system").Get(ctx, "shared", metav1.GetOptions{})
 	assert.NoError(t, err, "a Secret join did not make stays")
+
+	deleteAndSync(t, c, client, index, "agent")
+	_, err = host.CoreV1().Secrets("kubesphere-system").Get(ctx, tunnel.TokenSecretName("agent"), metav1.GetOptions{})
+	assert.True(t, apierrors.IsNotFound(err), "deleting an Agent cluster revokes its token: %v", err)
 }

@@ -167,6 +167,7 @@ func (c *Controller) sync(ctx context.Context, name string) (bool, error) {
 	o = c.checkIdentity(cluster, o)
 	status := c.desired(cluster, o)
 	c.setCredentialsExpiring(cluster, status)
+	setAgentAvailable(cluster, status, o)
 	old := cluster.Status.DeepCopy()
 	if c.unchanged(old, status) {
 		return true, nil
@@ -245,6 +246,25 @@ func (c *Controller) desired(cluster *v1alpha1.Cluster, o observation) *v1alpha1
 	}
 	meta.SetStatusCondition(&status.Conditions, cond)
 	return status
+}
+
+// setAgentAvailable shows, for an Agent cluster, whether its tunnel is up as of this
+// probe, with no threshold: the tower proxies know, there is nothing to smooth.
+func setAgentAvailable(cluster *v1alpha1.Cluster, status *v1alpha1.ClusterStatus, o observation) {
+	if cluster.Spec.Connection.Type != v1alpha1.ConnectionAgent {
+		meta.RemoveStatusCondition(&status.Conditions, v1alpha1.ClusterAgentAvailable)
+		return
+	}
+	cond := metav1.Condition{Type: v1alpha1.ClusterAgentAvailable, Status: metav1.ConditionTrue, Reason: "AgentConnected",
+		Message: "the agent's tunnel is up", ObservedGeneration: cluster.Generation}
+	switch o.reason {
+	case ReasonAgentDisconnected:
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, ReasonAgentDisconnected,
+			o.message+": check that tower agent runs on the member, reaches the tower proxies, and holds the cluster's current join token"
+	case ReasonCredentialsInvalid:
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionUnknown, ReasonCredentialsInvalid, o.message
+	}
+	meta.SetStatusCondition(&status.Conditions, cond)
 }
 
 // setCredentialsExpiring shows a client certificate that expires within ExpiryWarning.

@@ -21,6 +21,7 @@ import (
 
 	"kubesphere.io/multicluster/apis/clusters/v1alpha1"
 	clusterlisters "kubesphere.io/multicluster/generated/listers/clusters/v1alpha1"
+	"kubesphere.io/multicluster/pkg/tunnel"
 )
 
 func controller(t *testing.T, opts Options, clusters ...*v1alpha1.Cluster) *Controller {
@@ -121,6 +122,7 @@ func TestClassify(t *testing.T) {
 		ReasonCertificateExpired: &url.Error{Op: "Get", URL: "https://x", Err: fmt.Errorf("tls: %w",
 			x509.CertificateInvalidError{Cert: &x509.Certificate{}, Reason: x509.Expired})},
 		ReasonCertificateUntrusted: &url.Error{Op: "Get", URL: "https://x", Err: x509.UnknownAuthorityError{}},
+		ReasonAgentDisconnected:    &url.Error{Op: "Get", URL: "http://member2", Err: tunnel.ErrAgentNotConnected{Cluster: "member2"}},
 	} {
 		assert.Equal(t, want, classify(err), "%v", err)
 	}

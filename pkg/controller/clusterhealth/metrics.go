@@ -32,7 +32,7 @@ func newMetrics(lister clusterlisters.ClusterLister) *metrics {
 			Help: "Status writes of Cluster objects, by result (ok or error): reconcile errors are the error ones.",
 		}, []string{"result"}),
 		clusters: prometheus.NewDesc("kubesphere_clusters",
-			"Clusters by the status of a condition (Ready, CredentialsExpiring).", []string{"condition", "status"}, nil),
+			"Clusters by the status of a condition (Ready, AgentAvailable, CredentialsExpiring).", []string{"condition", "status"}, nil),
 		lister: lister,
 	}
 }
@@ -62,7 +62,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	if err != nil {
 		return
 	}
-	types := []string{v1alpha1.ClusterReady, v1alpha1.ClusterCredentialsExpiring}
+	types := []string{v1alpha1.ClusterReady, v1alpha1.ClusterAgentAvailable, v1alpha1.ClusterCredentialsExpiring}
 	counts := map[[2]string]int{}
 	for _, condType := range types {
 		for _, s := range []metav1.ConditionStatus{metav1.ConditionTrue, metav1.ConditionFalse, metav1.ConditionUnknown} {

@@ -14,6 +14,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+
+	"kubesphere.io/multicluster/pkg/tunnel"
 )
 
 // Reasons of the Ready condition. Each says what to look at.
@@ -29,6 +31,7 @@ const (
 	ReasonIdentityMismatch     = "IdentityMismatch"     // the credential reaches a different cluster than before
 	ReasonDuplicate            = "DuplicateCluster"     // another Cluster already claims this member
 	ReasonProbing              = "Probing"              // not yet probed enough times to change
+	ReasonAgentDisconnected    = "AgentDisconnected"    // no tower proxy has a tunnel from the cluster's agent
 )
 
 // observation is what one probe saw.
@@ -109,6 +112,8 @@ func classify(err error) string {
 	var unknown x509.UnknownAuthorityError
 	var netErr net.Error
 	switch {
+	case errors.As(err, new(tunnel.ErrAgentNotConnected)):
+		return ReasonAgentDisconnected
 	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
 		return ReasonCertificateExpired
 	case errors.As(err, &unknown):
