@@ -6,8 +6,10 @@ GO_TEST_FLAGS ?=
 LOCAL_UP_FLAGS ?=
 # Extra flags for hack/bench-proxy, e.g. BENCH_FLAGS="--requests=5000 --routes=bc".
 BENCH_FLAGS ?=
+# Extra flags for hack/bench-tunnel, e.g. BENCH_TUNNEL_FLAGS="--idle-agents=200".
+BENCH_TUNNEL_FLAGS ?=
 
-.PHONY: help build tools local-up local-down bench-proxy test test-unit test-integration verify update \
+.PHONY: help build tools local-up local-down bench-proxy bench-tunnel test test-unit test-integration verify update \
 	verify-gofmt verify-govet verify-gomod verify-codegen verify-docs clean
 
 help: ## List the targets.
@@ -29,13 +31,17 @@ local-down: ## Stop every process local-up started.
 bench-proxy: ## Measure the proxy against the running local environment (make local-up first).
 	go run ./hack/bench-proxy $(BENCH_FLAGS)
 
+bench-tunnel: ## Measure the agent tunnel: member2 through it (make local-up first), then the tunnel alone against remotedialer.
+	go run ./hack/bench-proxy --member=member2 $(BENCH_FLAGS)
+	go run ./hack/bench-tunnel $(BENCH_TUNNEL_FLAGS)
+
 test: verify test-unit test-integration ## Verify, then run every test (what CI runs).
 
 test-unit: ## Unit tests (no binaries needed).
 	go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v /test/)
 
-test-integration: tools build ## Integration tests against real etcd, kube-apiserver and kubectl.
-	go test $(GO_TEST_FLAGS) -count=1 -timeout=30m ./test/...
+test-integration: tools build ## Integration tests against real etcd, kube-apiserver and kubectl (-parallel=8: the long watches of test/proxy idle side by side).
+	go test $(GO_TEST_FLAGS) -count=1 -parallel=8 -timeout=30m ./test/...
 
 verify: verify-gofmt verify-govet verify-gomod verify-codegen verify-docs ## gofmt, go vet, go.mod tidy, generated code and flag docs up to date.
 

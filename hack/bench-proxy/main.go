@@ -11,6 +11,11 @@
 //	                 acts as the user, since the member checks each impersonated attribute
 //	(c) /clusters/   through cluster-apiserver's own /clusters/<member>/ path
 //	(d) via host     through the host kube-apiserver's clusters/proxy subresource
+//	(t) tunnel       for an Agent member: through a tower proxy and the agent's tunnel,
+//	                 as cluster-apiserver reaches it (its client certificate, impersonating
+//	                 the caller), without cluster-apiserver itself. (b) and (i) need a
+//	                 credential on the member, which the host does not hold for an Agent
+//	                 member: there the ratios compare (t) with (a).
 //
 // Workloads: GET one pod (median and p99 at 1 and 8 concurrent clients), LIST of --pods
 // pods (MB/s), and --watches concurrent watches that must each receive every event.
@@ -26,6 +31,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -46,7 +52,9 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"kubesphere.io/multicluster/apis/clusters/v1alpha1"
 	clientset "kubesphere.io/multicluster/generated/clientset/versioned"
+	"kubesphere.io/multicluster/pkg/tunnel"
 )
 
 type route struct {
@@ -65,7 +73,9 @@ func main() {
 	watches := flag.Int("watches", 200, "Concurrent watches per route.")
 	events := flag.Int("events", 20, "Events each watch must receive.")
 	rounds := flag.Int("rounds", 5, "Rounds that interleave the routes; --requests and --lists are split over them.")
-	only := flag.String("routes", "abicd", "Letters of the routes to measure (the ratios need all five).")
+	only := flag.String("routes", "", "Letters of the routes to measure (the ratios need them all). Default: abicd for a Direct member, atcd for an Agent member.")
+	towerKubeconfig := flag.String("tower-kubeconfig", "_output/local/pki/host-cluster-apiserver.kubeconfig", "Agent member: the host credential that opens streams through the tower proxies (cluster-apiserver's).")
+	towerServers := flag.String("tower-proxy-servers", "https://127.0.0.1:18443,https://127.0.0.1:18444", "Agent member: the tower proxy URLs.")
 	serveHop := flag.String("serve-hop", "", "Internal: serve the bare hop (\"bare\" or \"impersonating\") in this process until stdin closes.")
 	flag.Parse()
 
@@ -76,15 +86,27 @@ func main() {
 		runHop(ctx, *serveHop, direct, host, *member)
 		return
 	}
-	hopURL, hopClient := startHop("bare")
-	ihopURL, ihopClient := startHop("impersonating")
-	routes := []route{
-		{"(a) direct", httpClient(direct), direct.Host},
-		{"(b) bare hop", hopClient, hopURL},
-		{"(i) bare hop + impersonation", ihopClient, ihopURL},
-		{"(c) /clusters/", httpClient(host), strings.TrimSuffix(*clusterAPIServer, "/") + "/clusters/" + *member},
-		{"(d) via host", httpClient(host), host.Host + "/apis/clusters.kubesphere.io/v1alpha1/clusters/" + *member + "/proxy"},
+	cluster, err := clientset.NewForConfigOrDie(host).ClustersV1alpha1().Clusters().Get(ctx, *member, metav1.GetOptions{})
+	check(err)
+	agent := cluster.Spec.Connection.Type == v1alpha1.ConnectionAgent
+	if *only == "" {
+		*only = "abicd"
+		if agent {
+			*only = "atcd"
+		}
 	}
+	routes := []route{{"(a) direct", httpClient(direct), direct.Host}}
+	if agent {
+		routes = append(routes, route{"(t) tunnel", tunnelClient(ctx, host, *member, *towerKubeconfig, *towerServers), "http://" + *member})
+	} else {
+		hopURL, hopClient := startHop("bare")
+		ihopURL, ihopClient := startHop("impersonating")
+		routes = append(routes, route{"(b) bare hop", hopClient, hopURL}, route{"(i) bare hop + impersonation", ihopClient, ihopURL})
+	}
+	routes = append(routes,
+		route{"(c) /clusters/", httpClient(host), strings.TrimSuffix(*clusterAPIServer, "/") + "/clusters/" + *member},
+		route{"(d) via host", httpClient(host), host.Host + "/apis/clusters.kubesphere.io/v1alpha1/clusters/" + *member + "/proxy"},
+	)
 
 	var picked []route
 	for _, r := range routes {
@@ -145,9 +167,6 @@ func main() {
 		fmt.Printf("| %s | %s | %s | %s | %s | %.1f | %d/%d in %s |\n", r.name, ms(x.p50[0]), ms(x.p99[0]), ms(x.p50[1]), ms(x.p99[1]), x.mbps,
 			x.delivered, x.exp, x.watchTime.Round(time.Millisecond))
 	}
-	if len(routes) < 5 {
-		return
-	}
 	fmt.Println()
 	fmt.Printf("Ratios: the median over the %d rounds of each round's ratio (routes run side by side in a round, so load that drifts between rounds cancels out).\n\n", *rounds)
 	fmt.Println("| ratio | p50 1c | p50 8c | LIST MB/s |")
@@ -156,11 +175,17 @@ func main() {
 		fmt.Printf("| %s | %.2fx | %.2fx | %.2fx |\n", name,
 			medianRatio(perRound[a][0], perRound[b][0]), medianRatio(perRound[a][1], perRound[b][1]), medianRatio(perRound[a][2], perRound[b][2]))
 	}
-	ratio("(b) bare hop / (a) direct", 1, 0)
-	ratio("(i) bare hop + impersonation / (b) bare hop", 2, 1)
-	ratio("(c) /clusters/ / (b) bare hop", 3, 1)
-	ratio("(c) /clusters/ / (i) bare hop + impersonation", 3, 2)
-	ratio("(d) via host / (b) bare hop", 4, 1)
+	index := map[byte]int{}
+	for i, r := range routes {
+		index[r.name[1]] = i
+	}
+	for _, rt := range [][2]byte{{'b', 'a'}, {'i', 'b'}, {'c', 'b'}, {'c', 'i'}, {'d', 'b'}, {'t', 'a'}, {'c', 't'}, {'d', 't'}} {
+		a, okA := index[rt[0]]
+		b, okB := index[rt[1]]
+		if okA && okB {
+			ratio(routes[a].name+" / "+routes[b].name, a, b)
+		}
+	}
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
@@ -244,6 +269,41 @@ func startHop(kind string) (string, *http.Client) {
 	return got[0], httpClient(&rest.Config{Host: got[0], TLSClientConfig: rest.TLSClientConfig{CAData: ca}})
 }
 
+// hostUser is who the host says the caller of host is, as pkg/proxy impersonates it:
+// groups without system:authenticated, UID and extra.
+func hostUser(ctx context.Context, host *rest.Config) (rest.ImpersonationConfig, error) {
+	review, err := kubernetes.NewForConfigOrDie(host).AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err != nil {
+		return rest.ImpersonationConfig{}, err
+	}
+	u := review.Status.UserInfo
+	imp := rest.ImpersonationConfig{UserName: u.Username, UID: u.UID, Extra: map[string][]string{}}
+	for _, g := range u.Groups {
+		if g != "system:authenticated" {
+			imp.Groups = append(imp.Groups, g)
+		}
+	}
+	for k, v := range u.Extra {
+		imp.Extra[k] = v
+	}
+	return imp, nil
+}
+
+// tunnelClient speaks to an Agent member through the tower proxies as cluster-apiserver
+// does: streams opened with its credential, the caller impersonated.
+func tunnelClient(ctx context.Context, host *rest.Config, member, towerKubeconfig, servers string) *http.Client {
+	cred, err := clientcmd.BuildConfigFromFlags("", towerKubeconfig)
+	check(err)
+	opts := tunnel.DialerOptions{Servers: strings.Split(servers, ","), CAFile: cred.CAFile}
+	check(opts.Validate())
+	dialer, err := opts.Dialer(cred)
+	check(err)
+	imp, err := hostUser(ctx, host)
+	check(err)
+	return httpClient(&rest.Config{Host: "http://" + member, Impersonate: imp, QPS: -1,
+		Dial: func(ctx context.Context, _, _ string) (net.Conn, error) { return dialer.DialCluster(ctx, member) }})
+}
+
 // impersonating is the member's configuration as our proxy uses it: the credential of the
 // cluster's Secret, impersonating the host user of host (groups without
 // system:authenticated, UID and extra, as pkg/proxy sends them).
@@ -265,19 +325,8 @@ func impersonating(ctx context.Context, host *rest.Config, member string) (*rest
 	if err != nil {
 		return nil, fmt.Errorf("secret %s/%s: %w", ref.Namespace, ref.Name, err)
 	}
-	review, err := hostCS.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
-	if err != nil {
+	if cfg.Impersonate, err = hostUser(ctx, host); err != nil {
 		return nil, err
-	}
-	u := review.Status.UserInfo
-	cfg.Impersonate = rest.ImpersonationConfig{UserName: u.Username, UID: u.UID, Extra: map[string][]string{}}
-	for _, g := range u.Groups {
-		if g != "system:authenticated" {
-			cfg.Impersonate.Groups = append(cfg.Impersonate.Groups, g)
-		}
-	}
-	for k, v := range u.Extra {
-		cfg.Impersonate.Extra[k] = v
 	}
 	cfg.QPS, cfg.Burst = -1, 0
 	return cfg, nil

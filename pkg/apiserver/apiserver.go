@@ -12,12 +12,16 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apiserver/pkg/authentication/request/bearertoken"
+	authnunion "k8s.io/apiserver/pkg/authentication/request/union"
+	authzunion "k8s.io/apiserver/pkg/authorization/union"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
 	genericfilters "k8s.io/apiserver/pkg/server/filters"
 	"k8s.io/apiserver/pkg/server/healthz"
 	"k8s.io/client-go/informers"
+	coreinformers "k8s.io/client-go/informers/core/v1"
 	"k8s.io/client-go/kubernetes"
 	restclient "k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
@@ -27,6 +31,7 @@ import (
 	"kubesphere.io/multicluster/apis/clusters/v1alpha1"
 	clientset "kubesphere.io/multicluster/generated/clientset/versioned"
 	clusterinformers "kubesphere.io/multicluster/generated/informers/externalversions"
+	"kubesphere.io/multicluster/pkg/agentidentity"
 	"kubesphere.io/multicluster/pkg/authncache"
 	"kubesphere.io/multicluster/pkg/clusterconn"
 	"kubesphere.io/multicluster/pkg/proxy"
@@ -119,6 +124,31 @@ type Server struct {
 
 // New builds the server and installs the API group.
 func (c CompletedConfig) New() (*Server, error) {
+	hostClient, err := kubernetes.NewForConfig(c.ExtraConfig.HostClientConfig)
+	if err != nil {
+		return nil, err
+	}
+	// Credentials Secrets of Direct clusters and token hashes of Agent clusters: one
+	// namespace, one cache.
+	secretInformers := informers.NewSharedInformerFactoryWithOptions(hostClient, 0,
+		informers.WithNamespace(c.ExtraConfig.CredentialsNamespace))
+	secretInformer := secretInformers.Core().V1().Secrets()
+	if err := agentidentity.IndexTokens(secretInformer.Informer()); err != nil {
+		return nil, err
+	}
+	// An agent's join token is an identity that sees its own Cluster only; agents are
+	// decided here, everyone else by the host.
+	if a := c.GenericConfig.Authentication.Authenticator; a != nil {
+		c.GenericConfig.Authentication.Authenticator = authnunion.New(
+			bearertoken.New(agentidentity.Authenticator{Index: secretInformer.Informer().GetIndexer()}), a)
+	}
+	if a := c.GenericConfig.Authorization.Authorizer; a != nil {
+		if c.GenericConfig.Authorization.Authorizer, err = authzunion.New(
+			authzunion.NamedAuthorizer{AuthorizerName: "agents", Authorizer: agentidentity.Authorizer{}},
+			authzunion.NamedAuthorizer{AuthorizerName: "host", Authorizer: a}); err != nil {
+			return nil, err
+		}
+	}
 	generic, err := c.GenericConfig.New("cluster-apiserver", genericapiserver.NewEmptyDelegate())
 	if err != nil {
 		return nil, err
@@ -130,7 +160,7 @@ func (c CompletedConfig) New() (*Server, error) {
 	if err := c.addAuthenticationReadyz(generic); err != nil {
 		return nil, err
 	}
-	proxyCore, err := c.newProxy(generic)
+	proxyCore, err := c.newProxy(generic, secretInformers, secretInformer)
 	if err != nil {
 		return nil, err
 	}
@@ -181,20 +211,13 @@ func (c completedConfig) addAuthenticationReadyz(generic *genericapiserver.Gener
 
 // newProxy builds the proxy core on two caches: Clusters from this server (through the
 // loopback client) and credentials Secrets from the host, in one namespace only.
-func (c completedConfig) newProxy(generic *genericapiserver.GenericAPIServer) (*proxy.Proxy, error) {
+func (c completedConfig) newProxy(generic *genericapiserver.GenericAPIServer, secretInformers informers.SharedInformerFactory, secretInformer coreinformers.SecretInformer) (*proxy.Proxy, error) {
 	clusterClient, err := clientset.NewForConfig(c.GenericConfig.LoopbackClientConfig)
 	if err != nil {
 		return nil, err
 	}
-	hostClient, err := kubernetes.NewForConfig(c.ExtraConfig.HostClientConfig)
-	if err != nil {
-		return nil, err
-	}
 	clusterInformers := clusterinformers.NewSharedInformerFactory(clusterClient, 0)
-	secretInformers := informers.NewSharedInformerFactoryWithOptions(hostClient, 0,
-		informers.WithNamespace(c.ExtraConfig.CredentialsNamespace))
 	clusterInformer := clusterInformers.Clusters().V1alpha1().Clusters()
-	secretInformer := secretInformers.Core().V1().Secrets()
 	backends := clusterconn.NewBackends(secretInformer.Lister(), c.ExtraConfig.CredentialsNamespace, c.ExtraConfig.Agents)
 	if _, err := clusterInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		DeleteFunc: func(obj any) {

@@ -60,7 +60,11 @@ type Agent struct {
 	RootCAs *x509.CertPool
 	// Handler serves each stream: the forwarder to the member's own kube-apiserver.
 	Handler http.Handler
-	Backoff Backoff
+	// ServeStreams, when set, is given each tunnel's streams as a listener instead of
+	// Handler (for raw streams, as the tunnel benchmark forwards). It returns when the
+	// listener fails, which it does when the tunnel closes.
+	ServeStreams func(net.Listener) error
+	Backoff      Backoff
 	// Resolve is how often names in Servers are looked up again for new replicas.
 	Resolve time.Duration
 
@@ -184,12 +188,17 @@ func (a *Agent) connect(ctx context.Context, server *url.URL, addr string) (*yam
 	}
 	dialCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	d := tls.Dialer{
-		NetDialer: &net.Dialer{KeepAlive: 30 * time.Second},
-		Config:    &tls.Config{RootCAs: a.RootCAs, ServerName: server.Hostname(), NextProtos: []string{"http/1.1"}, MinVersion: tls.VersionTLS12},
-	}
-	conn, err := d.DialContext(dialCtx, "tcp", addr)
+	raw, err := (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext(dialCtx, "tcp", addr)
 	if err != nil {
+		return nil, err
+	}
+	// Full-size records from the start: the tunnel is long-lived and carries bulk data;
+	// small first records only help a web page's first paint. Below TLS, a frame's
+	// records are batched into one write.
+	conn := tls.Client(&batchConn{Conn: raw}, &tls.Config{RootCAs: a.RootCAs, ServerName: server.Hostname(),
+		NextProtos: []string{"http/1.1"}, MinVersion: tls.VersionTLS12, DynamicRecordSizingDisabled: true})
+	if err := conn.HandshakeContext(dialCtx); err != nil {
+		_ = raw.Close()
 		return nil, err
 	}
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
@@ -210,7 +219,7 @@ func (a *Agent) connect(ctx context.Context, server *url.URL, addr string) (*yam
 		return nil, statusError(resp)
 	}
 	_ = conn.SetDeadline(time.Time{})
-	return yamux.Server(withBuffered(conn, br), muxConfig())
+	return yamux.Server(newFrameWriter(withBuffered(conn, br)), muxConfig())
 }
 
 // statusError reads the Status a tower proxy answered with.
@@ -225,6 +234,13 @@ func statusError(resp *http.Response) error {
 
 // serve answers the host's streams with Handler until the tunnel or ctx ends.
 func (a *Agent) serve(ctx context.Context, session *yamux.Session) {
+	if a.ServeStreams != nil {
+		stop := context.AfterFunc(ctx, func() { _ = session.Close() })
+		defer stop()
+		_ = a.ServeStreams(session)
+		_ = session.Close()
+		return
+	}
 	srv := &http.Server{
 		Handler:           a.Handler,
 		ReadHeaderTimeout: 30 * time.Second,

@@ -20,7 +20,7 @@ import (
 // changes: the agent is not a proxy into the member's network. Identity comes from the
 // Impersonate-* headers cluster-apiserver set; the member's RBAC lets the agent's service
 // account impersonate and nothing more.
-func NewForwarder(cfg *rest.Config) (http.Handler, error) {
+func NewForwarder(cluster string, cfg *rest.Config) (http.Handler, error) {
 	target, err := url.Parse(cfg.Host)
 	if err != nil || target.Host == "" {
 		return nil, fmt.Errorf("the member's API server address %q is not a URL", cfg.Host)
@@ -48,7 +48,8 @@ func NewForwarder(cfg *rest.Config) (http.Handler, error) {
 		r.Out.Header["X-Forwarded-For"] = r.In.Header["X-Forwarded-For"]
 	}
 	onError := func(w http.ResponseWriter, req *http.Request, err error) {
-		writeStatus(w, apierrors.NewServiceUnavailable(fmt.Sprintf("the agent cannot reach its cluster's API server at %s: %v", target.Host, err)))
+		// Worded as cluster-apiserver words an unreachable Direct member.
+		writeStatus(w, apierrors.NewServiceUnavailable(fmt.Sprintf("cluster %q is unreachable: its agent cannot reach the API server at %s: %v", cluster, target.Host, err)))
 	}
 	plain := &httputil.ReverseProxy{Rewrite: rewrite, Transport: rt, BufferPool: buffers.Pool{}, ErrorHandler: onError, ErrorLog: stdlog.V2}
 	upgrade := &httputil.ReverseProxy{Rewrite: rewrite, Transport: upgradeRT, BufferPool: buffers.Pool{}, ErrorHandler: onError, ErrorLog: stdlog.V2}

@@ -103,7 +103,7 @@ func (s *Server) serveAgent(w http.ResponseWriter, req *http.Request) {
 		_ = conn.Close()
 		return
 	}
-	session, err := yamux.Client(withBuffered(conn, buffered.Reader), muxConfig())
+	session, err := yamux.Client(newFrameWriter(withBuffered(conn, buffered.Reader)), muxConfig())
 	if err != nil {
 		_ = conn.Close()
 		return
@@ -235,14 +235,9 @@ func (s *Server) serveDial(w http.ResponseWriter, req *http.Request) {
 	if h, _, err := net.SplitHostPort(req.Host); err == nil {
 		cluster = h
 	}
-	t := s.newest(cluster)
-	if t == nil {
-		writeStatus(w, apierrors.NewServiceUnavailable(ErrAgentNotConnected{Cluster: cluster}.Error()))
-		return
-	}
-	stream, err := t.session.Open()
+	stream, err := s.Dial(cluster)
 	if err != nil {
-		writeStatus(w, apierrors.NewServiceUnavailable(fmt.Sprintf("cluster %q: the agent's tunnel failed: %v", cluster, err)))
+		writeStatus(w, apierrors.NewServiceUnavailable(err.Error()))
 		return
 	}
 	conn, buffered, err := http.NewResponseController(w).Hijack()
@@ -259,6 +254,19 @@ func (s *Server) serveDial(w http.ResponseWriter, req *http.Request) {
 	}
 	klog.V(4).InfoS("Stream opened", "cluster", cluster, "user", user)
 	splice(withBuffered(conn, buffered.Reader), stream)
+}
+
+// Dial opens a stream to cluster's agent on the newest of its tunnels to this server.
+func (s *Server) Dial(cluster string) (net.Conn, error) {
+	t := s.newest(cluster)
+	if t == nil {
+		return nil, ErrAgentNotConnected{Cluster: cluster}
+	}
+	stream, err := t.session.Open()
+	if err != nil {
+		return nil, fmt.Errorf("cluster %q: the agent's tunnel failed: %w", cluster, err)
+	}
+	return stream, nil
 }
 
 // writeStatus answers with a Kubernetes Status, as every component of this project does.

@@ -66,3 +66,7 @@ func checkTokenShape(token string) error {
 
 // TokenSecretLabel marks token Secrets, so the tower proxy watches those and no others.
 const TokenSecretLabel = "clusters.kubesphere.io/agent-token"
+
+// LooksLikeToken reports whether s has a join token's shape, so authenticators can leave
+// other bearer tokens alone without hashing them.
+func LooksLikeToken(s string) bool { return checkTokenShape(s) == nil }

@@ -42,6 +42,7 @@ func newFixture(t *testing.T) *fixture {
 		return h, ok
 	}, func(req *http.Request) (string, error) { return "test", nil })
 	f.http = httptest.NewUnstartedServer(f.server)
+	f.http.Listener = BatchListener(f.http.Listener) // as tower proxy listens
 	f.http.StartTLS()
 	t.Cleanup(f.http.Close)
 	f.roots = x509.NewCertPool()

@@ -31,7 +31,7 @@ func TestLocalEnvironment(t *testing.T) {
 	t.Cleanup(func() { _ = env.Down() })
 
 	// The pid files name every process, <cluster>-<component>.
-	want := []string{"host-etcd", "host-kube-apiserver", "host-cluster-apiserver", "host-controller-manager", "member1-kube-apiserver",
+	want := []string{"host-etcd", "host-kube-apiserver", "host-cluster-apiserver", "host-controller-manager", "host-tower-proxy-1", "host-tower-proxy-2", "member1-kube-apiserver",
 		"member1-kube-controller-manager", "member1-kube-scheduler", "member1-kwok"}
 	assert.ElementsMatch(t, want, env.Running())
 
@@ -110,7 +110,7 @@ func TestFailsLoudly(t *testing.T) {
 		// A bin dir whose kube-apiserver fails at once. etcd is a copy, not a link: Down
 		// stops only processes whose binary lives in the environment's bin dir.
 		fake := t.TempDir()
-		for _, b := range []string{"kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "cluster-apiserver", "controller-manager"} {
+		for _, b := range []string{"kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "cluster-apiserver", "controller-manager", "tower"} {
 			require.NoError(t, os.Symlink(filepath.Join(bin, b), filepath.Join(fake, b)))
 		}
 		etcd, err := os.ReadFile(filepath.Join(bin, "etcd"))

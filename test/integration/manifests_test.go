@@ -38,6 +38,7 @@ func TestManifestsApply(t *testing.T) {
 				"statefulset.apps/cluster-apiserver", "deployment.apps/controller-manager",
 				"apiservice.apiregistration.k8s.io/v1alpha1.clusters.kubesphere.io",
 				"poddisruptionbudget.policy/controller-manager", "service/cluster-apiserver",
+				"deployment.apps/tower-proxy", "service/tower-proxy", "service/tower-proxy-replicas", "poddisruptionbudget.policy/tower-proxy",
 			} {
 				assert.Contains(t, out, want)
 			}
@@ -49,23 +50,29 @@ func TestManifestsApply(t *testing.T) {
 	}
 }
 
-// controller-manager runs with the seed's resources, two replicas, a liveness probe.
-func TestManifestsControllerManager(t *testing.T) {
-	var d appsv1.Deployment
-	for _, doc := range strings.Split(kustomize(t, "base"), "\n---\n") {
-		if strings.Contains(doc, "kind: Deployment") && strings.Contains(doc, "name: controller-manager") {
-			require.NoError(t, yaml.Unmarshal([]byte(doc), &d))
+// controller-manager and tower proxy run with the seed's resources, two replicas each,
+// and a liveness probe.
+func TestManifestsDeployments(t *testing.T) {
+	for name, want := range map[string][4]string{
+		"controller-manager": {"100m", "64Mi", "500m", "512Mi"},
+		"tower-proxy":        {"100m", "128Mi", "500m", "256Mi"},
+	} {
+		var d appsv1.Deployment
+		for _, doc := range strings.Split(kustomize(t, "base"), "\n---\n") {
+			if strings.Contains(doc, "kind: Deployment") && strings.Contains(doc, "name: "+name+"\n") {
+				require.NoError(t, yaml.Unmarshal([]byte(doc), &d))
+			}
 		}
+		require.Equal(t, name, d.Name)
+		assert.EqualValues(t, 2, *d.Spec.Replicas, name)
+		c := d.Spec.Template.Spec.Containers[0]
+		assert.Equal(t, want[0], c.Resources.Requests.Cpu().String(), name)
+		assert.Equal(t, want[1], c.Resources.Requests.Memory().String(), name)
+		assert.Equal(t, want[2], c.Resources.Limits.Cpu().String(), name)
+		assert.Equal(t, want[3], c.Resources.Limits.Memory().String(), name)
+		require.NotNil(t, c.LivenessProbe, name)
+		assert.Equal(t, "/healthz", c.LivenessProbe.HTTPGet.Path, name)
 	}
-	require.Equal(t, "controller-manager", d.Name)
-	assert.EqualValues(t, 2, *d.Spec.Replicas)
-	c := d.Spec.Template.Spec.Containers[0]
-	assert.Equal(t, "100m", c.Resources.Requests.Cpu().String())
-	assert.Equal(t, "64Mi", c.Resources.Requests.Memory().String())
-	assert.Equal(t, "500m", c.Resources.Limits.Cpu().String())
-	assert.Equal(t, "512Mi", c.Resources.Limits.Memory().String())
-	require.NotNil(t, c.LivenessProbe)
-	assert.Equal(t, "/healthz", c.LivenessProbe.HTTPGet.Path)
 }
 
 // Least privilege: what the manifests' ServiceAccounts may and may not do on the host.
@@ -78,6 +85,7 @@ func TestManifestsLeastPrivilege(t *testing.T) {
 	}
 	const cm = "system:serviceaccount:kube-federation-system:controller-manager"
 	const cas = "system:serviceaccount:kubesphere-system:cluster-apiserver"
+	const tower = "system:serviceaccount:kubesphere-system:tower-proxy"
 	for _, c := range []struct {
 		sa   string
 		args []string
@@ -96,6 +104,11 @@ func TestManifestsLeastPrivilege(t *testing.T) {
 		{cas, []string{"delete", "secrets", "-n", "kubesphere-system"}, "no"},
 		{cas, []string{"create", "tokenreviews.authentication.k8s.io"}, "yes"},
 		{cas, []string{"create", "pods", "-n", "kube-system"}, "no"},
+		{tower, []string{"watch", "secrets", "-n", "kubesphere-system"}, "yes"},
+		{tower, []string{"get", "secrets", "-n", "kubesphere-system"}, "no"},
+		{tower, []string{"list", "secrets", "-n", "kube-system"}, "no"},
+		{tower, []string{"create", "tokenreviews.authentication.k8s.io"}, "yes"},
+		{tower, []string{"list", "clusters.clusters.kubesphere.io"}, "no"},
 	} {
 		assert.Equal(t, c.want, can(c.sa, c.args...), "%s: can-i %v", c.sa, c.args)
 	}

@@ -19,7 +19,7 @@ import (
 var env *localenv.Env
 
 func TestMain(m *testing.M) {
-	os.Exit(localenv.RunTests("cluster-proxy-test", nil,
+	os.Exit(localenv.RunTests("cluster-proxy-test", func(e *localenv.Env) { e.AgentMembers = []string{"member2"} },
 		func(e *localenv.Env) int { env = e; return m.Run() }, "member1", "member2"))
 }
 

@@ -15,6 +15,11 @@ import (
 	"k8s.io/client-go/rest"
 )
 
+// members are the two kinds of member: member1 is joined Direct, member2 by agent (its
+// requests go through a tower proxy and the agent's tunnel). Every behaviour must hold
+// for both.
+var members = []string{"member1", "member2"}
+
 // paths are the two ways to a member: the host's clusters/proxy subresource (through the
 // aggregator), and cluster-apiserver's own /clusters/{name}/ path.
 func paths(member string) map[string][]string {
@@ -24,8 +29,36 @@ func paths(member string) map[string][]string {
 	}
 }
 
+// route is one way to one member.
+type route struct {
+	member, path string
+	flags        []string
+}
+
+func (r route) name() string { return r.member + "-" + r.path }
+
+// server is the URL a kubeconfig for this route names.
+func (r route) server() string {
+	if r.path == "via-host" {
+		return env.ViaHostURL(r.member)
+	}
+	return env.DirectPathURL(r.member)
+}
+
+// routes are both paths to both members.
+func routes() []route {
+	var out []route
+	for _, m := range members {
+		for path, flags := range paths(m) {
+			out = append(out, route{member: m, path: path, flags: flags})
+		}
+	}
+	return out
+}
+
 func TestVerbsThroughBothPaths(t *testing.T) {
-	for name, flags := range paths("member1") {
+	for _, r := range routes() {
+		name, flags := r.name(), r.flags
 		t.Run(name, func(t *testing.T) {
 			k := func(stdin string, args ...string) string {
 				t.Helper()
@@ -59,40 +92,49 @@ func TestVerbsThroughBothPaths(t *testing.T) {
 			assert.Contains(t, k("", "api-resources"), "deployments")
 			assert.Contains(t, k("", "explain", "deployment.spec.replicas"), "replicas")
 			assert.Contains(t, k("", "version", "-o", "json"), `"gitVersion": "v1.36.3"`)
-			assert.Contains(t, k("", "get", "nodes"), "member1-node-0")
+			assert.Contains(t, k("", "get", "nodes"), r.member+"-node-0")
 		})
 	}
 }
 
 func TestWatchAcrossAChange(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	must(t, "member1", "", "create", "configmap", "watched", "--from-literal=v=1")
-	defer func() { _, _ = kubectl(t, "member1", "", "delete", "configmap", "watched") }()
-	out := make(chan string, 1)
-	go func() {
-		o, _ := env.Kubectl(ctx, "member1-via-host", "", "get", "configmap", "watched", "-w", "-o", "jsonpath={.data.v}{\"\\n\"}", "--request-timeout=8s")
-		out <- o
-	}()
-	time.Sleep(2 * time.Second)
-	must(t, "member1", "", "patch", "configmap", "watched", "-p", `{"data":{"v":"2"}}`)
-	assert.Equal(t, "1\n2\n", <-out, "the watch saw the object, then the change")
+	for _, m := range members {
+		t.Run(m, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			must(t, m, "", "create", "configmap", "watched", "--from-literal=v=1")
+			defer func() { _, _ = kubectl(t, m, "", "delete", "configmap", "watched") }()
+			out := make(chan string, 1)
+			go func() {
+				o, _ := env.Kubectl(ctx, m+"-via-host", "", "get", "configmap", "watched", "-w", "-o", "jsonpath={.data.v}{\"\\n\"}", "--request-timeout=8s")
+				out <- o
+			}()
+			time.Sleep(2 * time.Second)
+			must(t, m, "", "patch", "configmap", "watched", "-p", `{"data":{"v":"2"}}`)
+			assert.Equal(t, "1\n2\n", <-out, "the watch saw the object, then the change")
+		})
+	}
 }
 
 func TestDeploymentRunsOnKwokNodes(t *testing.T) {
-	must(t, "member1-via-host", "", "create", "deployment", "proxied", "--image=nginx", "--replicas=2")
-	defer func() { _, _ = kubectl(t, "member1-via-host", "", "delete", "deployment", "proxied") }()
-	must(t, "member1-via-host", "", "rollout", "status", "deployment/proxied", "--timeout=90s")
-	out := must(t, "member1-via-host", "", "get", "pods", "-l", "app=proxied", "-o", "jsonpath={range .items[*]}{.status.phase} {.spec.nodeName}{\"\\n\"}{end}")
-	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
-		assert.Regexp(t, `^Running member1-node-[01]$`, l)
+	for _, m := range members {
+		t.Run(m, func(t *testing.T) {
+			must(t, m+"-via-host", "", "create", "deployment", "proxied", "--image=nginx", "--replicas=2")
+			defer func() { _, _ = kubectl(t, m+"-via-host", "", "delete", "deployment", "proxied") }()
+			must(t, m+"-via-host", "", "rollout", "status", "deployment/proxied", "--timeout=90s")
+			out := must(t, m+"-via-host", "", "get", "pods", "-l", "app=proxied", "-o", "jsonpath={range .items[*]}{.status.phase} {.spec.nodeName}{\"\\n\"}{end}")
+			for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+				assert.Regexp(t, `^Running `+m+`-node-[01]$`, l)
+			}
+		})
 	}
 }
 
 // TestAuthorization: the host decides who may use a cluster, the member what they may do.
 func TestAuthorization(t *testing.T) {
 	ctx := context.Background()
-	for name, server := range map[string]string{"via-host": env.ViaHostURL("member1"), "direct-path": env.DirectPathURL("member1")} {
+	for _, r := range routes() {
+		name, server, member := r.name(), r.server(), r.member
 		t.Run(name, func(t *testing.T) {
 			user := "eve-" + name
 			kc := kubeconfigFor(t, user, server)
@@ -102,14 +144,14 @@ func TestAuthorization(t *testing.T) {
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), `cannot get resource "clusters/proxy" in API group "clusters.kubesphere.io"`, "no right on the host: the host refuses")
 
-			must(t, "host", "", "create", "clusterrole", user+"-proxy", "--verb=get,create,update,patch,delete", "--resource=clusters/proxy", "--resource-name=member1")
+			must(t, "host", "", "create", "clusterrole", user+"-proxy", "--verb=get,create,update,patch,delete", "--resource=clusters/proxy", "--resource-name="+member)
 			must(t, "host", "", "create", "clusterrolebinding", user+"-proxy", "--clusterrole="+user+"-proxy", "--user="+user)
 			require.Eventually(t, func() bool {
 				_, err = eve("get", "configmaps", "-n", "default")
 				return err != nil && strings.Contains(err.Error(), `User "`+user+`" cannot list resource "configmaps"`)
 			}, 30*time.Second, 250*time.Millisecond, "bound on the host only: the member refuses the user by name: %v", err)
 
-			must(t, "member1", "", "create", "rolebinding", user+"-view", "-n", "default", "--clusterrole=view", "--user="+user)
+			must(t, member, "", "create", "rolebinding", user+"-view", "-n", "default", "--clusterrole=view", "--user="+user)
 			require.Eventually(t, func() bool {
 				_, err = eve("get", "configmaps", "-n", "default")
 				return err == nil
@@ -139,9 +181,23 @@ func TestOtherClusterNeedsItsOwnRight(t *testing.T) {
 // own rights, whatever identity headers they send.
 func TestIdentitySmuggling(t *testing.T) {
 	ctx := context.Background()
-	for name, server := range map[string]string{"via-host": env.ViaHostURL("member1"), "direct-path": env.DirectPathURL("member1")} {
+	// The developer may use member1; on member2 the test gives it the same rights.
+	must(t, "host", "", "create", "clusterrole", "smuggling-member2", "--verb=get,create,update,patch,delete", "--resource=clusters/proxy", "--resource-name=member2")
+	must(t, "host", "", "create", "clusterrolebinding", "smuggling-member2", "--clusterrole=smuggling-member2", "--user=developer")
+	must(t, "member2", "", "create", "clusterrolebinding", "smuggling-view", "--clusterrole=view", "--user=developer")
+	defer func() {
+		_, _ = kubectl(t, "host", "", "delete", "clusterrolebinding,clusterrole", "smuggling-member2")
+		_, _ = kubectl(t, "member2", "", "delete", "clusterrolebinding", "smuggling-view")
+	}()
+	for _, r := range routes() {
+		name, server := r.name(), r.server()
 		t.Run(name, func(t *testing.T) {
 			kc := kubeconfigFor(t, "developer", server, "developers")
+			// The host's RBAC cache may lag the binding just made.
+			require.Eventually(t, func() bool {
+				_, err := env.KubectlAs(ctx, kc, "", "", "get", "--raw", "/api/v1/namespaces/default/configmaps")
+				return err == nil
+			}, 30*time.Second, 250*time.Millisecond)
 			// kubectl --as sends Impersonate-User / Impersonate-Group: the host refuses it.
 			_, err := env.KubectlAs(ctx, kc, "", "", "get", "--raw", "/api/v1/namespaces/kube-system/secrets", "--as=kubernetes-admin", "--as-group=system:masters")
 			require.Error(t, err)

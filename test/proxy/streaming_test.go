@@ -24,28 +24,32 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// streamPod is a pod on a kwok node of member1: kwok runs its exec commands on this
+// streamPods are a pod on a kwok node of each member: kwok runs its exec commands on this
 // machine, serves its logs from env.PodLogFile and answers port-forwards with `cat`.
-var streamPod struct {
+var streamPods sync.Map // member -> *streamPod
+
+type streamPod struct {
 	once sync.Once
 	err  error
 }
 
-func ensureStreamPod(t *testing.T) {
+func ensureStreamPod(t *testing.T, member string) {
 	t.Helper()
-	streamPod.once.Do(func() {
+	v, _ := streamPods.LoadOrStore(member, &streamPod{})
+	p := v.(*streamPod)
+	p.once.Do(func() {
 		const pod = `apiVersion: v1
 kind: Pod
 metadata: {name: stream, namespace: default}
 spec:
   containers: [{name: main, image: busybox}]
 `
-		if _, streamPod.err = kubectl(t, "member1", pod, "apply", "-f", "-"); streamPod.err != nil {
+		if _, p.err = kubectl(t, member, pod, "apply", "-f", "-"); p.err != nil {
 			return
 		}
-		_, streamPod.err = kubectl(t, "member1", "", "wait", "--for=condition=Ready", "pod/stream", "--timeout=60s")
+		_, p.err = kubectl(t, member, "", "wait", "--for=condition=Ready", "pod/stream", "--timeout=60s")
 	})
-	require.NoError(t, streamPod.err)
+	require.NoError(t, p.err)
 }
 
 // transports are the two upgrade protocols kubectl speaks: WebSocket (its default since
@@ -55,13 +59,14 @@ var transports = map[string][]string{
 	"spdy":      {"KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false", "KUBECTL_PORT_FORWARD_WEBSOCKETS=false"},
 }
 
-// eachStreamingRoute runs f for both paths to member1 and both upgrade protocols.
-func eachStreamingRoute(t *testing.T, f func(t *testing.T, cmd func(ctx context.Context, args ...string) *exec.Cmd)) {
-	ensureStreamPod(t)
-	for path, flags := range paths("member1") {
+// eachStreamingRoute runs f for both paths to both members and both upgrade protocols.
+func eachStreamingRoute(t *testing.T, f func(t *testing.T, member string, cmd func(ctx context.Context, args ...string) *exec.Cmd)) {
+	for _, r := range routes() {
+		ensureStreamPod(t, r.member)
+		flags := r.flags
 		for proto, environ := range transports {
-			t.Run(path+"/"+proto, func(t *testing.T) {
-				f(t, func(ctx context.Context, args ...string) *exec.Cmd {
+			t.Run(r.name()+"/"+proto, func(t *testing.T) {
+				f(t, r.member, func(ctx context.Context, args ...string) *exec.Cmd {
 					c := env.KubectlCmd(ctx, env.Kubeconfig(), "", append(append([]string{}, flags...), args...)...)
 					c.Env = append(os.Environ(), environ...)
 					return c
@@ -72,7 +77,7 @@ func eachStreamingRoute(t *testing.T, f func(t *testing.T, cmd func(ctx context.
 }
 
 func TestExec(t *testing.T) {
-	eachStreamingRoute(t, func(t *testing.T, kubectl func(ctx context.Context, args ...string) *exec.Cmd) {
+	eachStreamingRoute(t, func(t *testing.T, member string, kubectl func(ctx context.Context, args ...string) *exec.Cmd) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 
@@ -122,32 +127,32 @@ func shellQuote(args []string) string {
 }
 
 func TestLogsFollow(t *testing.T) {
-	eachStreamingRoute(t, func(t *testing.T, kubectl func(ctx context.Context, args ...string) *exec.Cmd) {
-		followed(t, kubectl, "logs", "-f", "stream")
+	eachStreamingRoute(t, func(t *testing.T, member string, kubectl func(ctx context.Context, args ...string) *exec.Cmd) {
+		followed(t, member, kubectl, "logs", "-f", "stream")
 	})
 }
 
 // TestAttach: attach is an upgrade like exec; kwok attaches to the pod's log file.
 func TestAttach(t *testing.T) {
-	eachStreamingRoute(t, func(t *testing.T, kubectl func(ctx context.Context, args ...string) *exec.Cmd) {
-		followed(t, kubectl, "attach", "stream")
+	eachStreamingRoute(t, func(t *testing.T, member string, kubectl func(ctx context.Context, args ...string) *exec.Cmd) {
+		followed(t, member, kubectl, "attach", "stream")
 	})
 }
 
 // followed runs a kubectl command that streams the pod's output and checks that a line
 // written to the pod's log after the stream opened arrives while it stays open: no
 // buffering anywhere on the way.
-func followed(t *testing.T, kubectl func(ctx context.Context, args ...string) *exec.Cmd, args ...string) {
+func followed(t *testing.T, member string, kubectl func(ctx context.Context, args ...string) *exec.Cmd, args ...string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	seen, stderr := stream(t, kubectl(ctx, args...))
 	if args[0] == "logs" {
-		assert.Equal(t, "hello from member1", <-seen, "the log from its start")
+		assert.Equal(t, "hello from "+member, <-seen, "the log from its start")
 	} else {
 		time.Sleep(2 * time.Second) // attach shows only what comes after it joined
 	}
 	marker := "followed " + t.Name() + " " + time.Now().Format(time.RFC3339Nano)
-	appendLog(t, "member1", marker)
+	appendLog(t, member, marker)
 	timeout := time.After(20 * time.Second)
 	for {
 		select {
@@ -199,7 +204,7 @@ func appendLog(t *testing.T, member, text string) {
 var forwarding = regexp.MustCompile(`Forwarding from 127\.0\.0\.1:(\d+) -> 8080`)
 
 func TestPortForward(t *testing.T) {
-	eachStreamingRoute(t, func(t *testing.T, kubectl func(ctx context.Context, args ...string) *exec.Cmd) {
+	eachStreamingRoute(t, func(t *testing.T, member string, kubectl func(ctx context.Context, args ...string) *exec.Cmd) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		lines, stderr := stream(t, kubectl(ctx, "port-forward", "--address=127.0.0.1", "pod/stream", ":8080"))
@@ -232,7 +237,7 @@ func TestPortForward(t *testing.T) {
 // behind an upload by kubectl cp would wait forever (straight to the member too): the
 // upload goes through exec -i with a byte count instead; the download is kubectl cp.
 func TestCopy(t *testing.T) {
-	eachStreamingRoute(t, func(t *testing.T, kubectl func(ctx context.Context, args ...string) *exec.Cmd) {
+	eachStreamingRoute(t, func(t *testing.T, member string, kubectl func(ctx context.Context, args ...string) *exec.Cmd) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		// kwok runs the pod's commands on this machine, so the pod's "/dir" is a local one.
@@ -263,16 +268,19 @@ func TestCopy(t *testing.T) {
 func TestLongWatch(t *testing.T) {
 	t.Parallel()
 	const hold = 130 * time.Second
-	must(t, "member1", "", "create", "configmap", "long-watch", "--from-literal=v=0")
-	// Not defer: the parallel subtests run after this function returns.
-	t.Cleanup(func() { _, _ = kubectl(t, "member1", "", "delete", "configmap", "long-watch") })
-	for path, flags := range paths("member1") {
-		t.Run(path, func(t *testing.T) {
+	for _, r := range routes() {
+		path, flags, member := r.path, r.flags, r.member
+		// One object per route: a change made through one route must not reach another's watch.
+		cm := "long-watch-" + r.name()
+		must(t, member, "", "create", "configmap", cm, "--from-literal=v=0")
+		// Not defer: the parallel subtests run after this function returns.
+		t.Cleanup(func() { _, _ = kubectl(t, member, "", "delete", "configmap", cm) })
+		t.Run(r.name(), func(t *testing.T) {
 			t.Parallel()
 			ctx, cancel := context.WithTimeout(context.Background(), hold+time.Minute)
 			defer cancel()
 			c := env.KubectlCmd(ctx, env.Kubeconfig(), "", append(append([]string{}, flags...),
-				"get", "configmap", "long-watch", "-w", "--output-watch-events", "-o", "jsonpath={.type} {.object.data.v}{\"\\n\"}")...)
+				"get", "configmap", cm, "-w", "--output-watch-events", "-o", "jsonpath={.type} {.object.data.v}{\"\\n\"}")...)
 			events, stderr := stream(t, c)
 			require.Equal(t, "ADDED 0", <-events)
 			time.Sleep(hold)
@@ -282,7 +290,7 @@ func TestLongWatch(t *testing.T) {
 			default:
 			}
 			v := strings.ReplaceAll(path, "-", "")
-			must(t, "member1", "", "patch", "configmap", "long-watch", "-p", `{"data":{"v":"`+v+`"}}`)
+			must(t, member, "", "patch", "configmap", cm, "-p", `{"data":{"v":"`+v+`"}}`)
 			for {
 				select {
 				case e, ok := <-events:

@@ -105,7 +105,7 @@ func (o *AgentOptions) Run(ctx context.Context) error {
 		return fmt.Errorf("member kubeconfig: %w", err)
 	}
 	cfg.UserAgent = "tower-agent"
-	forwarder, err := tunnel.NewForwarder(cfg)
+	forwarder, err := tunnel.NewForwarder(o.ClusterName, cfg)
 	if err != nil {
 		return err
 	}

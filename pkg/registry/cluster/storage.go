@@ -3,14 +3,19 @@ package cluster
 import (
 	"context"
 
+	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"kubesphere.io/multicluster/apis/clusters"
+	"kubesphere.io/multicluster/pkg/agentidentity"
 )
 
 // REST is the etcd-backed storage of clusters.
@@ -86,4 +91,32 @@ func (r *StatusREST) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
 // ConvertToTable prints the Cluster as the main resource does.
 func (r *StatusREST) ConvertToTable(ctx context.Context, obj runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
 	return r.store.ConvertToTable(ctx, obj, tableOptions)
+}
+
+// List narrows an agent identity's list to its own Cluster: an agent sees no other member.
+func (r *REST) List(ctx context.Context, options *metainternalversion.ListOptions) (runtime.Object, error) {
+	return r.Store.List(ctx, onlyOwnCluster(ctx, options))
+}
+
+// Watch narrows an agent identity's watch like List.
+func (r *REST) Watch(ctx context.Context, options *metainternalversion.ListOptions) (watch.Interface, error) {
+	return r.Store.Watch(ctx, onlyOwnCluster(ctx, options))
+}
+
+func onlyOwnCluster(ctx context.Context, options *metainternalversion.ListOptions) *metainternalversion.ListOptions {
+	u, _ := request.UserFrom(ctx)
+	cluster, ok := agentidentity.ClusterOf(u)
+	if !ok {
+		return options
+	}
+	out := &metainternalversion.ListOptions{}
+	if options != nil {
+		out = options.DeepCopy()
+	}
+	own := fields.OneTermEqualSelector("metadata.name", cluster)
+	if out.FieldSelector != nil && !out.FieldSelector.Empty() {
+		own = fields.AndSelectors(out.FieldSelector, own)
+	}
+	out.FieldSelector = own
+	return out
 }

@@ -1,0 +1,112 @@
+// Package agentidentity makes an Agent cluster's join token an identity on cluster-apiserver
+// that sees only its own cluster: it may read and update its own Cluster and its status,
+// lists and watches show that Cluster alone, and everything else (other Clusters, any
+// cluster's proxy) is denied. Such an identity can never act on another member.
+package agentidentity
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apiserver/pkg/authentication/authenticator"
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+	"k8s.io/client-go/tools/cache"
+
+	"kubesphere.io/multicluster/pkg/tunnel"
+)
+
+const (
+	// UserPrefix starts the user name of an agent: system:kubesphere:agent:<cluster>.
+	UserPrefix = "system:kubesphere:agent:"
+	// Group holds every agent identity.
+	Group = "system:kubesphere:agents"
+
+	hashIndex = "agent-token-hash"
+)
+
+// IndexTokens lets the Secret informer find a token Secret by its hash. Call it before the
+// informer starts.
+func IndexTokens(informer cache.SharedIndexInformer) error {
+	return informer.AddIndexers(cache.Indexers{hashIndex: func(obj any) ([]string, error) {
+		s, ok := obj.(*corev1.Secret)
+		if !ok || s.Labels[tunnel.TokenSecretLabel] == "" || tunnel.ClusterOfTokenSecret(s.Name) == "" {
+			return nil, nil
+		}
+		if h := string(s.Data[tunnel.TokenHashKey]); h != "" {
+			return []string{h}, nil
+		}
+		return nil, nil
+	}})
+}
+
+// Authenticator accepts join tokens.
+type Authenticator struct{ Index cache.Indexer }
+
+// AuthenticateToken maps a join token to its cluster's agent identity; any other token is
+// left to the next authenticator.
+func (a Authenticator) AuthenticateToken(_ context.Context, token string) (*authenticator.Response, bool, error) {
+	if !tunnel.LooksLikeToken(token) {
+		return nil, false, nil
+	}
+	objs, err := a.Index.ByIndex(hashIndex, tunnel.HashToken(token))
+	if err != nil || len(objs) != 1 {
+		return nil, false, nil
+	}
+	cluster := tunnel.ClusterOfTokenSecret(objs[0].(*corev1.Secret).Name)
+	return &authenticator.Response{User: &user.DefaultInfo{
+		Name: UserPrefix + cluster, Groups: []string{Group, user.AllAuthenticated},
+	}}, true, nil
+}
+
+// ClusterOf is the cluster of an agent identity; ok is false for every other user.
+func ClusterOf(u user.Info) (cluster string, ok bool) {
+	if u == nil {
+		return "", false
+	}
+	cluster, ok = strings.CutPrefix(u.GetName(), UserPrefix)
+	if !ok || cluster == "" {
+		return "", false
+	}
+	for _, g := range u.GetGroups() {
+		if g == Group {
+			return cluster, true
+		}
+	}
+	return "", false
+}
+
+// Authorizer decides for agent identities, and has no opinion on anyone else.
+type Authorizer struct{}
+
+// Authorize allows an agent get, update and patch on its own Cluster and its status, and
+// list and watch of clusters (which the storage narrows to its own). It denies every other
+// resource request, the proxy of every cluster included. Non-resource requests
+// (discovery) are left to the host.
+func (Authorizer) Authorize(_ context.Context, a authorizer.Attributes) (authorizer.Decision, string, error) {
+	cluster, ok := ClusterOf(a.GetUser())
+	if !ok || !a.IsResourceRequest() {
+		return authorizer.DecisionNoOpinion, "", nil
+	}
+	if a.GetAPIGroup() == "clusters.kubesphere.io" && a.GetResource() == "clusters" {
+		switch sub, verb := a.GetSubresource(), a.GetVerb(); {
+		case (sub == "" || sub == "status") && a.GetName() == cluster && (verb == "get" || verb == "update" || verb == "patch"):
+			return authorizer.DecisionAllow, "", nil
+		case sub == "" && (verb == "list" || verb == "watch"):
+			return authorizer.DecisionAllow, "", nil
+		}
+	}
+	return authorizer.DecisionDeny, fmt.Sprintf("the agent of cluster %q may only read and update its own Cluster", cluster), nil
+}
+
+// ConditionsAwareAuthorize is Authorize: agents' rules have no conditions.
+func (a Authorizer) ConditionsAwareAuthorize(ctx context.Context, attrs authorizer.Attributes) authorizer.ConditionsAwareDecision {
+	return authorizer.ConditionsAwareDecisionFromParts(a.Authorize(ctx, attrs))
+}
+
+// EvaluateConditions is never needed: Authorize makes no conditional decision.
+func (Authorizer) EvaluateConditions(context.Context, authorizer.ConditionsAwareDecision, authorizer.ConditionsData) (authorizer.Decision, string, error) {
+	return authorizer.DecisionDeny, "", authorizer.ErrorConditionEvaluationNotSupported
+}
