@@ -145,12 +145,17 @@ func (e *Env) agentToken(m string) (string, error) {
 // StartAgent starts (or restarts) member m's tower agent. It does not wait: the agent
 // keeps retrying until a tower proxy takes its tunnel, and the Cluster's Ready shows it.
 func (e *Env) StartAgent(m string) error {
+	return e.StartAgentWith(m, e.componentKubeconfig(m+"-cluster-proxy"), e.AgentTokenFile(m))
+}
+
+// StartAgentWith starts member m's tower agent with another member credential and token
+// file: what the Deployment join prints would run with (its ServiceAccount, its Secret).
+func (e *Env) StartAgentWith(m, kubeconfig, tokenFile string) error {
 	if err := e.Stop(AgentID(m)); err != nil {
 		return err
 	}
 	return e.start(m, "tower-agent", "tower", "agent",
 		"--cluster-name="+m, "--proxy-servers="+strings.Join(e.TowerProxyURLs(), ","),
-		"--proxy-ca-file="+e.pki.cas["host"].CertFile, "--token-file="+e.AgentTokenFile(m),
-		"--kubeconfig="+e.componentKubeconfig(m+"-cluster-proxy"),
-		"--reconnect-backoff-initial=200ms", "--reconnect-backoff-max=5s")
+		"--proxy-ca-file="+e.pki.cas["host"].CertFile, "--token-file="+tokenFile,
+		"--kubeconfig="+kubeconfig, "--reconnect-backoff-initial=200ms", "--reconnect-backoff-max=5s")
 }
