@@ -85,7 +85,7 @@ func TestJoinByAgent(t *testing.T) {
 	// Unjoin: the token is revoked (the tunnel closes), and join's objects leave both sides.
 	out, err := ksmc(t, "unjoin", "member3", "--kubeconfig", env.Kubeconfig(), "--context", "member3", "--host-context", "host")
 	require.NoError(t, err, out)
-	assert.Contains(t, out, "agent token of member3 revoked")
+	// Revoked by unjoin, or a moment earlier by the Cluster's finalizer: gone either way.
 	_, err = env.Kubectl(ctx, "host", "", "get", "secret", "-n", localenv.Namespace, tunnel.TokenSecretName("member3"))
 	assert.ErrorContains(t, err, "NotFound")
 	for _, obj := range []string{"deployment/tower-agent", "secret/tower-agent", "serviceaccount/kubesphere-cluster-proxy"} {
