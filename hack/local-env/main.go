@@ -37,6 +37,7 @@ func main() {
 	m1 := fs.Int("member1-port", def.Members["member1"], "Port of member1's kube-apiserver; its kwok kubelet takes the next port.")
 	m2 := fs.Int("member2-port", def.Members["member2"], "Port of member2's kube-apiserver; its kwok kubelet takes the next port.")
 	agents := fs.String("agent-members", "member2", "Comma-separated members joined by agent (a tower agent process dials the tower proxies); the others are Direct.")
+	registerHost := fs.Bool("register-host", true, "Register the host as a Cluster of its own (\"host\", label cluster-role.kubesphere.io/host).")
 	tower1 := fs.Int("tower-proxy-port", def.TowerProxies[0], "Port of the first tower proxy replica; the second takes the next port.")
 	_ = fs.Parse(os.Args[2:])
 
@@ -48,6 +49,7 @@ func main() {
 		fail(err)
 	}
 	env.Detach = true
+	env.RegisterHost = *registerHost
 	env.AgentMembers = strings.FieldsFunc(*agents, func(r rune) bool { return r == ',' })
 	start := time.Now()
 	env.Log = func(format string, args ...any) {

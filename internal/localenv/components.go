@@ -147,6 +147,12 @@ func (e *Env) makePKI() (*pki, error) {
 			return err
 		},
 		func() (err error) {
+			// The host registered as a cluster of its own (Env.RegisterHost) is reached
+			// with the same least-privilege user as the members.
+			p.client["host-cluster-proxy"], err = issue("host", "host-cluster-proxy", ClusterProxyUser, nil, nil, false)
+			return err
+		},
+		func() (err error) {
 			p.client["host-"+DeveloperUser], err = issue("host", "host-developer", DeveloperUser, []string{"developers"}, nil, false)
 			return err
 		},
@@ -611,12 +617,16 @@ func (e *Env) waitClustersReady(ctx context.Context, id string, timeout time.Dur
 		last = out
 		if err == nil {
 			ready := 0
-			for _, m := range e.joined() {
+			want := e.joined()
+			if e.RegisterHost {
+				want = append(want, "host")
+			}
+			for _, m := range want {
 				if strings.Contains(" "+out, " "+m+"=True ") {
 					ready++
 				}
 			}
-			if ready == len(e.joined()) {
+			if ready == len(want) {
 				e.logf("every member is Ready")
 				return nil
 			}
@@ -685,6 +695,9 @@ apiVersion: clusters.kubesphere.io/v1alpha1
 kind: Cluster
 metadata:
   name: {{.Name}}
+{{- if .Host}}
+  labels: {"cluster-role.kubesphere.io/host": ""}
+{{- end}}
 spec:
   provider: local
   region: local
@@ -731,7 +744,7 @@ func (e *Env) registerMember(ctx context.Context, m string) error {
 		}
 	}
 	_, err = e.Kubectl(ctx, "host", render(memberRegistration, map[string]any{
-		"Name": m, "Namespace": Namespace, "Endpoint": e.MemberURL(m),
+		"Name": m, "Namespace": Namespace, "Endpoint": e.clusterURL(m), "Host": m == "host",
 		"Kubeconfig": base64.StdEncoding.EncodeToString(kubeconfig),
 		"CABundle":   base64.StdEncoding.EncodeToString(ca),
 	}), "apply", "--server-side", "--force-conflicts", "-f", "-")

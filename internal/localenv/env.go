@@ -122,6 +122,9 @@ type Env struct {
 	Detach bool
 	// Unjoined members run but are not registered on the host: tests of join do that.
 	Unjoined []string
+	// RegisterHost registers the host as a Direct Cluster named "host" with the label
+	// cluster-role.kubesphere.io/host, so the host is managed like any member.
+	RegisterHost bool
 	// AgentMembers are joined by agent: a tower agent process per member dials the tower
 	// proxies; the host holds no credential for them.
 	AgentMembers []string
@@ -264,6 +267,11 @@ func (e *Env) Up(ctx context.Context) (err error) {
 			register = e.registerAgentMember
 		}
 		if err := register(ctx, m); err != nil {
+			return err
+		}
+	}
+	if e.RegisterHost {
+		if err := e.registerMember(ctx, "host"); err != nil {
 			return err
 		}
 	}

@@ -87,6 +87,10 @@ type Options struct {
 	CredentialsNamespace string
 	// Wait, when positive, is how long to wait for the Cluster to become Ready.
 	Wait time.Duration
+	// HostCluster marks the cluster joined as the host itself (label
+	// cluster-role.kubesphere.io/host), so the host is managed like any member. At most
+	// one Cluster is the host.
+	HostCluster bool
 	// Out receives progress lines; nil is quiet.
 	Out io.Writer
 }
@@ -129,6 +133,11 @@ func Join(ctx context.Context, o Options) error {
 	if err := checkNew(ctx, hostClusters, o.Name, uid); err != nil {
 		return err
 	}
+	if o.HostCluster {
+		if err := checkNoHost(ctx, hostClusters); err != nil {
+			return err
+		}
+	}
 	say(o.Out, "member %s (Kubernetes %s, kube-system UID %s) is reachable and not joined yet", o.Member.Host, version.GitVersion, uid)
 
 	token, ca, err := ServiceAccountToken(ctx, member)
@@ -169,8 +178,12 @@ func Join(ctx context.Context, o Options) error {
 	if _, err := host.CoreV1().Secrets(o.CredentialsNamespace).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("storing the credential on the host: %w", err)
 	}
+	labels := map[string]string{ManagedByLabel: ManagedBy}
+	if o.HostCluster {
+		labels[v1alpha1.HostClusterLabel] = ""
+	}
 	cluster := &v1alpha1.Cluster{
-		ObjectMeta: metav1.ObjectMeta{Name: o.Name, Labels: map[string]string{ManagedByLabel: ManagedBy}},
+		ObjectMeta: metav1.ObjectMeta{Name: o.Name, Labels: labels},
 		Spec: v1alpha1.ClusterSpec{Connection: v1alpha1.Connection{
 			Type:                  v1alpha1.ConnectionDirect,
 			KubernetesAPIEndpoint: endpoint,
@@ -226,7 +239,8 @@ func checkNew(ctx context.Context, clusters clientset.Interface, name, uid strin
 		return fmt.Errorf("listing Clusters on the host: %w", err)
 	}
 	for _, c := range list.Items {
-		if c.Status.UID == uid {
+		// uid is "" when the member was not read (join by agent without its kubeconfig).
+		if uid != "" && c.Status.UID == uid {
 			return fmt.Errorf("this member is already joined as Cluster %q (kube-system UID %s)", c.Name, uid)
 		}
 	}
@@ -234,6 +248,18 @@ func checkNew(ctx context.Context, clusters clientset.Interface, name, uid strin
 		if c.Name == name {
 			return fmt.Errorf("the name %q is taken by another Cluster (endpoint %s)", name, c.Spec.Connection.KubernetesAPIEndpoint)
 		}
+	}
+	return nil
+}
+
+// checkNoHost refuses a second host: the host label names one cluster.
+func checkNoHost(ctx context.Context, clusters clientset.Interface) error {
+	list, err := clusters.ClustersV1alpha1().Clusters().List(ctx, metav1.ListOptions{LabelSelector: v1alpha1.HostClusterLabel})
+	if err != nil {
+		return fmt.Errorf("listing Clusters on the host: %w", err)
+	}
+	if len(list.Items) > 0 {
+		return fmt.Errorf("Cluster %q is already the host (label %s); there is one host", list.Items[0].Name, v1alpha1.HostClusterLabel)
 	}
 	return nil
 }

@@ -23,6 +23,18 @@ func TestCheckNew(t *testing.T) {
 	assert.ErrorContains(t, checkNew(ctx, clusters, "other", "uid-1"), `already joined as Cluster "member1"`)
 	// The same member under its own name is "already joined", not "name taken".
 	assert.ErrorContains(t, checkNew(ctx, clusters, "member1", "uid-1"), "already joined")
+	// A member not read (join by agent without its kubeconfig) clashes by name only, even
+	// with a Cluster not probed yet.
+	unprobed := &v1alpha1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: "new"}}
+	assert.NoError(t, checkNew(ctx, fake.NewSimpleClientset(unprobed), "member9", ""))
+}
+
+func TestOneHost(t *testing.T) {
+	ctx := context.Background()
+	member := &v1alpha1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: "member1"}}
+	assert.NoError(t, checkNoHost(ctx, fake.NewSimpleClientset(member)))
+	host := &v1alpha1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: "host", Labels: map[string]string{v1alpha1.HostClusterLabel: ""}}}
+	assert.ErrorContains(t, checkNoHost(ctx, fake.NewSimpleClientset(member, host)), `Cluster "host" is already the host`)
 }
 
 func TestCredentialKubeconfigHoldsOnlyTheToken(t *testing.T) {

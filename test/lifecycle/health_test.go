@@ -22,8 +22,9 @@ import (
 var env *localenv.Env
 
 func TestMain(m *testing.M) {
-	// member3 runs unjoined: TestJoinAndUnjoin joins it with the CLI.
-	os.Exit(localenv.RunTests("cluster-lifecycle-test", func(e *localenv.Env) { e.Unjoined = []string{"member3"} },
+	// member3 runs unjoined: TestJoinAndUnjoin joins it with the CLI. The host registers
+	// itself, as make local-up does.
+	os.Exit(localenv.RunTests("cluster-lifecycle-test", func(e *localenv.Env) { e.Unjoined = []string{"member3"}; e.RegisterHost = true },
 		func(e *localenv.Env) int { env = e; return m.Run() }, "member1", "member2", "member3"))
 }
 
@@ -156,8 +157,8 @@ func TestMetrics(t *testing.T) {
 	var metrics string
 	require.Eventually(t, func() bool {
 		metrics = get("/metrics")
-		return strings.Contains(metrics, `kubesphere_clusters{condition="Ready",status="True"} 2`)
-	}, 30*time.Second, time.Second, "both members counted Ready:\n%s", metrics)
+		return strings.Contains(metrics, `kubesphere_clusters{condition="Ready",status="True"} 3`)
+	}, 30*time.Second, time.Second, "both members and the host counted Ready:\n%s", metrics)
 	assert.Regexp(t, `kubesphere_cluster_probe_duration_seconds_count\{cluster="member1",result="ok"\} [1-9]`, metrics)
 	assert.Contains(t, metrics, `kubesphere_cluster_status_writes_total{result="ok"}`)
 }
@@ -188,4 +189,22 @@ func TestLeaderFailover(t *testing.T) {
 	require.NoError(t, env.Stop("member2-kube-apiserver"))
 	defer func() { require.NoError(t, env.StartKubeAPIServer(ctx, "member2")) }()
 	waitReady(t, "member2", "False", 40*time.Second)
+}
+
+// TestHostIsAClusterToo: the host is registered as a Cluster with the host label, probed
+// and reachable through the proxy like any member; a second host is refused.
+func TestHostIsAClusterToo(t *testing.T) {
+	assert.Equal(t, "host", strings.TrimSpace(kubectl(t, "", "get", "clusters", "-l", "cluster-role.kubesphere.io/host", "-o", "jsonpath={.items[*].metadata.name}")))
+	waitReady(t, "host", "True", 30*time.Second)
+	hostUID, err := env.Kubectl(context.Background(), "host", "", "get", "namespace", "kube-system", "-o", "jsonpath={.metadata.uid}")
+	require.NoError(t, err)
+	assert.Equal(t, hostUID, kubectl(t, "", "get", "cluster", "host", "-o", "jsonpath={.status.uid}"), "its identity is the host's kube-system UID")
+	ns := kubectl(t, "", "get", "--raw", "/apis/clusters.kubesphere.io/v1alpha1/clusters/host/proxy/api/v1/namespaces/kubesphere-system")
+	assert.Contains(t, ns, `"name":"kubesphere-system"`, "the host through its own proxy path")
+
+	// A second host: refused by join before anything is made.
+	out, err := ksmc(t, "join", "member3", "--kubeconfig", env.Kubeconfig(), "--context", "member3", "--host-context", "host", "--host-cluster")
+	require.Error(t, err)
+	assert.Contains(t, out, `Cluster "host" is already the host`)
+	assert.NotContains(t, kubectl(t, "", "get", "clusters", "-o", "name"), "member3")
 }

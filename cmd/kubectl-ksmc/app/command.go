@@ -76,6 +76,7 @@ The host is reached with the usual kubeconfig (as kubectl; --host-kubeconfig and
 func newJoinCommand(host *hostFlags, out io.Writer) *cobra.Command {
 	var kubeconfig, context, endpoint, connection, proxyCAFile, image string
 	var proxyServers []string
+	var hostCluster bool
 	var wait time.Duration
 	cmd := &cobra.Command{
 		Use:   "join NAME (--kubeconfig MEMBER_KUBECONFIG | --connection agent ...)",
@@ -95,6 +96,7 @@ tower proxies' CA, and the tower agent Deployment). With --kubeconfig it applies
 the member; without, it prints them, and this is the only time the token is shown.`,
 		Example: `  kubectl ksmc join member1 --kubeconfig member1.kubeconfig
   kubectl-ksmc join edge-7 --kubeconfig admin.kubeconfig --context edge-7 --endpoint https://10.0.7.1:6443
+  kubectl ksmc join host --kubeconfig host-admin.kubeconfig --host-cluster
   kubectl ksmc join store-42 --connection agent --proxy-servers https://tower.example.com:8443 \
       --proxy-ca-file tower-ca.crt --image registry.example.com/tower:v0.1.0 > store-42-agent.yaml`,
 		Args: cobra.ExactArgs(1),
@@ -113,7 +115,10 @@ the member; without, it prints them, and this is the only time the token is show
 			ctx, cancel := signalContext()
 			defer cancel()
 			o := join.Options{Name: args[0], Member: member, Endpoint: endpoint, Host: h,
-				CredentialsNamespace: host.credentialsNamespace, Wait: wait, Out: out}
+				CredentialsNamespace: host.credentialsNamespace, Wait: wait, Out: out, HostCluster: hostCluster}
+			if hostCluster && strings.ToLower(connection) != "direct" {
+				return errors.New("--host-cluster joins the host itself, which needs no agent: use a Direct connection")
+			}
 			switch strings.ToLower(connection) {
 			case "direct":
 				if member == nil {
@@ -134,6 +139,8 @@ the member; without, it prints them, and this is the only time the token is show
 	cmd.Flags().StringSliceVar(&proxyServers, "proxy-servers", nil, "Agent: URLs of the host's tower proxies as the member reaches them (https://host:port, comma-separated).")
 	cmd.Flags().StringVar(&proxyCAFile, "proxy-ca-file", "", "Agent: CA of the tower proxies' serving certificates; the agent trusts this CA only.")
 	cmd.Flags().StringVar(&image, "image", "", "Agent: the tower image of the agent's Deployment.")
+	cmd.Flags().BoolVar(&hostCluster, "host-cluster", false, "The cluster joined is the host itself (--kubeconfig reaches the host's API server): it gets the label "+
+		"cluster-role.kubesphere.io/host and is managed like any member. There is one host.")
 	cmd.Flags().DurationVar(&wait, "wait", 60*time.Second, "How long to wait for the Cluster to become Ready (Agent: only when the manifests are applied); 0 returns at once.")
 	return cmd
 }
