@@ -2,13 +2,14 @@ package tunnel
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net/url"
 	"os"
 
 	"github.com/spf13/pflag"
 	"k8s.io/client-go/rest"
+
+	"kubesphere.io/multicluster/internal/cli"
 )
 
 // DialerOptions are the flags of a host component that reaches Agent clusters
@@ -50,13 +51,9 @@ func (o *DialerOptions) Dialer(host *rest.Config) (*Dialer, error) {
 	if len(o.Servers) == 0 {
 		return nil, nil
 	}
-	pem, err := os.ReadFile(o.CAFile)
+	roots, err := cli.CertPool("--tower-proxy-ca-file", o.CAFile)
 	if err != nil {
 		return nil, err
-	}
-	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("--tower-proxy-ca-file %s holds no PEM certificate", o.CAFile)
 	}
 	tlsCfg := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
 	if hostTLS, err := rest.TLSConfigFor(host); err == nil && hostTLS != nil && hostTLS.GetClientCertificate != nil {

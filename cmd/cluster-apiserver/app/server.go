@@ -7,11 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 	genericapiserver "k8s.io/apiserver/pkg/server"
-	cliflag "k8s.io/component-base/cli/flag"
-	"k8s.io/component-base/cli/globalflag"
-	"k8s.io/component-base/term"
 	"k8s.io/klog/v2"
 
+	"kubesphere.io/multicluster/internal/cli"
 	"kubesphere.io/multicluster/pkg/embeddedetcd"
 )
 
@@ -39,15 +37,7 @@ host. With no --etcd-servers it runs an embedded etcd in --embedded-etcd-data-di
 			return Run(genericapiserver.SetupSignalContext(), o)
 		},
 	}
-	fs := cmd.Flags()
-	named := o.Flags()
-	globalflag.AddGlobalFlags(named.FlagSet("global"), cmd.Name())
-	for _, f := range named.FlagSets {
-		fs.AddFlagSet(f)
-	}
-	cols, _, _ := term.TerminalSize(cmd.OutOrStdout())
-	cliflag.SetUsageAndHelpFunc(cmd, named, cols)
-	return cmd
+	return cli.AddFlags(cmd, o.Flags())
 }
 
 // Run starts the server (and the embedded etcd, if any) and blocks until ctx is done.

@@ -27,14 +27,12 @@ import (
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/client-go/tools/record"
-	cliflag "k8s.io/component-base/cli/flag"
-	"k8s.io/component-base/cli/globalflag"
-	"k8s.io/component-base/term"
 	"k8s.io/klog/v2"
 
 	clientset "kubesphere.io/multicluster/generated/clientset/versioned"
 	clusterscheme "kubesphere.io/multicluster/generated/clientset/versioned/scheme"
 	clusterinformers "kubesphere.io/multicluster/generated/informers/externalversions"
+	"kubesphere.io/multicluster/internal/cli"
 	"kubesphere.io/multicluster/pkg/clusterconn"
 	"kubesphere.io/multicluster/pkg/controller/clustercleanup"
 	"kubesphere.io/multicluster/pkg/controller/clusterhealth"
@@ -66,14 +64,7 @@ active one and a standby takes over when it stops renewing.`,
 			return Run(ctx, o)
 		},
 	}
-	fss := o.Flags()
-	globalflag.AddGlobalFlags(fss.FlagSet("global"), cmd.Name())
-	for _, f := range fss.FlagSets {
-		cmd.Flags().AddFlagSet(f)
-	}
-	cols, _, _ := term.TerminalSize(cmd.OutOrStdout())
-	cliflag.SetUsageAndHelpFunc(cmd, fss, cols)
-	return cmd
+	return cli.AddFlags(cmd, o.Flags())
 }
 
 // Run runs the controllers until ctx ends, as the leader when leader election is on.

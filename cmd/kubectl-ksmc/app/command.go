@@ -41,6 +41,17 @@ func (h *hostFlags) config() (*rest.Config, error) {
 	return cfg, nil
 }
 
+// configs are the member's configuration (nil without a kubeconfig) and the host's.
+func (h *hostFlags) configs(memberKubeconfig, memberContext string) (member, host *rest.Config, err error) {
+	if memberKubeconfig != "" {
+		if member, err = memberConfig(memberKubeconfig, memberContext); err != nil {
+			return nil, nil, err
+		}
+	}
+	host, err = h.config()
+	return member, host, err
+}
+
 // memberConfig loads the member's kubeconfig; it is read, used and never stored.
 func memberConfig(path, context string) (*rest.Config, error) {
 	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
@@ -101,14 +112,7 @@ the member; without, it prints them, and this is the only time the token is show
       --proxy-ca-file tower-ca.crt --image registry.example.com/tower:v0.1.0 > store-42-agent.yaml`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var member *rest.Config
-			if kubeconfig != "" {
-				var err error
-				if member, err = memberConfig(kubeconfig, context); err != nil {
-					return err
-				}
-			}
-			h, err := host.config()
+			member, h, err := host.configs(kubeconfig, context)
 			if err != nil {
 				return err
 			}
@@ -183,14 +187,7 @@ untouched. What is already gone is skipped, so unjoin can be run again.`,
 		Example: `  kubectl ksmc unjoin member1 --kubeconfig member1.kubeconfig`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var member *rest.Config
-			if kubeconfig != "" {
-				var err error
-				if member, err = memberConfig(kubeconfig, context); err != nil {
-					return err
-				}
-			}
-			h, err := host.config()
+			member, h, err := host.configs(kubeconfig, context)
 			if err != nil {
 				return err
 			}

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -17,6 +16,7 @@ import (
 	cliflag "k8s.io/component-base/cli/flag"
 	"k8s.io/klog/v2"
 
+	"kubesphere.io/multicluster/internal/cli"
 	"kubesphere.io/multicluster/pkg/tunnel"
 )
 
@@ -65,7 +65,7 @@ credential; the caller's identity arrives as impersonation.`,
 		SilenceUsage: true,
 		RunE:         func(cmd *cobra.Command, args []string) error { return run(args, o.Validate, o.Run) },
 	}
-	return withFlags(cmd, fss)
+	return cli.AddFlags(cmd, fss)
 }
 
 // Validate reports every bad flag at once.
@@ -88,13 +88,9 @@ func (o *AgentOptions) Validate() error {
 
 // Run keeps the tunnels up until ctx ends.
 func (o *AgentOptions) Run(ctx context.Context) error {
-	pem, err := os.ReadFile(o.ProxyCAFile)
+	roots, err := cli.CertPool("--proxy-ca-file", o.ProxyCAFile)
 	if err != nil {
 		return err
-	}
-	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(pem) {
-		return fmt.Errorf("--proxy-ca-file %s holds no PEM certificate", o.ProxyCAFile)
 	}
 	if _, err := os.Stat(o.TokenFile); err != nil {
 		return fmt.Errorf("--token-file: %w", err)

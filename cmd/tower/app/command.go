@@ -9,9 +9,6 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
-	cliflag "k8s.io/component-base/cli/flag"
-	"k8s.io/component-base/cli/globalflag"
-	"k8s.io/component-base/term"
 )
 
 // NewCommand returns the tower command with its two subcommands.
@@ -28,17 +25,6 @@ replica on the host; the host's requests to the member travel as streams over it
 		},
 	}
 	cmd.AddCommand(newAgentCommand(), newProxyCommand())
-	return cmd
-}
-
-// withFlags gives cmd the named flag sets and kube-style help.
-func withFlags(cmd *cobra.Command, fss cliflag.NamedFlagSets) *cobra.Command {
-	globalflag.AddGlobalFlags(fss.FlagSet("global"), cmd.Name())
-	for _, f := range fss.FlagSets {
-		cmd.Flags().AddFlagSet(f)
-	}
-	cols, _, _ := term.TerminalSize(cmd.OutOrStdout())
-	cliflag.SetUsageAndHelpFunc(cmd, fss, cols)
 	return cmd
 }
 

@@ -3,12 +3,10 @@ package app
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"time"
 
@@ -23,6 +21,7 @@ import (
 	cliflag "k8s.io/component-base/cli/flag"
 	"k8s.io/klog/v2"
 
+	"kubesphere.io/multicluster/internal/cli"
 	"kubesphere.io/multicluster/pkg/tunnel"
 )
 
@@ -72,7 +71,7 @@ to every replica, so any replica can serve any cluster.`,
 		SilenceUsage: true,
 		RunE:         func(cmd *cobra.Command, args []string) error { return run(args, o.Validate, o.Run) },
 	}
-	return withFlags(cmd, fss)
+	return cli.AddFlags(cmd, fss)
 }
 
 // Validate reports every bad flag at once.
@@ -119,13 +118,9 @@ func (o *ProxyOptions) Run(ctx context.Context) error {
 	tlsCfg := &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}, MinVersion: tls.VersionTLS12,
 		DynamicRecordSizingDisabled: true}
 	if o.ClientCAFile != "" {
-		pem, err := os.ReadFile(o.ClientCAFile)
+		pool, err := cli.CertPool("--client-ca-file", o.ClientCAFile)
 		if err != nil {
 			return err
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("--client-ca-file %s holds no PEM certificate", o.ClientCAFile)
 		}
 		// Agents present no certificate (their token says who they are); host components may.
 		tlsCfg.ClientCAs, tlsCfg.ClientAuth = pool, tls.VerifyClientCertIfGiven

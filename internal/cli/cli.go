@@ -1,0 +1,40 @@
+// Package cli holds what every command of the project does alike with its command line:
+// named flag sets with kube-style help, and CA bundles named by flags.
+package cli
+
+import (
+	"crypto/x509"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+	cliflag "k8s.io/component-base/cli/flag"
+	"k8s.io/component-base/cli/globalflag"
+	"k8s.io/component-base/term"
+)
+
+// AddFlags gives cmd the named flag sets (plus the global ones: help, log flags) and
+// prints them by section in --help, as kube-apiserver does.
+func AddFlags(cmd *cobra.Command, fss cliflag.NamedFlagSets) *cobra.Command {
+	globalflag.AddGlobalFlags(fss.FlagSet("global"), cmd.Name())
+	for _, f := range fss.FlagSets {
+		cmd.Flags().AddFlagSet(f)
+	}
+	cols, _, _ := term.TerminalSize(cmd.OutOrStdout())
+	cliflag.SetUsageAndHelpFunc(cmd, fss, cols)
+	return cmd
+}
+
+// CertPool reads the PEM CA bundle file named by flag; a file with no certificate is an
+// error that names the flag.
+func CertPool(flag, file string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", flag, err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s %s holds no PEM certificate", flag, file)
+	}
+	return pool, nil
+}
