@@ -33,16 +33,14 @@ type Dialer struct {
 // order that spreads load, until one has the cluster's tunnel; when none has, the error is
 // ErrAgentNotConnected.
 func (d *Dialer) DialCluster(ctx context.Context, cluster string) (net.Conn, error) {
-	var addrs []struct {
+	type replica struct {
 		server *url.URL
 		addr   string
 	}
+	var addrs []replica
 	for _, s := range d.Servers {
 		for _, a := range resolveAll(ctx, s) {
-			addrs = append(addrs, struct {
-				server *url.URL
-				addr   string
-			}{s, a})
+			addrs = append(addrs, replica{s, a})
 		}
 	}
 	if len(addrs) == 0 {
@@ -111,11 +109,11 @@ func (d *Dialer) dialOne(ctx context.Context, server *url.URL, addr, cluster str
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer conn.Close()
-		err := statusError(resp)
 		if resp.StatusCode == http.StatusServiceUnavailable {
+			// This replica holds no tunnel of the cluster: the caller tries the next.
 			return nil, ErrAgentNotConnected{Cluster: cluster}
 		}
-		return nil, err
+		return nil, statusError(resp)
 	}
 	_ = conn.SetDeadline(time.Time{})
 	return withBuffered(conn, br), nil

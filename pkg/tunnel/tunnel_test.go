@@ -238,3 +238,37 @@ func openFDs(t *testing.T) int {
 	require.NoError(t, err)
 	return len(entries)
 }
+
+// TestShutdownDrainsThenCloses: a stopping tower proxy tells its agents to go, lets a
+// stream in flight run for the grace period, then closes the tunnels.
+func TestShutdownDrainsThenCloses(t *testing.T) {
+	f := newFixture(t)
+	release := make(chan struct{})
+	mux := http.NewServeMux()
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		http.NewResponseController(w).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	defer close(release)
+	defer run(f.agent("a", f.token("a"), mux))()
+	waitConnected(t, f.server, "a")
+	resp, err := f.client("a").Get("http://a/slow")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+
+	const grace = 300 * time.Millisecond
+	start := time.Now()
+	f.server.Shutdown(context.Background(), grace)
+	took := time.Since(start)
+	assert.GreaterOrEqual(t, took, grace, "the stream in flight had its grace period")
+	assert.Less(t, took, grace+2*time.Second)
+	_, err = io.ReadAll(resp.Body)
+	assert.Error(t, err, "the stream still open after the grace period is cut")
+	// The agent, told to go, is not taken back by a stopping proxy.
+	time.Sleep(200 * time.Millisecond)
+	assert.Empty(t, f.server.Connected())
+}
