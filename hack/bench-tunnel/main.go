@@ -28,6 +28,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"sort"
 	"strconv"
@@ -114,7 +115,10 @@ func main() {
 					clientsOf[k] = c
 					smallRPS(c, backend.URL, 4**clients, *clients) // warm-up: connections and TLS sessions
 				}
+				// Each phase starts from a collected heap, not the last one's garbage.
+				runtime.GC()
 				x := smallRPS(c, backend.URL, *small / *rounds, *clients)
+				runtime.GC()
 				y, stalled := bigMBps(c, backend.URL, max(4, *big / *rounds), *stallTimeout)
 				if x == 0 || stalled {
 					stalledAt[k] = true
@@ -158,6 +162,12 @@ func main() {
 		}
 		fmt.Printf("| %s | %s | %s | %s | %s |\n", proto, vs(o, r, rps), vs(o, r, mbps), vs(o, d, rps), vs(o, d, mbps))
 	}
+	// The ceiling of any relay on this machine: one that cost nothing would move as much as
+	// direct does, so ours / remotedialer can be at most direct / remotedialer.
+	if d, r := (key{"HTTP/1.1", "direct"}), (key{"HTTP/1.1", "remotedialer"}); len(rps[r]) > 0 && !stalledAt[r] {
+		fmt.Printf("\nHTTP/1.1 ceiling (a relay that cost nothing, direct / remotedialer): %.2fx req/s, %.2fx MB/s\n",
+			medianRatio(rps[d], rps[r]), medianRatio(mbps[d], mbps[r]))
+	}
 
 	// One stalled stream beside the small GETs, through our tunnel.
 	fmt.Println()
@@ -178,7 +188,8 @@ func main() {
 		}
 	}
 	if rss, err := rssOfPidFile(*agentPid); err == nil {
-		fmt.Printf("tower agent of make local-up (%s): RSS %.1f MiB\n", *agentPid, float64(rss)/(1<<20))
+		hwm, _ := statusOfPidFile(*agentPid, "VmHWM:")
+		fmt.Printf("tower agent of make local-up (%s): RSS %.1f MiB now, %.1f MiB at its peak\n", *agentPid, float64(rss)/(1<<20), float64(hwm)/(1<<20))
 	} else {
 		fmt.Printf("tower agent RSS: not measured (%v; run make local-up)\n", err)
 	}
@@ -579,7 +590,11 @@ func idleAgents(n int) (perAgent float64, total int64, err error) {
 	return float64(after-before) / float64(n), after - before, nil
 }
 
-func rssOfPidFile(file string) (int64, error) {
+func rssOfPidFile(file string) (int64, error) { return statusOfPidFile(file, "VmRSS:") }
+
+// statusOfPidFile reads a size field of /proc/<pid>/status (VmRSS:, VmHWM:) of the process
+// in a pid file.
+func statusOfPidFile(file, field string) (int64, error) {
 	b, err := os.ReadFile(file)
 	if err != nil {
 		return 0, err
@@ -588,20 +603,22 @@ func rssOfPidFile(file string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return rssOf(pid)
+	return statusOf(pid, field)
 }
 
 // rssOf reads VmRSS of a process.
-func rssOf(pid int) (int64, error) {
+func rssOf(pid int) (int64, error) { return statusOf(pid, "VmRSS:") }
+
+func statusOf(pid int, field string) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == field {
 			kb, err := strconv.ParseInt(f[1], 10, 64)
 			return kb << 10, err
 		}
 	}
-	return 0, errors.New("no VmRSS")
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
 }

@@ -12,7 +12,6 @@ package tunnel
 
 import (
 	"crypto/tls"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
@@ -85,22 +84,35 @@ func splice(a, b io.ReadWriteCloser) {
 	_ = b.Close()
 }
 
-// frameWriter gives yamux a connection that writes a data frame's header and body in one
-// write. yamux writes them apart, which over TLS is two records and two system calls per
-// frame: for small requests, half the tunnel's cost. Only yamux's send loop writes to it,
-// so it needs no lock. Header-only frames (window updates, pings, FIN) go out at once.
+// frameWriter is the connection yamux writes its frames to. Its send loop hands over a
+// frame and goes on at once; a flusher goroutine encrypts and writes whatever has gathered
+// meanwhile. So frames of many streams share TLS records and system calls, a frame's header
+// and body go out together, and the send loop takes the next frame while the kernel copies
+// the last. Pending data is bounded: past pendingMax, Write waits for the flusher.
+// Only yamux's send loop writes, so Write is never called concurrently.
 type frameWriter struct {
 	net.Conn
-	// batch, when the TLS connection runs over one, collects the TLS records of a frame
+	// batch, when the TLS connection runs over one, collects the TLS records of a flush
 	// into one system call.
-	batch   *batchConn
-	hdr     [headerSize]byte
-	pending bool
+	batch *batchConn
+
+	mu       sync.Mutex
+	drained  sync.Cond // signalled when the flusher takes pending or stops
+	pending  []byte
+	flushing bool
+	err      error
 }
+
+// pendingMax bounds what waits for the flusher: beyond it the send loop waits, as it would
+// on a slow connection.
+const pendingMax = 256 << 10
+
+var flushBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
 
 // newFrameWriter wraps a tunnel's TLS connection (possibly behind a bufferedConn).
 func newFrameWriter(c net.Conn) *frameWriter {
 	fw := &frameWriter{Conn: c}
+	fw.drained.L = &fw.mu
 	inner := c
 	if b, ok := c.(bufferedConn); ok {
 		inner = b.Conn
@@ -111,17 +123,100 @@ func newFrameWriter(c net.Conn) *frameWriter {
 	return fw
 }
 
+func (c *frameWriter) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for c.err == nil && len(c.pending) >= pendingMax {
+		c.drained.Wait()
+	}
+	if c.err != nil {
+		return 0, c.err
+	}
+	if c.pending == nil {
+		c.pending = (*flushBuffers.Get().(*[]byte))[:0]
+	}
+	c.pending = append(c.pending, p...)
+	if !c.flushing {
+		c.flushing = true
+		go c.flush()
+	}
+	return len(p), nil
+}
+
+// flush writes what is pending until nothing is, then returns its buffers to the pool (an
+// idle tunnel holds none).
+func (c *frameWriter) flush() {
+	var out []byte
+	for {
+		c.mu.Lock()
+		if out != nil {
+			recycle(out)
+		}
+		if len(c.pending) == 0 || c.err != nil {
+			if c.pending != nil && c.err == nil {
+				recycle(c.pending)
+				c.pending = nil
+			}
+			c.flushing = false
+			c.drained.Broadcast()
+			c.mu.Unlock()
+			return
+		}
+		out, c.pending = c.pending, nil
+		c.drained.Broadcast()
+		c.mu.Unlock()
+
+		if err := c.write(out); err != nil {
+			c.mu.Lock()
+			c.err = err
+			c.mu.Unlock()
+			// yamux learns of it from its reader: the connection is gone.
+			_ = c.Conn.Close()
+		}
+	}
+}
+
+func recycle(b []byte) {
+	b = b[:0]
+	flushBuffers.Put(&b)
+}
+
 // write sends p to the TLS connection, its records in one system call when batching.
-func (c *frameWriter) write(p []byte) (int, error) {
+func (c *frameWriter) write(p []byte) error {
+	_ = c.Conn.SetWriteDeadline(time.Now().Add(KeepAliveTimeout))
 	if c.batch == nil {
-		return c.Conn.Write(p)
+		_, err := c.Conn.Write(p)
+		return err
 	}
 	c.batch.start()
-	n, err := c.Conn.Write(p)
+	_, err := c.Conn.Write(p)
 	if ferr := c.batch.flush(); err == nil {
 		err = ferr
 	}
-	return n, err
+	return err
+}
+
+// Close lets what is pending (a GoAway, the last frames) go out first, for at most a
+// second, then closes the connection.
+func (c *frameWriter) Close() error {
+	c.mu.Lock()
+	deadline := time.AfterFunc(time.Second, func() {
+		c.mu.Lock()
+		if c.err == nil {
+			c.err = net.ErrClosed
+		}
+		c.drained.Broadcast()
+		c.mu.Unlock()
+	})
+	for c.flushing && c.err == nil {
+		c.drained.Wait()
+	}
+	if c.err == nil {
+		c.err = net.ErrClosed
+	}
+	c.mu.Unlock()
+	deadline.Stop()
+	return c.Conn.Close()
 }
 
 // batchConn sits below TLS: between start and flush, the records TLS writes are collected
@@ -186,58 +281,4 @@ func (l batchListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	return &batchConn{Conn: c}, nil
-}
-
-// headerSize and typeData are yamux's wire format (its spec.md): version, type, flags,
-// stream ID, length; type 0 is data, whose body follows its header.
-const (
-	headerSize = 12
-	typeData   = 0
-	// coalesceMax bounds the bodies that are copied to go out with their header; a larger
-	// body is worth its own write.
-	coalesceMax = 64 << 10
-)
-
-var frameBuffers = sync.Pool{New: func() any { b := make([]byte, 0, headerSize+coalesceMax); return &b }}
-
-func (c *frameWriter) Write(p []byte) (int, error) {
-	if c.pending {
-		c.pending = false
-		if len(p) > coalesceMax {
-			if c.batch != nil {
-				// Header and body in one batch, without copying the body.
-				c.batch.start()
-				_, err := c.Conn.Write(c.hdr[:])
-				if err == nil {
-					_, err = c.Conn.Write(p)
-				}
-				if ferr := c.batch.flush(); err == nil {
-					err = ferr
-				}
-				if err != nil {
-					return 0, err
-				}
-				return len(p), nil
-			}
-			if _, err := c.Conn.Write(c.hdr[:]); err != nil {
-				return 0, err
-			}
-			return c.Conn.Write(p)
-		}
-		bp := frameBuffers.Get().(*[]byte)
-		buf := append(append((*bp)[:0], c.hdr[:]...), p...)
-		_, err := c.write(buf)
-		*bp = buf[:0]
-		frameBuffers.Put(bp)
-		if err != nil {
-			return 0, err
-		}
-		return len(p), nil
-	}
-	if len(p) == headerSize && p[1] == typeData && binary.BigEndian.Uint32(p[8:12]) > 0 {
-		copy(c.hdr[:], p)
-		c.pending = true
-		return len(p), nil
-	}
-	return c.write(p)
 }

@@ -6,7 +6,11 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -28,6 +32,7 @@ type AgentOptions struct {
 	TokenFile         string
 	Kubeconfig        string
 	HealthBindAddress string
+	Profiling         bool
 	BackoffInitial    time.Duration
 	BackoffMax        time.Duration
 }
@@ -53,6 +58,8 @@ func newAgentCommand() *cobra.Command {
 			"(the agent's service account, whose only right is to impersonate).")
 	fs.StringVar(&o.HealthBindAddress, "health-bind-address", o.HealthBindAddress,
 		"Address of /healthz (the process runs) and /readyz (at least one tunnel is up), plain HTTP. Empty turns them off; in a pod use :8081.")
+	fs.BoolVar(&o.Profiling, "profiling", o.Profiling,
+		"Also serve Go's profiles at /debug/pprof/ on --health-bind-address. Off by default: that address has no authentication.")
 
 	cmd := &cobra.Command{
 		Use:   "agent",
@@ -79,6 +86,9 @@ func (o *AgentOptions) Validate() error {
 	}
 	if o.ProxyCAFile == "" || o.TokenFile == "" {
 		errs = append(errs, errors.New("--proxy-ca-file and --token-file are required"))
+	}
+	if o.Profiling && o.HealthBindAddress == "" {
+		errs = append(errs, errors.New("--profiling needs --health-bind-address"))
 	}
 	if o.BackoffInitial <= 0 || o.BackoffMax < o.BackoffInitial {
 		errs = append(errs, errors.New("--reconnect-backoff-initial must be positive and at most --reconnect-backoff-max"))
@@ -110,15 +120,16 @@ func (o *AgentOptions) Run(ctx context.Context) error {
 		Handler: forwarder, Backoff: tunnel.Backoff{Initial: o.BackoffInitial, Max: o.BackoffMax},
 	}
 	if o.HealthBindAddress != "" {
-		if err := serveHealth(ctx, o.HealthBindAddress, agent.Connected); err != nil {
+		if err := serveHealth(ctx, o.HealthBindAddress, o.Profiling, agent.Connected); err != nil {
 			return err
 		}
 	}
+	go releaseMemory(ctx, memoryReleasePeriod, memoryReleaseMin)
 	klog.InfoS("Agent starting", "cluster", o.ClusterName, "proxies", o.ProxyServers, "member", cfg.Host)
 	return agent.Run(ctx)
 }
 
-func serveHealth(ctx context.Context, addr string, ready func() bool) error {
+func serveHealth(ctx context.Context, addr string, profiling bool, ready func() bool) error {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("--health-bind-address: %w", err)
@@ -132,8 +143,53 @@ func serveHealth(ctx context.Context, addr string, ready func() bool) error {
 		}
 		_, _ = w.Write([]byte("ok"))
 	})
+	if profiling {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(l) }()
 	context.AfterFunc(ctx, func() { _ = srv.Close() })
 	return nil
+}
+
+// memoryReleasePeriod and memoryReleaseMin: how often the agent looks for heap it no longer
+// uses, and how much of it makes a release worth a GC.
+const (
+	memoryReleasePeriod = 15 * time.Second
+	memoryReleaseMin    = 4 << 20
+)
+
+// releaseMemory gives back to the OS the heap a burst left behind. The agent runs on every
+// member next to the workloads; after a burst (a big LIST, hundreds of watches) its heap
+// holds garbage until the next GC, which a quiet agent may not run for two minutes, and the
+// freed pages stay with the process after that. Checking costs a read of runtime metrics;
+// a release, one GC of a heap whose live part is a few MiB.
+func releaseMemory(ctx context.Context, period time.Duration, least uint64) {
+	samples := []metrics.Sample{
+		{Name: "/memory/classes/heap/objects:bytes"}, // live and not yet collected
+		{Name: "/gc/heap/live:bytes"},                // live at the last GC
+		{Name: "/memory/classes/heap/free:bytes"},    // free, not yet returned
+	}
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		metrics.Read(samples)
+		var v [3]uint64
+		for i, s := range samples {
+			if s.Value.Kind() == metrics.KindUint64 {
+				v[i] = s.Value.Uint64()
+			}
+		}
+		if garbage := v[0] - min(v[0], v[1]); garbage+v[2] >= least {
+			// Two collections: pooled copy buffers survive the first one.
+			runtime.GC()
+			debug.FreeOSMemory()
+		}
+	}
 }
