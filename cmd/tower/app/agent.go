@@ -167,7 +167,7 @@ func serveHealth(ctx context.Context, addr string, profiling bool, ready func() 
 }
 
 // memoryReleasePeriod and memoryReleaseMin: how often the agent looks at what it allocated,
-// and how much makes a release worth a GC.
+// and how much makes a period busy.
 const (
 	memoryReleasePeriod = 15 * time.Second
 	memoryReleaseMin    = 4 << 20
@@ -176,13 +176,15 @@ const (
 // releaseMemory gives back to the OS the heap a burst left behind. The agent runs on every
 // member next to the workloads; after a burst (a big LIST, hundreds of watches) its heap
 // holds the garbage until the next GC, which a quiet agent may not run for two minutes, and
-// the freed pages stay with the process after that. So when it allocated at least least
-// bytes since the last look, it collects and returns the free pages: at rest (keepalives
-// only) that is never, under load one GC of a heap whose live part is a few MiB per period.
+// the freed pages stay with the process after that. So at the first quiet period (less
+// than least bytes allocated) after a busy one, it collects and returns the free pages: at
+// rest (keepalives only) and under steady load (when Go collects on its own) it does
+// nothing. Looking costs a read of runtime metrics; a release, two GCs of a small heap.
 func releaseMemory(ctx context.Context, period time.Duration, least uint64) {
 	allocs := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
 	metrics.Read(allocs)
 	last := allocs[0].Value.Uint64()
+	busy := false
 	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
@@ -192,8 +194,15 @@ func releaseMemory(ctx context.Context, period time.Duration, least uint64) {
 		case <-t.C:
 		}
 		metrics.Read(allocs)
-		if now := allocs[0].Value.Uint64(); now-last >= least {
-			last = now
+		now := allocs[0].Value.Uint64()
+		allocated := now - last
+		last = now
+		if allocated >= least {
+			busy = true
+			continue
+		}
+		if busy {
+			busy = false
 			// Two collections: pooled copy buffers survive the first one.
 			runtime.GC()
 			debug.FreeOSMemory()
