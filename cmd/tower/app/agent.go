@@ -39,7 +39,7 @@ type AgentOptions struct {
 }
 
 func newAgentCommand() *cobra.Command {
-	o := &AgentOptions{BackoffInitial: tunnel.DefaultBackoff.Initial, BackoffMax: tunnel.DefaultBackoff.Max, GoMaxProcs: 1}
+	o := &AgentOptions{BackoffInitial: tunnel.DefaultBackoff.Initial, BackoffMax: tunnel.DefaultBackoff.Max, GoMaxProcs: defaultGoMaxProcs}
 	var fss cliflag.NamedFlagSets
 	fs := fss.FlagSet("host")
 	fs.StringVar(&o.ClusterName, "cluster-name", o.ClusterName, "Name of this cluster's Cluster on the host, as given to join. Required.")
@@ -60,11 +60,7 @@ func newAgentCommand() *cobra.Command {
 	fs.StringVar(&o.HealthBindAddress, "health-bind-address", o.HealthBindAddress,
 		"Address of /healthz (the process runs) and /readyz (at least one tunnel is up), plain HTTP. Empty turns them off; in a pod use :8081.")
 	fs = fss.FlagSet("runtime")
-	fs.IntVar(&o.GoMaxProcs, "gomaxprocs", o.GoMaxProcs,
-		"Threads that run Go code at once. Each request passes between a few goroutines; on one thread those "+
-			"hand-offs wake no other thread, which measured lower latency through the tunnel than two (see README), "+
-			"and the agent's CPU limit is below one core. 0 keeps Go's default (the CPU limit, at least 2). "+
-			"The GOMAXPROCS environment variable, when set, wins.")
+	addGoMaxProcsFlag(fs, &o.GoMaxProcs)
 	fs.BoolVar(&o.Profiling, "profiling", o.Profiling,
 		"Also serve Go's profiles at /debug/pprof/ on --health-bind-address. Off by default: that address has no authentication.")
 
@@ -94,8 +90,8 @@ func (o *AgentOptions) Validate() error {
 	if o.ProxyCAFile == "" || o.TokenFile == "" {
 		errs = append(errs, errors.New("--proxy-ca-file and --token-file are required"))
 	}
-	if o.GoMaxProcs < 0 {
-		errs = append(errs, errors.New("--gomaxprocs must not be negative"))
+	if err := validateGoMaxProcs(o.GoMaxProcs); err != nil {
+		errs = append(errs, err)
 	}
 	if o.Profiling && o.HealthBindAddress == "" {
 		errs = append(errs, errors.New("--profiling needs --health-bind-address"))
@@ -134,9 +130,7 @@ func (o *AgentOptions) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	if o.GoMaxProcs > 0 && os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(o.GoMaxProcs)
-	}
+	setGoMaxProcs(o.GoMaxProcs)
 	go releaseMemory(ctx, memoryReleasePeriod, memoryReleaseMin)
 	klog.InfoS("Agent starting", "cluster", o.ClusterName, "proxies", o.ProxyServers, "member", cfg.Host)
 	return agent.Run(ctx)

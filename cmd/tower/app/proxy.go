@@ -36,11 +36,12 @@ type ProxyOptions struct {
 	Kubeconfig          string
 	Namespace           string
 	ShutdownGracePeriod time.Duration
+	GoMaxProcs          int
 }
 
 func newProxyCommand() *cobra.Command {
 	o := &ProxyOptions{BindAddress: "0.0.0.0", SecurePort: 8443, AllowedDialers: tunnel.DefaultDialers,
-		Namespace: "kubesphere-system", ShutdownGracePeriod: 5 * time.Second}
+		Namespace: "kubesphere-system", ShutdownGracePeriod: 5 * time.Second, GoMaxProcs: defaultGoMaxProcs}
 	var fss cliflag.NamedFlagSets
 	fs := fss.FlagSet("serving")
 	fs.StringVar(&o.BindAddress, "bind-address", o.BindAddress, "Address to listen on for agents and host components.")
@@ -60,6 +61,7 @@ func newProxyCommand() *cobra.Command {
 	fs = fss.FlagSet("lifecycle")
 	fs.DurationVar(&o.ShutdownGracePeriod, "shutdown-grace-period", o.ShutdownGracePeriod,
 		"On SIGTERM, how long streams in flight may go on before the tunnels close. Agents are told to go at once and reconnect to the other replicas.")
+	addGoMaxProcsFlag(fss.FlagSet("runtime"), &o.GoMaxProcs)
 
 	cmd := &cobra.Command{
 		Use:   "proxy",
@@ -95,11 +97,15 @@ func (o *ProxyOptions) Validate() error {
 	if o.ShutdownGracePeriod < 0 {
 		errs = append(errs, errors.New("--shutdown-grace-period must not be negative"))
 	}
+	if err := validateGoMaxProcs(o.GoMaxProcs); err != nil {
+		errs = append(errs, err)
+	}
 	return utilerrors.NewAggregate(errs)
 }
 
 // Run serves until ctx ends, then drains.
 func (o *ProxyOptions) Run(ctx context.Context) error {
+	setGoMaxProcs(o.GoMaxProcs)
 	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
 		&clientcmd.ClientConfigLoadingRules{ExplicitPath: o.Kubeconfig}, &clientcmd.ConfigOverrides{}).ClientConfig()
 	if err != nil {
