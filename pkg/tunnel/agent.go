@@ -193,8 +193,8 @@ func (a *Agent) connect(ctx context.Context, server *url.URL, addr string) (*yam
 		return nil, err
 	}
 	// Full-size records from the start: the tunnel is long-lived and carries bulk data;
-	// small first records only help a web page's first paint. Below TLS, a frame's
-	// records are batched into one write.
+	// small first records only help a web page's first paint. Below TLS, the records of
+	// each flush are batched into one write.
 	conn := tls.Client(&batchConn{Conn: raw}, &tls.Config{RootCAs: a.RootCAs, ServerName: server.Hostname(),
 		NextProtos: []string{"http/1.1"}, MinVersion: tls.VersionTLS12, DynamicRecordSizingDisabled: true})
 	if err := conn.HandshakeContext(dialCtx); err != nil {

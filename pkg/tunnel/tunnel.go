@@ -183,6 +183,8 @@ func recycle(b []byte) {
 
 // write sends p to the TLS connection, its records in one system call when batching.
 func (c *frameWriter) write(p []byte) error {
+	// yamux's write timeout ends when the frame is handed over, not when it is sent: a peer
+	// that stopped reading is bounded here instead.
 	_ = c.Conn.SetWriteDeadline(time.Now().Add(KeepAliveTimeout))
 	if c.batch == nil {
 		_, err := c.Conn.Write(p)
@@ -270,7 +272,7 @@ func (c *batchConn) flushLocked() error {
 }
 
 // BatchListener wraps l's connections so that tunnels over TLS on them (tls.NewListener
-// around it) write each frame's records in one system call. A tower proxy listens on it.
+// around it) write the records of each flush in one system call. A tower proxy listens on it.
 func BatchListener(l net.Listener) net.Listener { return batchListener{l} }
 
 type batchListener struct{ net.Listener }

@@ -179,7 +179,7 @@ func (o *ProxyOptions) Run(ctx context.Context) error {
 	}
 	klog.InfoS("Serving tunnels", "address", l.Addr().String())
 	errCh := make(chan error, 1)
-	// TLS on a batching listener: a tunnel's frames go out in one write each.
+	// TLS on a batching listener: what a tunnel flushes goes out in one write.
 	go func() { errCh <- srv.Serve(tls.NewListener(tunnel.BatchListener(l), tlsCfg)) }()
 	select {
 	case err := <-errCh:
