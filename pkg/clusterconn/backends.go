@@ -34,6 +34,16 @@ const (
 	tlsHandshakeTimeout = 5 * time.Second
 )
 
+// A pooled HTTP/2 connection to a member that stops answering (the machine gone, a NAT
+// entry dropped: no reset ever arrives) is found by pings, as client-go does: after
+// http2PingAfter without a frame a ping goes out, and no answer within http2PingTimeout
+// closes the connection, failing its requests with a 503. Without it they would wait for
+// TCP to give up, many minutes. Variables for tests.
+var (
+	http2PingAfter   = 30 * time.Second
+	http2PingTimeout = 15 * time.Second
+)
+
 // Backend is how to reach one member: its API server's URL and a pooled transport that
 // authenticates as the host's credential for it.
 type Backend struct {
@@ -228,6 +238,7 @@ func build(c *v1alpha1.Cluster, secret *corev1.Secret) (*Backend, error) {
 			TLSClientConfig:     tlsConfig,
 			TLSHandshakeTimeout: tlsHandshakeTimeout,
 			ForceAttemptHTTP2:   true,
+			HTTP2:               &http.HTTP2Config{SendPingTimeout: http2PingAfter, PingTimeout: http2PingTimeout},
 			MaxIdleConnsPerHost: 64,
 			IdleConnTimeout:     90 * time.Second,
 		},

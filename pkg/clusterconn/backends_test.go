@@ -2,10 +2,15 @@ package clusterconn
 
 import (
 	"context"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -138,4 +143,98 @@ func TestAgentClusterGoesThroughTheTunnelWithoutCredentials(t *testing.T) {
 	again, err := b.Get(agent)
 	require.NoError(t, err)
 	assert.Same(t, be, again, "the backend is cached while the Cluster is unchanged")
+}
+
+// freezer forwards TCP connections to target until frozen, then holds them open and
+// silent: a member whose machine vanished without resetting anything.
+type freezer struct {
+	net.Listener
+	target string
+	frozen chan struct{}
+}
+
+func newFreezer(t *testing.T, target string) *freezer {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	f := &freezer{Listener: l, target: target, frozen: make(chan struct{})}
+	t.Cleanup(func() { _ = l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				_ = c.Close()
+				continue
+			}
+			t.Cleanup(func() { _ = c.Close(); _ = up.Close() })
+			go f.pipe(up, c)
+			go f.pipe(c, up)
+		}
+	}()
+	return f
+}
+
+// pipe copies until frozen; after that it reads nothing more (the bytes already read are
+// dropped), so the peer's writes and pings go unanswered.
+func (f *freezer) pipe(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		select {
+		case <-f.frozen:
+			return
+		default:
+		}
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func TestSilentMemberFailsPooledRequestsInsteadOfHanging(t *testing.T) {
+	defer func(after, timeout time.Duration) { http2PingAfter, http2PingTimeout = after, timeout }(http2PingAfter, http2PingTimeout)
+	http2PingAfter, http2PingTimeout = 200*time.Millisecond, 200*time.Millisecond
+
+	member := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "ok")
+	}))
+	member.EnableHTTP2 = true
+	member.StartTLS()
+	defer member.Close()
+	f := newFreezer(t, member.Listener.Addr().String())
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: member.Certificate().Raw})
+	b, _ := backendsWith(t, secret("creds", "1", map[string]string{"token": "t", "ca.crt": string(ca)}))
+	c := directCluster("kubesphere-system", "creds")
+	c.Spec.Connection.KubernetesAPIEndpoint = "https://" + f.Addr().String()
+	be, err := b.Get(c)
+	require.NoError(t, err)
+
+	get := func() (*http.Response, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		t.Cleanup(cancel)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, be.Endpoint.String()+"/version", nil)
+		require.NoError(t, err)
+		return be.Transport.RoundTrip(req)
+	}
+	resp, err := get()
+	require.NoError(t, err)
+	require.Equal(t, 2, resp.ProtoMajor, "members that offer HTTP/2 are spoken to over it")
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+
+	close(f.frozen)
+	start := time.Now()
+	_, err = get()
+	took := time.Since(start)
+	require.Error(t, err, "a request on a connection that went silent must fail")
+	assert.NotErrorIs(t, err, context.DeadlineExceeded, "it fails by the connection's health check, not by the caller giving up")
+	assert.Less(t, took, 3*time.Second, "ping after 200ms, answer due within 200ms more")
 }
