@@ -352,7 +352,9 @@ spec:
 // getStatus GETs url as the host admin and decodes the Status answer.
 func getStatus(t *testing.T, url string) (metav1.Status, time.Duration) {
 	t.Helper()
-	client, err := rest.HTTPClientFor(restFor(t, env.ClusterAPIServerURL()))
+	cfg := restFor(t, env.ClusterAPIServerURL())
+	cfg.Timeout = 2 * time.Minute // a hang fails here, not at the suite's timeout
+	client, err := rest.HTTPClientFor(cfg)
 	require.NoError(t, err)
 	start := time.Now()
 	resp, err := client.Get(url)
