@@ -131,14 +131,19 @@ func main() {
 	}
 	results := make([]result, len(routes))
 	// Rounds interleave the routes so that drift in the machine's load (other processes,
-	// the members' own work) falls on every route alike.
+	// the members' own work) falls on every route alike, each round in another order.
 	samples := make([][2][]time.Duration, len(routes))
 	var bytes = make([]int64, len(routes))
 	var spent = make([]time.Duration, len(routes))
 	// Per round: each route's p50 at 1 and 8 clients and its LIST MB/s, for the ratios.
 	perRound := make([][3][]float64, len(routes))
 	for round := 0; round < *rounds; round++ {
-		for i, r := range routes {
+		// Each round starts at another route: a route that always ran after the same
+		// neighbour (say, after its LISTs left the member collecting garbage) would carry
+		// that neighbour's wake in every round.
+		for k := range routes {
+			i := (k + round) % len(routes)
+			r := routes[i]
 			for j, clients := range []int{1, 8} {
 				got := latency(r, getPath, clients, *requests / *rounds)
 				samples[i][j] = append(samples[i][j], got...)
