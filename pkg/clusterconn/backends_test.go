@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"kubesphere.io/multicluster/apis/clusters/v1alpha1"
+	"kubesphere.io/multicluster/internal/faultnet"
 )
 
 const kubeconfigWith = `apiVersion: v1
@@ -145,60 +146,6 @@ func TestAgentClusterGoesThroughTheTunnelWithoutCredentials(t *testing.T) {
 	assert.Same(t, be, again, "the backend is cached while the Cluster is unchanged")
 }
 
-// freezer forwards TCP connections to target until frozen, then holds them open and
-// silent: a member whose machine vanished without resetting anything.
-type freezer struct {
-	net.Listener
-	target string
-	frozen chan struct{}
-}
-
-func newFreezer(t *testing.T, target string) *freezer {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	f := &freezer{Listener: l, target: target, frozen: make(chan struct{})}
-	t.Cleanup(func() { _ = l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", target)
-			if err != nil {
-				_ = c.Close()
-				continue
-			}
-			t.Cleanup(func() { _ = c.Close(); _ = up.Close() })
-			go f.pipe(up, c)
-			go f.pipe(c, up)
-		}
-	}()
-	return f
-}
-
-// pipe copies until frozen; after that it reads nothing more (the bytes already read are
-// dropped), so the peer's writes and pings go unanswered.
-func (f *freezer) pipe(dst, src net.Conn) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		select {
-		case <-f.frozen:
-			return
-		default:
-		}
-		if n > 0 {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
 func TestSilentMemberFailsPooledRequestsInsteadOfHanging(t *testing.T) {
 	defer func(after, timeout time.Duration) { http2PingAfter, http2PingTimeout = after, timeout }(http2PingAfter, http2PingTimeout)
 	http2PingAfter, http2PingTimeout = 200*time.Millisecond, 200*time.Millisecond
@@ -209,11 +156,13 @@ func TestSilentMemberFailsPooledRequestsInsteadOfHanging(t *testing.T) {
 	member.EnableHTTP2 = true
 	member.StartTLS()
 	defer member.Close()
-	f := newFreezer(t, member.Listener.Addr().String())
+	relay, err := faultnet.NewRelay(member.Listener.Addr().String())
+	require.NoError(t, err)
+	defer relay.Close()
 	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: member.Certificate().Raw})
 	b, _ := backendsWith(t, secret("creds", "1", map[string]string{"token": "t", "ca.crt": string(ca)}))
 	c := directCluster("kubesphere-system", "creds")
-	c.Spec.Connection.KubernetesAPIEndpoint = "https://" + f.Addr().String()
+	c.Spec.Connection.KubernetesAPIEndpoint = "https://" + relay.Addr()
 	be, err := b.Get(c)
 	require.NoError(t, err)
 
@@ -230,7 +179,7 @@ func TestSilentMemberFailsPooledRequestsInsteadOfHanging(t *testing.T) {
 	_, _ = io.Copy(io.Discard, resp.Body)
 	_ = resp.Body.Close()
 
-	close(f.frozen)
+	relay.Freeze()
 	start := time.Now()
 	_, err = get()
 	took := time.Since(start)

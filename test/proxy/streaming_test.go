@@ -23,6 +23,8 @@ import (
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
+
+	"kubesphere.io/multicluster/internal/faultnet"
 )
 
 // streamPods are a pod on a kwok node of each member: kwok runs its exec commands on this
@@ -358,59 +360,10 @@ func TestStoppedMember(t *testing.T) {
 // minutes for TCP to give up. A relay in front of member1's API server plays the network.
 func TestMemberGoneSilentOnAnOpenConnection(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	relay, err := faultnet.NewRelay(strings.TrimPrefix(env.MemberURL("member1"), "https://"))
 	require.NoError(t, err)
-	defer l.Close()
-	frozen := make(chan struct{})
-	member := strings.TrimPrefix(env.MemberURL("member1"), "https://")
-	// pipe copies until frozen, then reads nothing more: pings go unanswered.
-	pipe := func(dst, src net.Conn) {
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := src.Read(buf)
-			select {
-			case <-frozen:
-				return
-			default:
-			}
-			if n > 0 {
-				if _, werr := dst.Write(buf[:n]); werr != nil {
-					return
-				}
-			}
-			if err != nil {
-				return
-			}
-		}
-	}
-	var conns []net.Conn
-	var mu sync.Mutex
-	defer func() {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-	}()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", member)
-			if err != nil {
-				_ = c.Close()
-				continue
-			}
-			mu.Lock()
-			conns = append(conns, c, up)
-			mu.Unlock()
-			go pipe(up, c)
-			go pipe(c, up)
-		}
-	}()
-	must(t, "host", clusterYAML("frozen", "https://"+l.Addr().String(), "member1-credentials"), "apply", "-f", "-")
+	defer relay.Close()
+	must(t, "host", clusterYAML("frozen", "https://"+relay.Addr(), "member1-credentials"), "apply", "-f", "-")
 	t.Cleanup(func() { _, _ = kubectl(t, "host", "", "delete", "cluster", "frozen") })
 	url := env.DirectPathURL("frozen") + "/version"
 	require.Eventually(t, func() bool {
@@ -424,7 +377,7 @@ func TestMemberGoneSilentOnAnOpenConnection(t *testing.T) {
 		return resp.StatusCode == http.StatusOK
 	}, 20*time.Second, 250*time.Millisecond, "the proxy reaches member1 through the relay")
 
-	close(frozen)
+	relay.Freeze()
 	s, took := getStatus(t, url)
 	t.Logf("member silent on the open connection: %d after %s", s.Code, took.Round(time.Millisecond))
 	assert.Equal(t, int32(http.StatusServiceUnavailable), s.Code, s.Message)
