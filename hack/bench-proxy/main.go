@@ -73,6 +73,7 @@ func main() {
 	watches := flag.Int("watches", 200, "Concurrent watches per route.")
 	events := flag.Int("events", 20, "Events each watch must receive.")
 	rounds := flag.Int("rounds", 5, "Rounds that interleave the routes; --requests and --lists are split over them.")
+	chunk := flag.Int("chunk", 50, "GETs a route runs in one turn before the next route's turn: the smaller, the closer in time the routes' GETs that are compared.")
 	only := flag.String("routes", "", "Letters of the routes to measure (the ratios need them all). Default: abicd for a Direct member, atcd for an Agent member.")
 	towerKubeconfig := flag.String("tower-kubeconfig", "_output/local/pki/host-cluster-apiserver.kubeconfig", "Agent member: the host credential that opens streams through the tower proxies (cluster-apiserver's).")
 	towerServers := flag.String("tower-proxy-servers", "https://127.0.0.1:18443,https://127.0.0.1:18444", "Agent member: the tower proxy URLs.")
@@ -122,7 +123,7 @@ func main() {
 	getPath := "/api/v1/namespaces/bench-get/pods/pod-0"
 	listPath := "/api/v1/namespaces/bench-list/pods"
 
-	fmt.Printf("member %s, %d GETs per row, LIST of %d pods x %d, %d watches x %d events\n\n", *member, *requests, *pods, *lists, *watches, *events)
+	fmt.Printf("member %s, %d GETs per row in turns of %d, LIST of %d pods x %d, %d watches x %d events\n\n", *member, *requests, *chunk, *pods, *lists, *watches, *events)
 	type result struct {
 		p50, p99       [2]time.Duration // at 1 and 8 clients
 		mbps           float64
@@ -138,19 +139,33 @@ func main() {
 	// Per round: each route's p50 at 1 and 8 clients and its LIST MB/s, for the ratios.
 	perRound := make([][3][]float64, len(routes))
 	for round := 0; round < *rounds; round++ {
-		// Each round starts at another route: a route that always ran after the same
-		// neighbour (say, after its LISTs left the member collecting garbage) would carry
-		// that neighbour's wake in every round.
-		for k := range routes {
-			i := (k + round) % len(routes)
-			r := routes[i]
-			for j, clients := range []int{1, 8} {
-				got := latency(r, getPath, clients, *requests / *rounds)
-				samples[i][j] = append(samples[i][j], got...)
-				p50, _ := percentiles(got)
+		for j, clients := range []int{1, 8} {
+			// GETs go in turns of --chunk per route, a turn of every route after another, so
+			// that the machine's pace, which drifts within seconds here, falls on every
+			// route alike: each route's median in a round is paired with the others' from
+			// the same seconds. Each turn starts at another route, so that none always
+			// follows the same neighbour.
+			got := make([][]time.Duration, len(routes))
+			for _, r := range routes {
+				warm(r, getPath)
+			}
+			per := *requests / *rounds
+			for turn := 0; turn*(*chunk) < per; turn++ {
+				n := min(*chunk, per-turn*(*chunk))
+				for k := range routes {
+					i := (k + round + turn) % len(routes)
+					got[i] = append(got[i], latency(routes[i], getPath, clients, n)...)
+				}
+			}
+			for i := range routes {
+				samples[i][j] = append(samples[i][j], got[i]...)
+				p50, _ := percentiles(got[i])
 				perRound[i][j] = append(perRound[i][j], float64(p50))
 			}
-			b, d := throughput(r, listPath, (*lists+*rounds-1) / *rounds)
+		}
+		for k := range routes {
+			i := (k + round) % len(routes)
+			b, d := throughput(routes[i], listPath, (*lists+*rounds-1) / *rounds)
 			bytes[i] += b
 			spent[i] += d
 			perRound[i][2] = append(perRound[i][2], float64(b)/d.Seconds())
@@ -173,7 +188,7 @@ func main() {
 			x.delivered, x.exp, x.watchTime.Round(time.Millisecond))
 	}
 	fmt.Println()
-	fmt.Printf("Ratios: the median over the %d rounds of each round's ratio (routes run side by side in a round, so load that drifts between rounds cancels out).\n\n", *rounds)
+	fmt.Printf("Ratios: the median over the %d rounds of each round's ratio (in a round the routes take turns of %d GETs, so load that drifts cancels out).\n\n", *rounds, *chunk)
 	fmt.Println("| ratio | p50 1c | p50 8c | LIST MB/s |")
 	fmt.Println("| --- | --- | --- | --- |")
 	ratio := func(name string, a, b int) {
@@ -397,12 +412,17 @@ func get(r route, path string) (int64, error) {
 
 // latency runs total GETs split over clients concurrent loops, after a warm-up, and
 // returns each one's latency.
-func latency(r route, path string, clients, total int) []time.Duration {
+// warm opens r's connections and fills its caches before its GETs are timed.
+func warm(r route, path string) {
 	for i := 0; i < 20; i++ {
 		_, err := get(r, path)
 		check(err)
 	}
-	per := total / clients
+}
+
+// latency times total GETs of path by clients concurrent clients (total/clients each).
+func latency(r route, path string, clients, total int) []time.Duration {
+	per := max(total/clients, 1)
 	all := make([]time.Duration, 0, per*clients)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
