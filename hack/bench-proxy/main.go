@@ -131,8 +131,9 @@ func main() {
 		watchTime      time.Duration
 	}
 	results := make([]result, len(routes))
-	// Rounds interleave the routes so that drift in the machine's load (other processes,
-	// the members' own work) falls on every route alike, each round in another order.
+	// Rounds interleave the routes (GETs in turns, LISTs one route after another) so that
+	// drift in the machine's load (other processes, the members' own work) falls on every
+	// route alike.
 	samples := make([][2][]time.Duration, len(routes))
 	var bytes = make([]int64, len(routes))
 	var spent = make([]time.Duration, len(routes))
@@ -410,8 +411,6 @@ func get(r route, path string) (int64, error) {
 	return n, err
 }
 
-// latency runs total GETs split over clients concurrent loops, after a warm-up, and
-// returns each one's latency.
 // warm opens r's connections and fills its caches before its GETs are timed.
 func warm(r route, path string) {
 	for i := 0; i < 20; i++ {
@@ -420,7 +419,8 @@ func warm(r route, path string) {
 	}
 }
 
-// latency times total GETs of path by clients concurrent clients (total/clients each).
+// latency runs total GETs of path split over clients concurrent loops (at least one GET
+// each) and returns each one's latency.
 func latency(r route, path string, clients, total int) []time.Duration {
 	per := max(total/clients, 1)
 	all := make([]time.Duration, 0, per*clients)

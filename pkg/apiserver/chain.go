@@ -70,9 +70,9 @@ var stackIndex = 1
 // growStack grows the calling goroutine's stack to 32 KiB in one step, while it holds only
 // the HTTP/2 server's few frames. Each HTTP/2 request runs on a new goroutine that starts
 // with a small stack; left alone it grew twice deep in the filter chain, and each growth
-// copies the stack and walks every frame on it: 5% of this server's CPU and about 60 us of
-// each proxied request's latency (bench-proxy, README). BenchmarkGrowStack shows the
-// difference alone.
+// copies the stack and walks every frame on it: 5% of this server's CPU in a profile, and
+// about 60 us of each proxied request's time in a build that timed the filters (README).
+// BenchmarkGrowStack shows the difference alone.
 //
 //go:noinline
 func growStack() byte {
