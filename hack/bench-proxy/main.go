@@ -79,6 +79,12 @@ func main() {
 	towerServers := flag.String("tower-proxy-servers", "https://127.0.0.1:18443,https://127.0.0.1:18444", "Agent member: the tower proxy URLs.")
 	serveHop := flag.String("serve-hop", "", "Internal: serve the bare hop (\"bare\" or \"impersonating\") in this process until stdin closes.")
 	flag.Parse()
+	// Zero would divide by zero or take turns of nothing forever.
+	for name, v := range map[string]int{"requests": *requests, "rounds": *rounds, "chunk": *chunk, "lists": *lists} {
+		if v < 1 {
+			check(fmt.Errorf("--%s must be at least 1, not %d", name, v))
+		}
+	}
 
 	ctx := context.Background()
 	direct := restConfig(*kubeconfig, *member, "")
