@@ -45,21 +45,49 @@ func DefaultPorts() Ports {
 // kernel's ephemeral range: a port the kernel hands out for ":0" is also the local port
 // of the next outgoing connection, so another test package dialing its servers took
 // one between our probe and the component's bind (seen: kwok "address already in use").
-func freePort() (int, error) {
-	low, high := 20000, ephemeralLow()
+func freePort() (int, error) { return freePorts(1) }
+
+// handedOut are the ports freePorts gave out in this process. A port handed out is not
+// bound until its component starts, so a probe finds it free: without this record one
+// environment got the same port for etcd and a tower proxy.
+var (
+	handedOutMu sync.Mutex
+	handedOut   = map[int]bool{}
+)
+
+// freePorts returns the first of n adjacent ports that are free and were never handed out
+// before, and marks them handed out.
+func freePorts(n int) (int, error) {
+	low, high := 20000, ephemeralLow()-n
 	if high-low < 1000 {
 		low = high - 1000
 	}
+	handedOutMu.Lock()
+	defer handedOutMu.Unlock()
 	for range 200 {
 		port := low + rand.IntN(high-low)
-		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if portsFree(port, n) {
+			for i := range n {
+				handedOut[port+i] = true
+			}
+			return port, nil
+		}
+	}
+	return 0, fmt.Errorf("no %d free adjacent ports on 127.0.0.1 in [%d, %d)", n, low, high)
+}
+
+func portsFree(port, n int) bool {
+	for i := range n {
+		if handedOut[port+i] {
+			return false
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port+i))
 		if err != nil {
-			continue
+			return false
 		}
 		l.Close()
-		return port, nil
 	}
-	return 0, fmt.Errorf("no free port on 127.0.0.1 in [%d, %d)", low, high)
+	return true
 }
 
 // ephemeralLow is the first port of the kernel's ephemeral range (32768 when unknown).
@@ -81,28 +109,19 @@ func ephemeralLow() int {
 
 // FreePorts picks unused ports, for tests that run beside a developer's local-up.
 func FreePorts(members ...string) (Ports, error) {
-	next := freePort
 	var p Ports
 	var err error
 	p.TowerProxies = make([]int, 2)
 	for _, dst := range []*int{&p.Etcd, &p.EtcdPeer, &p.Host, &p.ClusterAPIServer, &p.TowerProxies[0], &p.TowerProxies[1]} {
-		if *dst, err = next(); err != nil {
+		if *dst, err = freePort(); err != nil {
 			return p, err
 		}
 	}
 	p.Members = map[string]int{}
 	for _, m := range members {
-		// A member needs two adjacent ports (API server, kwok); probe both.
-		for range 20 {
-			port, err := next()
-			if err != nil {
-				return p, err
-			}
-			if l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port+1)); err == nil {
-				l.Close()
-				p.Members[m] = port
-				break
-			}
+		// A member needs two adjacent ports (API server, kwok).
+		if p.Members[m], err = freePorts(2); err != nil {
+			return p, err
 		}
 	}
 	return p, nil
