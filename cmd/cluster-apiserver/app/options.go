@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/apiserver/pkg/audit"
 	"k8s.io/apiserver/pkg/endpoints/openapi"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
@@ -21,6 +22,7 @@ import (
 	"kubesphere.io/multicluster/apis/clusters/v1alpha1"
 	clusteropenapi "kubesphere.io/multicluster/generated/openapi"
 	"kubesphere.io/multicluster/pkg/apiserver"
+	"kubesphere.io/multicluster/pkg/auditlog"
 	"kubesphere.io/multicluster/pkg/tunnel"
 )
 
@@ -148,7 +150,7 @@ func (o *Options) Config() (*apiserver.Config, error) {
 	// Config.Complete and admission read these: set them before ApplyTo.
 	cfg.FeatureGate = o.ComponentGlobals.FeatureGateFor(basecompatibility.DefaultKubeComponent)
 	cfg.EffectiveVersion = o.ComponentGlobals.EffectiveVersionFor(basecompatibility.DefaultKubeComponent)
-	if err := o.Recommended.ApplyTo(cfg); err != nil {
+	if err := o.applyRecommended(cfg); err != nil {
 		return nil, err
 	}
 	extra := apiserver.ExtraConfig{CredentialsNamespace: o.CredentialsNamespace, ShutdownGracePeriod: o.ShutdownGracePeriod}
@@ -165,4 +167,29 @@ func (o *Options) Config() (*apiserver.Config, error) {
 		return nil, fmt.Errorf("--tower-proxy-servers needs a host kubeconfig (--kubeconfig or in-cluster)")
 	}
 	return &apiserver.Config{GenericConfig: cfg, ExtraConfig: extra}, nil
+}
+
+// applyRecommended is RecommendedOptions.ApplyTo with this server's audit log backend in
+// place of upstream's (pkg/auditlog: the same lines, a fraction of the CPU). Upstream
+// still builds the policy and any webhook backend.
+func (o *Options) applyRecommended(cfg *genericapiserver.RecommendedConfig) error {
+	logOptions := o.Recommended.Audit.LogOptions
+	o.Recommended.Audit.LogOptions.Path = ""
+	err := o.Recommended.ApplyTo(cfg)
+	o.Recommended.Audit.LogOptions = logOptions
+	if err != nil {
+		return err
+	}
+	if cfg.AuditPolicyRuleEvaluator == nil {
+		return nil // no policy: upstream records nothing to the log either
+	}
+	log, err := auditlog.New(&logOptions)
+	if err != nil || log == nil {
+		return err
+	}
+	if cfg.AuditBackend != nil {
+		log = audit.Union(log, cfg.AuditBackend)
+	}
+	cfg.AuditBackend = log
+	return nil
 }
