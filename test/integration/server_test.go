@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 	"k8s.io/client-go/rest"
 
 	"kubesphere.io/multicluster/apis/clusters/v1alpha1"
@@ -137,4 +139,14 @@ func TestHealthMetricsAndAudit(t *testing.T) {
 		}
 		return false
 	}, 30*time.Second, 250*time.Millisecond, "audit event for the create by kubernetes-admin")
+	// Every line is an audit.k8s.io/v1 Event (the log is written by pkg/auditlog's encoder).
+	data, err := os.ReadFile(env.LogFile("host-cluster-apiserver-audit"))
+	require.NoError(t, err)
+	for i, line := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+		var ev auditv1.Event
+		require.NoError(t, json.Unmarshal([]byte(line), &ev), "audit log line %d: %s", i+1, line)
+		require.Equal(t, "Event", ev.Kind, "audit log line %d", i+1)
+		require.Equal(t, "audit.k8s.io/v1", ev.APIVersion, "audit log line %d", i+1)
+		require.NotEmpty(t, ev.AuditID, "audit log line %d", i+1)
+	}
 }
