@@ -173,6 +173,9 @@ func (o *Options) Config() (*apiserver.Config, error) {
 // place of upstream's (pkg/auditlog: the same lines, a fraction of the CPU). Upstream
 // still builds the policy and any webhook backend.
 func (o *Options) applyRecommended(cfg *genericapiserver.RecommendedConfig) error {
+	if o.Recommended.Audit == nil {
+		return o.Recommended.ApplyTo(cfg)
+	}
 	logOptions := o.Recommended.Audit.LogOptions
 	o.Recommended.Audit.LogOptions.Path = ""
 	err := o.Recommended.ApplyTo(cfg)
