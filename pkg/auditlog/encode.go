@@ -68,16 +68,8 @@ func appendEvent(dst []byte, ev *auditinternal.Event) (_ []byte, ok bool) {
 	dst = append(dst, `,"stageTimestamp":`...)
 	dst = appendMicroTime(dst, ev.StageTimestamp)
 	if len(ev.Annotations) > 0 {
-		dst = append(dst, `,"annotations":{`...)
-		for i, k := range sortedKeys(ev.Annotations) {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendString(dst, k)
-			dst = append(dst, ':')
-			dst = appendString(dst, ev.Annotations[k])
-		}
-		dst = append(dst, '}')
+		dst = append(dst, `,"annotations":`...)
+		dst = appendMap(dst, ev.Annotations, appendString)
 	}
 	return append(dst, "}\n"...), true
 }
@@ -113,16 +105,8 @@ func appendUser(dst []byte, u *authnv1.UserInfo) []byte {
 		if len(dst) > n {
 			dst = append(dst, ',')
 		}
-		dst = append(dst, `"extra":{`...)
-		for i, k := range sortedKeys(u.Extra) {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendString(dst, k)
-			dst = append(dst, ':')
-			dst = appendStrings(dst, u.Extra[k])
-		}
-		dst = append(dst, '}')
+		dst = append(dst, `"extra":`...)
+		dst = appendMap(dst, u.Extra, func(dst []byte, v authnv1.ExtraValue) []byte { return appendStrings(dst, v) })
 	}
 	return append(dst, '}')
 }
@@ -184,14 +168,23 @@ func appendStrings(dst []byte, v []string) []byte {
 	return append(dst, ']')
 }
 
-// sortedKeys orders a map's keys as encoding/json does: by their bytes.
-func sortedKeys[V any](m map[string]V) []string {
+// appendMap writes a map as encoding/json does: keys in the order of their bytes.
+func appendMap[V any](dst []byte, m map[string]V, value func([]byte, V) []byte) []byte {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	return keys
+	dst = append(dst, '{')
+	for i, k := range keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, k)
+		dst = append(dst, ':')
+		dst = value(dst, m[k])
+	}
+	return append(dst, '}')
 }
 
 const hex = "0123456789abcdef"
