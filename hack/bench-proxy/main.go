@@ -137,9 +137,8 @@ func main() {
 		watchTime      time.Duration
 	}
 	results := make([]result, len(routes))
-	// Rounds interleave the routes (GETs in turns, LISTs one route after another) so that
-	// drift in the machine's load (other processes, the members' own work) falls on every
-	// route alike.
+	// Rounds interleave the routes (GETs and LISTs in turns) so that drift in the
+	// machine's load (other processes, the members' own work) falls on every route alike.
 	samples := make([][2][]time.Duration, len(routes))
 	var bytes = make([]int64, len(routes))
 	var spent = make([]time.Duration, len(routes))
@@ -170,12 +169,26 @@ func main() {
 				perRound[i][j] = append(perRound[i][j], float64(p50))
 			}
 		}
-		for k := range routes {
-			i := (k + round) % len(routes)
-			b, d := throughput(routes[i], listPath, (*lists+*rounds-1) / *rounds)
-			bytes[i] += b
-			spent[i] += d
-			perRound[i][2] = append(perRound[i][2], float64(b)/d.Seconds())
+		// LISTs take turns too, one LIST of every route per turn: in blocks of a route's
+		// LISTs, a route's MB/s was paired with the others' from other seconds.
+		for _, r := range routes {
+			_, err := get(r, listPath) // warm-up
+			check(err)
+		}
+		var b = make([]int64, len(routes))
+		var d = make([]time.Duration, len(routes))
+		for turn := 0; turn < (*lists+*rounds-1) / *rounds; turn++ {
+			for k := range routes {
+				i := (k + round + turn) % len(routes)
+				n, took := list(routes[i], listPath)
+				b[i] += n
+				d[i] += took
+			}
+		}
+		for i := range routes {
+			bytes[i] += b[i]
+			spent[i] += d[i]
+			perRound[i][2] = append(perRound[i][2], float64(b[i])/d[i].Seconds())
 		}
 	}
 	for i, r := range routes {
@@ -195,7 +208,7 @@ func main() {
 			x.delivered, x.exp, x.watchTime.Round(time.Millisecond))
 	}
 	fmt.Println()
-	fmt.Printf("Ratios: the median over the %d rounds of each round's ratio (in a round the routes take turns of %d GETs, so load that drifts cancels out).\n\n", *rounds, *chunk)
+	fmt.Printf("Ratios: the median over the %d rounds of each round's ratio (in a round the routes take turns of %d GETs and of one LIST, so load that drifts cancels out).\n\n", *rounds, *chunk)
 	fmt.Println("| ratio | p50 1c | p50 8c | LIST MB/s |")
 	fmt.Println("| --- | --- | --- | --- |")
 	ratio := func(name string, a, b int) {
@@ -470,18 +483,12 @@ func percentiles(all []time.Duration) (p50, p99 time.Duration) {
 	return all[len(all)/2], all[len(all)*99/100]
 }
 
-// throughput runs n sequential LISTs and returns the bytes read and the time taken.
-func throughput(r route, path string, n int) (int64, time.Duration) {
-	_, err := get(r, path) // warm-up
-	check(err)
-	var bytes int64
+// list times one LIST through r and returns the bytes it read.
+func list(r route, path string) (int64, time.Duration) {
 	start := time.Now()
-	for i := 0; i < n; i++ {
-		b, err := get(r, path)
-		check(err)
-		bytes += b
-	}
-	return bytes, time.Since(start)
+	b, err := get(r, path)
+	check(err)
+	return b, time.Since(start)
 }
 
 // watchAll opens n watches on a fresh namespace through r, makes events ConfigMaps, and
