@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -53,6 +55,8 @@ func freePort() (int, error) { return freePorts(1) }
 var (
 	handedOutMu sync.Mutex
 	handedOut   = map[int]bool{}
+	// portRange overrides where ports are drawn from (tests).
+	portRange [2]int
 )
 
 // freePorts returns the first of n adjacent ports that are free and were never handed out
@@ -61,6 +65,9 @@ func freePorts(n int) (int, error) {
 	low, high := 20000, ephemeralLow()-n
 	if high-low < 1000 {
 		low = high - 1000
+	}
+	if portRange[1] > 0 {
+		low, high = portRange[0], portRange[1]-n+1
 	}
 	handedOutMu.Lock()
 	defer handedOutMu.Unlock()
@@ -73,7 +80,7 @@ func freePorts(n int) (int, error) {
 			return port, nil
 		}
 	}
-	return 0, fmt.Errorf("no %d free adjacent ports on 127.0.0.1 in [%d, %d)", n, low, high)
+	return 0, fmt.Errorf("no %d free adjacent ports on 127.0.0.1 in [%d, %d)", n, low, high+n-1)
 }
 
 func portsFree(port, n int) bool {
@@ -87,7 +94,32 @@ func portsFree(port, n int) bool {
 		}
 		l.Close()
 	}
-	return true
+	// Test packages run as parallel processes, each with its own record: one drew a port
+	// another had handed out but not yet bound (make test: cluster-apiserver "address
+	// already in use"). A port is also reserved across processes, by a lock on its byte of
+	// one shared file; the kernel drops a process's locks when it exits.
+	return reserve(port, n)
+}
+
+var (
+	reservations     *os.File
+	reservationsOnce sync.Once
+	reservationsErr  error
+)
+
+// reserve locks bytes [port, port+n) of the shared reservation file for this process, or
+// reports false when another live process holds any of them.
+func reserve(port, n int) bool {
+	reservationsOnce.Do(func() {
+		// Opened once and never closed: closing any descriptor of the file would drop
+		// this process's locks on it.
+		reservations, reservationsErr = os.OpenFile(filepath.Join(os.TempDir(), "kubesphere-multicluster-ports.lock"), os.O_CREATE|os.O_RDWR, 0o666)
+	})
+	if reservationsErr != nil {
+		return true // no shared file: the probe and this process's record still hold
+	}
+	lock := syscall.Flock_t{Type: syscall.F_WRLCK, Whence: io.SeekStart, Start: int64(port), Len: int64(n)}
+	return syscall.FcntlFlock(reservations.Fd(), syscall.F_SETLK, &lock) == nil
 }
 
 // ephemeralLow is the first port of the kernel's ephemeral range (32768 when unknown).

@@ -1,7 +1,12 @@
 package localenv
 
 import (
+	"bufio"
 	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -35,4 +40,60 @@ func TestFreePortsNeverRepeatAPort(t *testing.T) {
 			take(p.Members[m]+1, fmt.Sprintf("env %d %s kwok", env, m))
 		}
 	}
+}
+
+// Parallel test packages are separate processes: a port one has handed out is never
+// handed out by another while the first lives. The child holds half of a small range; the
+// parent gets exactly the other half, and nothing more.
+func TestFreePortsNotSharedAcrossProcesses(t *testing.T) {
+	const low, high = 19100, 19110 // ten ports below those drawn normally (20000 up)
+	forget := func() {             // this process's own record, so that -count=N starts afresh
+		handedOutMu.Lock()
+		defer handedOutMu.Unlock()
+		for p := low; p < high; p++ {
+			delete(handedOut, p)
+		}
+	}
+	forget()
+	portRange = [2]int{low, high}
+	defer func() { portRange = [2]int{}; forget() }()
+	if os.Getenv("LOCALENV_HOLD_PORTS") == "1" {
+		for range 5 {
+			p, err := freePort()
+			if err != nil {
+				fmt.Println("error:", err)
+				os.Exit(1)
+			}
+			fmt.Println(p)
+		}
+		fmt.Println("held")
+		_, _ = io.Copy(io.Discard, os.Stdin) // hold until the parent closes stdin
+		os.Exit(0)
+	}
+	child := exec.Command(os.Args[0], "-test.run=^TestFreePortsNotSharedAcrossProcesses$")
+	child.Env = append(os.Environ(), "LOCALENV_HOLD_PORTS=1")
+	stdin, err := child.StdinPipe()
+	require.NoError(t, err)
+	out, err := child.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, child.Start())
+	defer func() { _ = stdin.Close(); _ = child.Wait() }()
+	held := map[int]bool{}
+	lines := bufio.NewScanner(out)
+	for lines.Scan() && lines.Text() != "held" {
+		p, err := strconv.Atoi(lines.Text())
+		require.NoError(t, err, "child: %s", lines.Text())
+		held[p] = true
+	}
+	require.Len(t, held, 5)
+	mine := map[int]bool{}
+	for range 5 {
+		p, err := freePort()
+		require.NoError(t, err)
+		require.False(t, held[p], "port %d handed out by both processes", p)
+		mine[p] = true
+	}
+	require.Len(t, mine, 5)
+	_, err = freePort()
+	require.Error(t, err, "a sixth port from a range of ten, five of them held by another process")
 }
