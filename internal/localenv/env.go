@@ -73,7 +73,7 @@ func freePorts(n int) (int, error) {
 	defer handedOutMu.Unlock()
 	for range 200 {
 		port := low + rand.IntN(high-low)
-		if portsFree(port, n) {
+		if claim(port, n) {
 			for i := range n {
 				handedOut[port+i] = true
 			}
@@ -83,7 +83,9 @@ func freePorts(n int) (int, error) {
 	return 0, fmt.Errorf("no %d free adjacent ports on 127.0.0.1 in [%d, %d)", n, low, high+n-1)
 }
 
-func portsFree(port, n int) bool {
+// claim reports whether ports [port, port+n) are free here and in no other process's
+// hands, and if so reserves them across processes.
+func claim(port, n int) bool {
 	for i := range n {
 		if handedOut[port+i] {
 			return false
