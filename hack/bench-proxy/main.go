@@ -31,6 +31,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -144,13 +145,15 @@ func main() {
 	var spent = make([]time.Duration, len(routes))
 	// Per round: each route's p50 at 1 and 8 clients and its LIST MB/s, for the ratios.
 	perRound := make([][3][]float64, len(routes))
+	order := rand.New(rand.NewPCG(1, 2)) // the same orders in every run
 	for round := 0; round < *rounds; round++ {
 		for j, clients := range []int{1, 8} {
 			// GETs go in turns of --chunk per route, a turn of every route after another, so
 			// that the machine's pace, which drifts within seconds here, falls on every
 			// route alike: each route's median in a round is paired with the others' from
-			// the same seconds. Each turn starts at another route, so that none always
-			// follows the same neighbour.
+			// the same seconds. Each turn runs the routes in a fresh random order: rotating
+			// one order kept every route behind the same neighbour, and a route's turn can
+			// pay for what the one before it left behind (the member's GC, its caches).
 			got := make([][]time.Duration, len(routes))
 			for _, r := range routes {
 				warm(r, getPath)
@@ -158,8 +161,7 @@ func main() {
 			per := *requests / *rounds
 			for turn := 0; turn*(*chunk) < per; turn++ {
 				n := min(*chunk, per-turn*(*chunk))
-				for k := range routes {
-					i := (k + round + turn) % len(routes)
+				for _, i := range order.Perm(len(routes)) {
 					got[i] = append(got[i], latency(routes[i], getPath, clients, n)...)
 				}
 			}
@@ -178,8 +180,7 @@ func main() {
 		var b = make([]int64, len(routes))
 		var d = make([]time.Duration, len(routes))
 		for turn := 0; turn < (*lists+*rounds-1) / *rounds; turn++ {
-			for k := range routes {
-				i := (k + round + turn) % len(routes)
+			for _, i := range order.Perm(len(routes)) {
 				n, took := list(routes[i], listPath)
 				b[i] += n
 				d[i] += took
