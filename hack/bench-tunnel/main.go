@@ -3,8 +3,8 @@
 // proxy + agent, pkg/tunnel), and through github.com/rancher/remotedialer v0.6.1 (the
 // tunnel of Rancher and Clusternet), each carrying the same raw TCP streams: the client's
 // TLS, HTTP/1.1 or HTTP/2, goes end to end to the backend. All in one run, on loopback.
-// A yardstick runs beside them: a bare TLS hop per stream (tls-hop), the least an
-// encrypted relay does per byte.
+// A yardstick runs beside them: a bare TLS hop per stream (tls-hop), the plainest encrypted
+// relay (it multiplexes nothing).
 //
 // It also measures GET latency beside one stalled 100 MB stream, and the tower proxy's
 // memory per idle agent (a tower proxy in a process of its own, N agents connected).
@@ -57,13 +57,21 @@ func main() {
 	big := flag.Int("big", 200, "8 MiB downloads per route and protocol (4 at a time), split over the rounds.")
 	stallGets := flag.Int("stall-gets", 5000, "GETs measured without and with a stalled stream beside them, each, split over the rounds.")
 	stallTimeout := flag.Duration("stall-timeout", 30*time.Second, "A download that takes longer counts as stalled.")
-	only := flag.String("only", "", "Measure only this route's rows (direct, ours, remotedialer) and skip the rest: for quick comparisons.")
+	only := flag.String("only", "", "Measure only this route's rows (direct, ours, remotedialer, tls-hop) and skip the rest: for quick comparisons.")
 	protocols := flag.String("protocols", "HTTP/1.1,HTTP/2", "The client protocols measured, comma-separated.")
 	idle := flag.Int("idle-agents", 1000, "Idle agents connected to one tower proxy for the memory figure.")
 	agentPid := flag.String("agent-pid-file", "_output/local/pids/member2-tower-agent.pid", "Pid file of a running tower agent whose RSS is reported (make local-up's member2).")
 	cpuProfile := flag.String("cpuprofile", "", "Write a CPU profile of the measurements to this file.")
 	serveProxy := flag.Bool("serve-proxy", false, "Internal: run a tower proxy for the idle-agent figure until stdin closes.")
 	flag.Parse()
+	for _, p := range strings.Split(*protocols, ",") {
+		if p != "HTTP/1.1" && p != "HTTP/2" {
+			check(fmt.Errorf("--protocols: %q is neither HTTP/1.1 nor HTTP/2", p))
+		}
+	}
+	if *stallGets < *rounds {
+		check(fmt.Errorf("--stall-gets must be at least --rounds (%d), not %d", *rounds, *stallGets))
+	}
 	klog.SetOutput(io.Discard)
 	klog.LogToStderr(false)
 	logrus.SetOutput(io.Discard)
@@ -174,8 +182,8 @@ func main() {
 	if d, r := (key{"HTTP/1.1", "direct"}), (key{"HTTP/1.1", "remotedialer"}); len(rps[r]) > 0 && !stalledAt[r] {
 		fmt.Printf("\nHTTP/1.1 ceiling (a relay that cost nothing, direct / remotedialer): %.2fx req/s, %.2fx MB/s\n",
 			medianRatio(rps[d], rps[r]), medianRatio(mbps[d], mbps[r]))
-		// What the least encrypted relay reaches: a second encryption and an extra TCP hop
-		// per byte, as every tunnel pays, and nothing else.
+		// What the plainest encrypted relay reaches: a second encryption and an extra TCP
+		// hop per byte, as every tunnel pays, and no multiplexing.
 		if h := (key{"HTTP/1.1", "tls-hop"}); len(rps[h]) > 0 && !stalledAt[h] {
 			fmt.Printf("HTTP/1.1 bare TLS hop per stream (tls-hop / remotedialer): %.2fx req/s, %.2fx MB/s; ours / tls-hop: %.2fx req/s, %.2fx MB/s\n",
 				medianRatio(rps[h], rps[r]), medianRatio(mbps[h], mbps[r]), medianRatio(rps[key{"HTTP/1.1", "ours"}], rps[h]), medianRatio(mbps[key{"HTTP/1.1", "ours"}], mbps[h]))
@@ -480,8 +488,8 @@ func forwardRaw(l net.Listener, addr string) error {
 	}
 }
 
-// tlsHop is the least any encrypted relay of this shape does per byte, as a yardstick: each
-// stream gets a TLS connection of its own to a relay end in this process, which dials the
+// tlsHop is the plainest encrypted relay, as a yardstick: each stream gets a TLS connection
+// of its own to a relay end in this process, which dials the
 // backend and copies. So every byte crosses one more loopback TCP connection and is
 // encrypted once more, as in a tunnel, but nothing is multiplexed, framed or batched.
 type tlsHop struct {
