@@ -131,7 +131,11 @@ func main() {
 	getPath := "/api/v1/namespaces/bench-get/pods/pod-0"
 	listPath := "/api/v1/namespaces/bench-list/pods"
 
-	fmt.Printf("member %s, %d GETs per row in turns of %d, LIST of %d pods x %d, %d watches x %d events\n\n", *member, *requests, *chunk, *pods, *lists, *watches, *events)
+	enc := listEncoding
+	if enc == "" {
+		enc = "the client's (gzip)"
+	}
+	fmt.Printf("member %s, %d GETs per row in turns of %d, LIST of %d pods x %d (Accept-Encoding %s), %d watches x %d events\n\n", *member, *requests, *chunk, *pods, *lists, enc, *watches, *events)
 	type result struct {
 		p50, p99       [2]time.Duration // at 1 and 8 clients
 		mbps           float64
