@@ -64,7 +64,8 @@ func main() {
 	cpuProfile := flag.String("cpuprofile", "", "Write a CPU profile of the measurements to this file.")
 	serveProxy := flag.Bool("serve-proxy", false, "Internal: run a tower proxy for the idle-agent figure until stdin closes.")
 	flag.Parse()
-	for _, p := range strings.Split(*protocols, ",") {
+	protos := strings.Split(*protocols, ",")
+	for _, p := range protos {
 		if p != "HTTP/1.1" && p != "HTTP/2" {
 			check(fmt.Errorf("--protocols: %q is neither HTTP/1.1 nor HTTP/2", p))
 		}
@@ -118,7 +119,7 @@ func main() {
 	stalledAt := map[key]bool{}
 	clientsOf := map[key]*http.Client{}
 	for round := 0; round < *rounds; round++ {
-		for _, proto := range strings.Split(*protocols, ",") {
+		for _, proto := range protos {
 			for _, r := range routes {
 				k := key{proto, r.name}
 				if (*only != "" && !strings.Contains(*only, r.name)) || stalledAt[k] {
@@ -144,7 +145,7 @@ func main() {
 	}
 	fmt.Println("| protocol | route | small GETs req/s (median) | 8 MiB MB/s (median) |")
 	fmt.Println("| --- | --- | --- | --- |")
-	for _, proto := range strings.Split(*protocols, ",") {
+	for _, proto := range protos {
 		for _, r := range routes {
 			k := key{proto, r.name}
 			if len(rps[k]) == 0 {
@@ -164,7 +165,7 @@ func main() {
 	fmt.Println()
 	fmt.Println("| protocol | ours / remotedialer req/s | ours / remotedialer MB/s | ours / direct req/s | ours / direct MB/s |")
 	fmt.Println("| --- | --- | --- | --- | --- |")
-	for _, proto := range strings.Split(*protocols, ",") {
+	for _, proto := range protos {
 		o, r, d := key{proto, "ours"}, key{proto, "remotedialer"}, key{proto, "direct"}
 		vs := func(a, b key, m map[key][]float64) string {
 			if stalledAt[a] {
@@ -489,9 +490,9 @@ func forwardRaw(l net.Listener, addr string) error {
 }
 
 // tlsHop is the plainest encrypted relay, as a yardstick: each stream gets a TLS connection
-// of its own to a relay end in this process, which dials the
-// backend and copies. So every byte crosses one more loopback TCP connection and is
-// encrypted once more, as in a tunnel, but nothing is multiplexed, framed or batched.
+// of its own to a relay end in this process, which dials the backend and copies. So every
+// byte crosses one more loopback TCP connection and is encrypted once more, as in a
+// tunnel, but nothing is multiplexed, framed or batched.
 type tlsHop struct {
 	l    net.Listener
 	addr string
@@ -499,16 +500,12 @@ type tlsHop struct {
 }
 
 func newTLSHop(backend *httptest.Server) *tlsHop {
-	// Borrow httptest's certificate (valid for 127.0.0.1) from a server started for it.
-	s := httptest.NewUnstartedServer(http.NotFoundHandler())
-	s.StartTLS()
-	certs := s.TLS.Certificates
+	// The relay end serves the backend's own certificate (httptest's, valid for 127.0.0.1).
 	roots := x509.NewCertPool()
-	roots.AddCert(s.Certificate())
-	s.Close()
+	roots.AddCert(backend.Certificate())
 	raw, err := net.Listen("tcp", "127.0.0.1:0")
 	check(err)
-	l := tls.NewListener(raw, &tls.Config{Certificates: certs, DynamicRecordSizingDisabled: true})
+	l := tls.NewListener(raw, &tls.Config{Certificates: backend.TLS.Certificates, DynamicRecordSizingDisabled: true})
 	go func() { _ = forwardRaw(l, backend.Listener.Addr().String()) }()
 	return &tlsHop{l: l, addr: raw.Addr().String(), cfg: &tls.Config{RootCAs: roots, ServerName: "127.0.0.1", DynamicRecordSizingDisabled: true}}
 }
