@@ -13,9 +13,9 @@
 //	(d) via host     through the host kube-apiserver's clusters/proxy subresource
 //	(t) tunnel       for an Agent member: through a tower proxy and the agent's tunnel,
 //	                 as cluster-apiserver reaches it (its client certificate, impersonating
-//	                 the caller), without cluster-apiserver itself. (b) and (i) need a
-//	                 credential on the member, which the host does not hold for an Agent
-//	                 member: there the ratios compare (t) with (a).
+//	                 the caller), without cluster-apiserver itself. For an Agent member,
+//	                 (i) uses the agent's own credential (--agent-kubeconfig): the floor of
+//	                 the agent's hop alone, which (t) adds a tower proxy to.
 //
 // Workloads: GET one pod (median and p99 at 1 and 8 concurrent clients), LIST of --pods
 // pods (MB/s), and --watches concurrent watches that must each receive every event.
@@ -76,9 +76,11 @@ func main() {
 	events := flag.Int("events", 20, "Events each watch must receive.")
 	rounds := flag.Int("rounds", 5, "Rounds that interleave the routes; --requests and --lists are split over them.")
 	chunk := flag.Int("chunk", 50, "GETs a route runs in one turn before the next route's turn: the smaller, the closer in time the routes' GETs that are compared.")
-	only := flag.String("routes", "", "Letters of the routes to measure (the ratios need them all). Default: abicd for a Direct member, atcd for an Agent member.")
+	only := flag.String("routes", "", "Letters of the routes to measure (the ratios need them all). Default: abicd for a Direct member, abitcd for an Agent member.")
 	towerKubeconfig := flag.String("tower-kubeconfig", "_output/local/pki/host-cluster-apiserver.kubeconfig", "Agent member: the host credential that opens streams through the tower proxies (cluster-apiserver's).")
 	towerServers := flag.String("tower-proxy-servers", "https://127.0.0.1:18443,https://127.0.0.1:18444", "Agent member: the tower proxy URLs.")
+	agentKubeconfig := flag.String("agent-kubeconfig", "_output/local/pki/{member}-cluster-proxy.kubeconfig", "Agent member: the agent's credential toward its API server, for route (i); {member} is replaced by --member.")
+	hopProtocol := flag.String("hop-protocol", "", "Protocol of the bare hops (b) and (i) on both sides, HTTP/2 or HTTP/1.1. Default: HTTP/2 for a Direct member, as client-go and our proxy speak it; HTTP/1.1 for an Agent member, as the agent speaks it on both sides.")
 	serveHop := flag.String("serve-hop", "", "Internal: serve the bare hop (\"bare\" or \"impersonating\") in this process until stdin closes.")
 	flag.Parse()
 	// Zero would divide by zero or take turns of nothing forever.
@@ -88,11 +90,15 @@ func main() {
 		}
 	}
 
+	if *hopProtocol != "" && *hopProtocol != "HTTP/2" && *hopProtocol != "HTTP/1.1" {
+		check(fmt.Errorf("--hop-protocol must be HTTP/2 or HTTP/1.1, not %q", *hopProtocol))
+	}
+
 	ctx := context.Background()
 	direct := restConfig(*kubeconfig, *member, "")
 	host := restConfig(*kubeconfig, "host", "")
 	if *serveHop != "" {
-		runHop(ctx, *serveHop, direct, host, *member)
+		runHop(ctx, *serveHop, *hopProtocol == "HTTP/1.1", direct, host, *member, strings.ReplaceAll(*agentKubeconfig, "{member}", *member))
 		return
 	}
 	cluster, err := clientset.NewForConfigOrDie(host).ClustersV1alpha1().Clusters().Get(ctx, *member, metav1.GetOptions{})
@@ -101,16 +107,27 @@ func main() {
 	if *only == "" {
 		*only = "abicd"
 		if agent {
-			*only = "atcd"
+			*only = "abitcd"
+		}
+	}
+	if *hopProtocol == "" {
+		*hopProtocol = "HTTP/2"
+		if agent {
+			*hopProtocol = "HTTP/1.1"
 		}
 	}
 	routes := []route{{"(a) direct", httpClient(direct), direct.Host}}
+	// Hops run in child processes: only those asked for.
+	if strings.ContainsRune(*only, 'b') {
+		hopURL, hopClient := startHop("bare", *hopProtocol)
+		routes = append(routes, route{"(b) bare hop", hopClient, hopURL})
+	}
+	if strings.ContainsRune(*only, 'i') {
+		ihopURL, ihopClient := startHop("impersonating", *hopProtocol)
+		routes = append(routes, route{"(i) bare hop + impersonation", ihopClient, ihopURL})
+	}
 	if agent {
 		routes = append(routes, route{"(t) tunnel", tunnelClient(ctx, host, *member, *towerKubeconfig, *towerServers), "http://" + *member})
-	} else {
-		hopURL, hopClient := startHop("bare")
-		ihopURL, ihopClient := startHop("impersonating")
-		routes = append(routes, route{"(b) bare hop", hopClient, hopURL}, route{"(i) bare hop + impersonation", ihopClient, ihopURL})
 	}
 	routes = append(routes,
 		route{"(c) /clusters/", httpClient(host), strings.TrimSuffix(*clusterAPIServer, "/") + "/clusters/" + *member},
@@ -135,7 +152,7 @@ func main() {
 	if enc == "" {
 		enc = "the client's (gzip)"
 	}
-	fmt.Printf("member %s, %d GETs per row in turns of %d, LIST of %d pods x %d (Accept-Encoding %s), %d watches x %d events\n\n", *member, *requests, *chunk, *pods, *lists, enc, *watches, *events)
+	fmt.Printf("member %s, %d GETs per row in turns of %d, LIST of %d pods x %d (Accept-Encoding %s), %d watches x %d events, bare hops over %s\n\n", *member, *requests, *chunk, *pods, *lists, enc, *watches, *events, *hopProtocol)
 	type result struct {
 		p50, p99       [2]time.Duration // at 1 and 8 clients
 		mbps           float64
@@ -224,7 +241,12 @@ func main() {
 	for i, r := range routes {
 		index[r.name[1]] = i
 	}
-	for _, rt := range [][2]byte{{'b', 'a'}, {'i', 'b'}, {'c', 'b'}, {'c', 'i'}, {'d', 'b'}, {'t', 'a'}, {'c', 't'}, {'d', 't'}} {
+	pairs := [][2]byte{{'b', 'a'}, {'i', 'b'}, {'c', 'b'}, {'c', 'i'}, {'d', 'b'}}
+	if agent {
+		// (c) and (d) reach an Agent member through the tunnel: compared with (t), not with a hop.
+		pairs = [][2]byte{{'b', 'a'}, {'i', 'b'}, {'i', 'a'}, {'t', 'a'}, {'t', 'i'}, {'c', 't'}, {'d', 't'}}
+	}
+	for _, rt := range pairs {
 		a, okA := index[rt[0]]
 		b, okB := index[rt[1]]
 		if okA && okB {
@@ -264,12 +286,16 @@ func httpClient(cfg *rest.Config) *http.Client {
 // transport out with the member's credential (impersonating the host user for kind
 // "impersonating"), no authentication or authorization. It prints its URL and CA on one
 // line each and serves until stdin closes.
-func runHop(ctx context.Context, kind string, direct, host *rest.Config, member string) {
+func runHop(ctx context.Context, kind string, http1 bool, direct, host *rest.Config, member, agentKubeconfig string) {
 	cfg := direct
 	if kind == "impersonating" {
 		var err error
-		cfg, err = impersonating(ctx, host, member)
+		cfg, err = impersonating(ctx, host, member, agentKubeconfig)
 		check(err)
+	}
+	if http1 {
+		cfg = rest.CopyConfig(cfg)
+		cfg.NextProtos = []string{"http/1.1"}
 	}
 	transport, err := rest.TransportFor(cfg)
 	check(err)
@@ -278,7 +304,7 @@ func runHop(ctx context.Context, kind string, direct, host *rest.Config, member 
 	rp := httputil.NewSingleHostReverseProxy(target)
 	rp.Transport = transport
 	srv := httptest.NewUnstartedServer(rp)
-	srv.EnableHTTP2 = true
+	srv.EnableHTTP2 = !http1
 	srv.StartTLS()
 	defer srv.Close()
 	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
@@ -290,10 +316,11 @@ var hopStdins []io.WriteCloser
 
 // startHop runs a hop of the given kind in a child process (this program with
 // --serve-hop) and returns its URL and a client for it. The child ends with this process.
-func startHop(kind string) (string, *http.Client) {
+func startHop(kind, protocol string) (string, *http.Client) {
 	self, err := os.Executable()
 	check(err)
-	cmd := exec.Command(self, append([]string{"--serve-hop=" + kind}, os.Args[1:]...)...)
+	// The last of a repeated flag wins: the protocol as this process resolved it.
+	cmd := exec.Command(self, append(append([]string{"--serve-hop=" + kind}, os.Args[1:]...), "--hop-protocol="+protocol)...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	check(err)
@@ -311,7 +338,11 @@ func startHop(kind string) (string, *http.Client) {
 	}
 	ca, err := base64.StdEncoding.DecodeString(got[1])
 	check(err)
-	return got[0], httpClient(&rest.Config{Host: got[0], TLSClientConfig: rest.TLSClientConfig{CAData: ca}})
+	cfg := &rest.Config{Host: got[0], TLSClientConfig: rest.TLSClientConfig{CAData: ca}}
+	if protocol == "HTTP/1.1" {
+		cfg.NextProtos = []string{"http/1.1"}
+	}
+	return got[0], httpClient(cfg)
 }
 
 // hostUser is who the host says the caller of host is, as pkg/proxy impersonates it:
@@ -350,25 +381,32 @@ func tunnelClient(ctx context.Context, host *rest.Config, member, towerKubeconfi
 }
 
 // impersonating is the member's configuration as our proxy uses it: the credential of the
-// cluster's Secret, impersonating the host user of host (groups without
-// system:authenticated, UID and extra, as pkg/proxy sends them).
-func impersonating(ctx context.Context, host *rest.Config, member string) (*rest.Config, error) {
+// cluster's Secret (for an Agent cluster, the agent's own from agentKubeconfig),
+// impersonating the host user of host (groups without system:authenticated, UID and extra,
+// as pkg/proxy sends them).
+func impersonating(ctx context.Context, host *rest.Config, member, agentKubeconfig string) (*rest.Config, error) {
 	cluster, err := clientset.NewForConfigOrDie(host).ClustersV1alpha1().Clusters().Get(ctx, member, metav1.GetOptions{})
 	if err != nil {
 		return nil, err
 	}
-	ref := cluster.Spec.Connection.CredentialsSecretRef
-	if ref == nil {
-		return nil, fmt.Errorf("cluster %s has no credentials Secret", member)
-	}
-	hostCS := kubernetes.NewForConfigOrDie(host)
-	secret, err := hostCS.CoreV1().Secrets(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := clientcmd.RESTConfigFromKubeConfig(secret.Data["kubeconfig"])
-	if err != nil {
-		return nil, fmt.Errorf("secret %s/%s: %w", ref.Namespace, ref.Name, err)
+	var cfg *rest.Config
+	if cluster.Spec.Connection.Type == v1alpha1.ConnectionAgent {
+		if cfg, err = clientcmd.BuildConfigFromFlags("", agentKubeconfig); err != nil {
+			return nil, fmt.Errorf("the agent's credential: %w", err)
+		}
+	} else {
+		ref := cluster.Spec.Connection.CredentialsSecretRef
+		if ref == nil {
+			return nil, fmt.Errorf("cluster %s has no credentials Secret", member)
+		}
+		hostCS := kubernetes.NewForConfigOrDie(host)
+		secret, err := hostCS.CoreV1().Secrets(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+		if err != nil {
+			return nil, err
+		}
+		if cfg, err = clientcmd.RESTConfigFromKubeConfig(secret.Data["kubeconfig"]); err != nil {
+			return nil, fmt.Errorf("secret %s/%s: %w", ref.Namespace, ref.Name, err)
+		}
 	}
 	if cfg.Impersonate, err = hostUser(ctx, host); err != nil {
 		return nil, err
