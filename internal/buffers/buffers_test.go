@@ -1,21 +1,29 @@
 package buffers
 
-import "testing"
+import (
+	"net/http/httputil"
+	"testing"
+)
 
-func TestPoolGivesFullBuffers(t *testing.T) {
-	var p Pool
-	b := p.Get()
-	if len(b) != Size {
-		t.Fatalf("Get: %d bytes, want %d", len(b), Size)
-	}
-	// A buffer a caller resliced comes back whole.
-	p.Put(b[:10])
-	if got := len(p.Get()); got != Size {
-		t.Fatalf("Get after Put of a resliced buffer: %d bytes, want %d", got, Size)
-	}
-	// A foreign small buffer is dropped, never handed out short.
-	p.Put(make([]byte, 10))
-	if got := len(p.Get()); got != Size {
-		t.Fatalf("Get after Put of a small buffer: %d bytes, want %d", got, Size)
+func TestPoolsGiveFullBuffers(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		pool httputil.BufferPool
+		size int
+	}{{"Pool", Pool{}, Size}, {"SmallPool", SmallPool{}, SmallSize}} {
+		b := tc.pool.Get()
+		if len(b) != tc.size {
+			t.Fatalf("%s.Get: %d bytes, want %d", tc.name, len(b), tc.size)
+		}
+		// A buffer a caller resliced comes back whole.
+		tc.pool.Put(b[:10])
+		if got := len(tc.pool.Get()); got != tc.size {
+			t.Fatalf("%s.Get after Put of a resliced buffer: %d bytes, want %d", tc.name, got, tc.size)
+		}
+		// A foreign small buffer is dropped, never handed out short.
+		tc.pool.Put(make([]byte, 10))
+		if got := len(tc.pool.Get()); got != tc.size {
+			t.Fatalf("%s.Get after Put of a small buffer: %d bytes, want %d", tc.name, got, tc.size)
+		}
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
-	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/rest"
@@ -59,9 +58,9 @@ func NewForwarder(cluster string, cfg *rest.Config) (http.Handler, error) {
 		writeStatus(w, apierrors.NewServiceUnavailable(fmt.Sprintf("cluster %q is unreachable: its agent cannot reach the API server at %s: %v", cluster, target.Host, err)))
 	}
 	others := &httputil.ReverseProxy{Rewrite: rewrite, Transport: rt1, BufferPool: buffers.Pool{}, ErrorHandler: onError, ErrorLog: stdlog.V2}
-	// A watch holds its copy buffer as long as it is open, and its events are small: a
-	// smaller buffer than the 32 KiB that big responses are copied with.
-	watches := &httputil.ReverseProxy{Rewrite: rewrite, Transport: rt2, BufferPool: watchBuffers{}, ErrorHandler: onError, ErrorLog: stdlog.V2}
+	// A watch holds its copy buffer as long as it is open, and its events are small: 8 KiB
+	// buffers, not the 32 KiB that big responses are copied with.
+	watches := &httputil.ReverseProxy{Rewrite: rewrite, Transport: rt2, BufferPool: buffers.SmallPool{}, ErrorHandler: onError, ErrorLog: stdlog.V2}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if isWatch(r) {
 			watches.ServeHTTP(w, r)
@@ -83,20 +82,4 @@ func isWatch(r *http.Request) bool {
 		return false
 	}
 	return v[0] != "0" && !strings.EqualFold(v[0], "false")
-}
-
-const watchBufferSize = 8 << 10
-
-var watchBufferPool = sync.Pool{New: func() any { b := make([]byte, watchBufferSize); return &b }}
-
-// watchBuffers is the httputil.BufferPool of watches.
-type watchBuffers struct{}
-
-func (watchBuffers) Get() []byte { return *watchBufferPool.Get().(*[]byte) }
-
-func (watchBuffers) Put(b []byte) {
-	if cap(b) >= watchBufferSize {
-		b = b[:watchBufferSize]
-		watchBufferPool.Put(&b)
-	}
 }

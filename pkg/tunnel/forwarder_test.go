@@ -51,13 +51,3 @@ func TestForwarderSendsWatchesOverHTTP2(t *testing.T) {
 		assert.Equal(t, tc.uri, rec.Body.String(), "the path and query reach the member unchanged")
 	}
 }
-
-func TestWatchBuffersAreReused(t *testing.T) {
-	var p watchBuffers
-	b := p.Get()
-	require.Len(t, b, watchBufferSize)
-	p.Put(b[:1])
-	assert.Len(t, p.Get(), watchBufferSize, "a resliced buffer comes back whole")
-	p.Put(make([]byte, 10))
-	assert.Len(t, p.Get(), watchBufferSize, "a foreign small buffer is never handed out")
-}
