@@ -71,15 +71,14 @@ func NewForwarder(cluster string, cfg *rest.Config) (http.Handler, error) {
 }
 
 // isWatch tells a watch from other requests as kube-apiserver reads the watch parameter:
-// present and neither "0" nor "false". The legacy /watch/ paths are not told apart: they
-// still work, over HTTP/1.1.
+// present and neither "0" nor "false". A watch over a WebSocket is an upgrade, which only
+// HTTP/1.1 carries (Go's transport would dial HTTP/1.1 for it anyway; here it joins the
+// other HTTP/1.1 connections), and the legacy /watch/ paths are not told apart: both stay
+// on HTTP/1.1.
 func isWatch(r *http.Request) bool {
-	if !strings.Contains(r.URL.RawQuery, "watch") {
+	if !strings.Contains(r.URL.RawQuery, "watch") || r.Header.Get("Upgrade") != "" {
 		return false
 	}
-	v, ok := r.URL.Query()["watch"]
-	if !ok || len(v) == 0 {
-		return false
-	}
-	return v[0] != "0" && !strings.EqualFold(v[0], "false")
+	v := r.URL.Query()["watch"]
+	return len(v) > 0 && v[0] != "0" && !strings.EqualFold(v[0], "false")
 }

@@ -30,20 +30,27 @@ func TestForwarderSendsWatchesOverHTTP2(t *testing.T) {
 	require.NoError(t, err)
 
 	for _, tc := range []struct {
-		uri   string
-		proto string
+		uri     string
+		upgrade string
+		proto   string
 	}{
-		{"/api/v1/pods?watch=true&resourceVersion=1", "HTTP/2.0"},
-		{"/api/v1/pods?watch=1", "HTTP/2.0"},
-		{"/api/v1/pods?watch", "HTTP/2.0"},
-		{"/api/v1/pods?watch=false", "HTTP/1.1"},
-		{"/api/v1/pods?watch=0", "HTTP/1.1"},
-		{"/api/v1/pods", "HTTP/1.1"},
-		{"/api/v1/namespaces/default/pods/p?allowWatchBookmarks=true", "HTTP/1.1"},
+		{"/api/v1/pods?watch=true&resourceVersion=1", "", "HTTP/2.0"},
+		{"/api/v1/pods?watch=1", "", "HTTP/2.0"},
+		{"/api/v1/pods?watch", "", "HTTP/2.0"},
+		{"/api/v1/pods?watch=false", "", "HTTP/1.1"},
+		{"/api/v1/pods?watch=0", "", "HTTP/1.1"},
+		{"/api/v1/pods", "", "HTTP/1.1"},
+		{"/api/v1/namespaces/default/pods/p?allowWatchBookmarks=true", "", "HTTP/1.1"},
+		// A watch over a WebSocket is an upgrade: HTTP/1.1 only.
+		{"/api/v1/pods?watch=true", "websocket", "HTTP/1.1"},
 	} {
 		rec := httptest.NewRecorder()
 		req := httptest.NewRequest(http.MethodGet, tc.uri, nil)
 		req.Header.Set("Authorization", "Bearer caller")
+		if tc.upgrade != "" {
+			req.Header.Set("Connection", "Upgrade")
+			req.Header.Set("Upgrade", tc.upgrade)
+		}
 		fwd.ServeHTTP(rec, req)
 		assert.Equal(t, http.StatusOK, rec.Code, tc.uri)
 		assert.Equal(t, tc.proto, rec.Header().Get("X-Proto"), tc.uri)
