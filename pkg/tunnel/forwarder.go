@@ -71,10 +71,12 @@ func NewForwarder(cluster string, cfg *rest.Config) (http.Handler, error) {
 }
 
 // isWatch tells a watch from other requests as kube-apiserver reads the watch parameter:
-// present and neither "0" nor "false". A watch over a WebSocket is an upgrade, which only
-// HTTP/1.1 carries (Go's transport would dial HTTP/1.1 for it anyway; here it joins the
-// other HTTP/1.1 connections), and the legacy /watch/ paths are not told apart: both stay
-// on HTTP/1.1.
+// present and neither "0" nor "false". pkg/proxy reads member requests with
+// k8s.io/apiserver's RequestInfoFactory instead; the agent does not link k8s.io/apiserver
+// (its binary's pages are most of its RSS), and only this one parameter matters here. A
+// watch over a WebSocket is an upgrade, which only HTTP/1.1 carries (Go's transport would
+// dial HTTP/1.1 for it anyway; here it joins the other HTTP/1.1 connections), and the
+// legacy /watch/ paths are not told apart: both stay on HTTP/1.1.
 func isWatch(r *http.Request) bool {
 	if !strings.Contains(r.URL.RawQuery, "watch") || r.Header.Get("Upgrade") != "" {
 		return false
