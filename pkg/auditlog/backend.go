@@ -6,7 +6,8 @@
 // so the file is the same either way; the tests compare the two byte for byte.
 //
 // The backend is built from the server's --audit-log-* options as upstream builds its own
-// (file, rotation, mode, truncation); only the encoder differs.
+// (file, rotation, mode, truncation); only the encoder differs, and in batch mode how the
+// lines reach the file (batch.go).
 package auditlog
 
 import (
@@ -48,7 +49,11 @@ func New(o *options.AuditLogOptions) (audit.Backend, error) {
 	case options.ModeBlocking:
 		b = ignoreErrors{b}
 	default:
-		b = pluginbuffered.NewBackend(b, o.BatchOptions.BatchConfig)
+		if fast, ok := b.(*backend); ok && !o.BatchOptions.BatchConfig.ThrottleEnable {
+			b = newBatchWriter(fast, o.BatchOptions.BatchConfig.BufferSize)
+		} else {
+			b = pluginbuffered.NewBackend(b, o.BatchOptions.BatchConfig)
+		}
 	}
 	if o.TruncateOptions.Enabled {
 		b = plugintruncate.NewBackend(b, o.TruncateOptions.TruncateConfig, gv)
@@ -112,15 +117,10 @@ func (b *backend) ProcessEvents(events ...*auditinternal.Event) bool {
 func (b *backend) logEvent(ev *auditinternal.Event) bool {
 	buf := lines.Get().(*[]byte)
 	defer lines.Put(buf)
-	line, fast := appendEvent((*buf)[:0], ev)
-	if !fast {
-		var err error
-		if line, err = runtime.Encode(b.upstream, ev); err != nil {
-			audit.HandlePluginError(pluginlog.PluginName, err, ev)
-			return false
-		}
-	} else {
-		*buf = line
+	line, err := b.encode(buf, ev)
+	if err != nil {
+		audit.HandlePluginError(pluginlog.PluginName, err, ev)
+		return false
 	}
 	// One write per event, as upstream: lines from concurrent requests never interleave.
 	if _, err := b.out.Write(line); err != nil {
@@ -128,6 +128,16 @@ func (b *backend) logEvent(ev *auditinternal.Event) bool {
 		return false
 	}
 	return true
+}
+
+// encode returns ev's line, in *buf (grown as needed) when the fast encoder takes it.
+func (b *backend) encode(buf *[]byte, ev *auditinternal.Event) ([]byte, error) {
+	line, fast := appendEvent((*buf)[:0], ev)
+	if !fast {
+		return runtime.Encode(b.upstream, ev)
+	}
+	*buf = line
+	return line, nil
 }
 
 func (b *backend) Run(<-chan struct{}) error { return nil }
