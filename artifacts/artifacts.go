@@ -3,7 +3,13 @@
 // are, so every test runs on the production permissions.
 package artifacts
 
-import "embed"
+import (
+	"embed"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+)
 
 // Base is base/: the host's control plane.
 //
@@ -13,3 +19,24 @@ var Base embed.FS
 // Host are the base files the local environment applies on its host: namespaces and
 // RBAC (it runs the processes itself, not the workloads).
 var Host = []string{"base/namespaces.yaml", "base/cluster-apiserver-rbac.yaml", "base/controller-manager-rbac.yaml", "base/tower-proxy-rbac.yaml"}
+
+// AuditPolicyFile is the key of the audit policy in base/cluster-apiserver-audit.yaml.
+const AuditPolicyFile = "policy.yaml"
+
+// AuditPolicy is cluster-apiserver's audit policy from base/cluster-apiserver-audit.yaml,
+// so that the local environment audits as an install does.
+func AuditPolicy() ([]byte, error) {
+	b, err := Base.ReadFile("base/cluster-apiserver-audit.yaml")
+	if err != nil {
+		return nil, err
+	}
+	var cm corev1.ConfigMap
+	if err := yaml.Unmarshal(b, &cm); err != nil {
+		return nil, fmt.Errorf("base/cluster-apiserver-audit.yaml: %w", err)
+	}
+	policy, ok := cm.Data[AuditPolicyFile]
+	if !ok {
+		return nil, fmt.Errorf("base/cluster-apiserver-audit.yaml has no %s", AuditPolicyFile)
+	}
+	return []byte(policy), nil
+}

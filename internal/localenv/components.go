@@ -527,15 +527,6 @@ func (e *Env) setUpHost(ctx context.Context) error {
 	return err
 }
 
-const auditPolicy = `apiVersion: audit.k8s.io/v1
-kind: Policy
-omitStages: [RequestReceived]
-rules:
-- level: None
-  nonResourceURLs: ["/healthz*", "/livez*", "/readyz*", "/openapi*", "/version"]
-- level: Metadata
-`
-
 // StartClusterAPIServer starts (or restarts) the registered cluster-apiserver, with its
 // embedded etcd, and waits until it is ready.
 func (e *Env) StartClusterAPIServer(ctx context.Context) error {
@@ -554,7 +545,11 @@ func (e *Env) StartExtraClusterAPIServer(ctx context.Context, component string, 
 		return "", err
 	}
 	policy := filepath.Join(e.Dir, "pki", "audit-policy.yaml")
-	if err := os.WriteFile(policy, []byte(auditPolicy), 0o644); err != nil {
+	auditPolicy, err := artifacts.AuditPolicy()
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(policy, auditPolicy, 0o644); err != nil {
 		return "", err
 	}
 	s := e.pki.serving["host-cluster-apiserver"]

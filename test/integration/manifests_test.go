@@ -10,7 +10,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	auditinternal "k8s.io/apiserver/pkg/apis/audit"
+	"k8s.io/apiserver/pkg/audit/policy"
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"sigs.k8s.io/yaml"
+
+	"kubesphere.io/multicluster/artifacts"
 )
 
 // kustomize builds a kustomization under artifacts/ with the pinned kubectl.
@@ -112,4 +119,59 @@ func TestManifestsLeastPrivilege(t *testing.T) {
 	} {
 		assert.Equal(t, c.want, can(c.sa, c.args...), "%s: can-i %v", c.sa, c.args)
 	}
+}
+
+// An install audits every request, proxied ones included, as the local environment does:
+// the StatefulSet mounts the policy of cluster-apiserver-audit.yaml and writes the log,
+// off the request's path, to standard output; the policy records who used which member
+// (Metadata) and leaves health checks out.
+func TestManifestsAudit(t *testing.T) {
+	var sts appsv1.StatefulSet
+	var cm corev1.ConfigMap
+	for _, doc := range strings.Split(kustomize(t, "base"), "\n---\n") {
+		switch {
+		case strings.Contains(doc, "kind: StatefulSet") && strings.Contains(doc, "name: cluster-apiserver\n"):
+			require.NoError(t, yaml.Unmarshal([]byte(doc), &sts))
+		case strings.Contains(doc, "kind: ConfigMap") && strings.Contains(doc, "name: cluster-apiserver-audit-policy\n"):
+			require.NoError(t, yaml.Unmarshal([]byte(doc), &cm))
+		}
+	}
+	c := sts.Spec.Template.Spec.Containers[0]
+	for _, want := range []string{"--audit-log-path=-", "--audit-log-mode=batch"} {
+		assert.Contains(t, c.Args, want)
+	}
+	var policyFile string
+	for _, a := range c.Args {
+		if v, ok := strings.CutPrefix(a, "--audit-policy-file="); ok {
+			policyFile = v
+		}
+	}
+	require.NotEmpty(t, policyFile, "no --audit-policy-file in %v", c.Args)
+	var volume string
+	for _, m := range c.VolumeMounts {
+		if m.MountPath == filepath.Dir(policyFile) {
+			volume = m.Name
+		}
+	}
+	require.NotEmpty(t, volume, "nothing is mounted at %s", filepath.Dir(policyFile))
+	mounted := ""
+	for _, v := range sts.Spec.Template.Spec.Volumes {
+		if v.Name == volume && v.ConfigMap != nil {
+			mounted = v.ConfigMap.Name
+		}
+	}
+	require.Equal(t, cm.Name, mounted, "the policy's volume")
+
+	want, err := artifacts.AuditPolicy()
+	require.NoError(t, err)
+	require.Equal(t, string(want), cm.Data[filepath.Base(policyFile)], "the local environment's policy is the install's")
+	p, err := policy.LoadPolicyFromBytes(want)
+	require.NoError(t, err)
+	rules := policy.NewPolicyRuleEvaluator(p)
+	developer := &user.DefaultInfo{Name: "developer", Groups: []string{"system:authenticated"}}
+	proxied := authorizer.AttributesRecord{User: developer, Verb: "get", APIGroup: "clusters.kubesphere.io", APIVersion: "v1alpha1",
+		Resource: "clusters", Subresource: "proxy", Name: "member1", ResourceRequest: true, Path: "/clusters/member1/api/v1/pods"}
+	assert.Equal(t, auditinternal.LevelMetadata, rules.EvaluatePolicyRule(proxied).Level, "a proxied request")
+	readyz := authorizer.AttributesRecord{User: &user.DefaultInfo{Name: "system:anonymous"}, Verb: "get", Path: "/readyz"}
+	assert.Equal(t, auditinternal.LevelNone, rules.EvaluatePolicyRule(readyz).Level, "/readyz")
 }
