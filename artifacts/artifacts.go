@@ -20,8 +20,8 @@ var Base embed.FS
 // RBAC (it runs the processes itself, not the workloads).
 var Host = []string{"base/namespaces.yaml", "base/cluster-apiserver-rbac.yaml", "base/controller-manager-rbac.yaml", "base/tower-proxy-rbac.yaml"}
 
-// AuditPolicyFile is the key of the audit policy in base/cluster-apiserver-audit.yaml.
-const AuditPolicyFile = "policy.yaml"
+// auditPolicyKey is the key of the audit policy in base/cluster-apiserver-audit.yaml.
+const auditPolicyKey = "policy.yaml"
 
 // AuditPolicy is cluster-apiserver's audit policy from base/cluster-apiserver-audit.yaml,
 // so that the local environment audits as an install does.
@@ -34,9 +34,9 @@ func AuditPolicy() ([]byte, error) {
 	if err := yaml.Unmarshal(b, &cm); err != nil {
 		return nil, fmt.Errorf("base/cluster-apiserver-audit.yaml: %w", err)
 	}
-	policy, ok := cm.Data[AuditPolicyFile]
+	policy, ok := cm.Data[auditPolicyKey]
 	if !ok {
-		return nil, fmt.Errorf("base/cluster-apiserver-audit.yaml has no %s", AuditPolicyFile)
+		return nil, fmt.Errorf("base/cluster-apiserver-audit.yaml has no %s", auditPolicyKey)
 	}
 	return []byte(policy), nil
 }

@@ -51,7 +51,7 @@ type batchWriter struct {
 
 	mu      sync.Mutex
 	waiting []byte // whole lines, in the order they came
-	lines   int
+	count   int    // lines in waiting
 	spare   []byte
 	started bool
 	stopped bool
@@ -86,12 +86,12 @@ func (b *batchWriter) add(line []byte) error {
 	case b.stopped:
 		b.mu.Unlock()
 		return errors.New("audit backend shut down")
-	case b.lines >= b.bufferSize:
+	case b.count >= b.bufferSize:
 		b.mu.Unlock()
-		return fmt.Errorf("audit buffer queue blocked: %d lines wait for the file", b.lines)
+		return fmt.Errorf("audit buffer queue blocked: %d lines wait for the file", b.count)
 	}
 	b.waiting = append(b.waiting, line...)
-	b.lines++
+	b.count++
 	b.mu.Unlock()
 	select {
 	case b.wake <- struct{}{}:
@@ -134,8 +134,8 @@ func (b *batchWriter) stop() {
 
 func (b *batchWriter) write() {
 	b.mu.Lock()
-	out, n := b.waiting, b.lines
-	b.waiting, b.spare, b.lines = b.spare[:0], nil, 0
+	out, n := b.waiting, b.count
+	b.waiting, b.spare, b.count = b.spare[:0], nil, 0
 	b.mu.Unlock()
 	if n == 0 {
 		return
