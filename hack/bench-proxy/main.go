@@ -230,12 +230,12 @@ func main() {
 			x.delivered, x.exp, x.watchTime.Round(time.Millisecond))
 	}
 	fmt.Println()
-	fmt.Printf("Ratios: the median over the %d rounds of each round's ratio (in a round the routes take turns of %d GETs and of one LIST, so load that drifts cancels out).\n\n", *rounds, *chunk)
+	fmt.Printf("Ratios: the median over the %d rounds of each round's ratio (in a round the routes take turns of %d GETs and of one LIST, so load that drifts cancels out); in brackets the lowest and highest round, the spread of this machine's pace.\n\n", *rounds, *chunk)
 	fmt.Println("| ratio | p50 1c | p50 8c | LIST MB/s |")
 	fmt.Println("| --- | --- | --- | --- |")
 	ratio := func(name string, a, b int) {
-		fmt.Printf("| %s | %.2fx | %.2fx | %.2fx |\n", name,
-			medianRatio(perRound[a][0], perRound[b][0]), medianRatio(perRound[a][1], perRound[b][1]), medianRatio(perRound[a][2], perRound[b][2]))
+		fmt.Printf("| %s | %s | %s | %s |\n", name,
+			roundRatios(perRound[a][0], perRound[b][0]), roundRatios(perRound[a][1], perRound[b][1]), roundRatios(perRound[a][2], perRound[b][2]))
 	}
 	index := map[byte]int{}
 	for i, r := range routes {
@@ -514,17 +514,23 @@ func latency(r route, path string, clients, total int) []time.Duration {
 	return all
 }
 
-// medianRatio is the median of a[k]/b[k].
-func medianRatio(a, b []float64) float64 {
+// roundRatios gives the median of the rounds' ratios a[k]/b[k] and, in brackets, the
+// lowest and highest: how far one round's figure may stray from the median tells whether
+// a difference between two runs means anything.
+func roundRatios(a, b []float64) string {
 	r := make([]float64, len(a))
 	for k := range a {
 		r[k] = a[k] / b[k]
 	}
 	sort.Float64s(r)
-	if len(r)%2 == 1 {
-		return r[len(r)/2]
+	median := r[len(r)/2]
+	if len(r)%2 == 0 {
+		median = (r[len(r)/2-1] + r[len(r)/2]) / 2
 	}
-	return (r[len(r)/2-1] + r[len(r)/2]) / 2
+	if len(r) == 1 {
+		return fmt.Sprintf("%.2fx", median)
+	}
+	return fmt.Sprintf("%.2fx (%.2f-%.2f)", median, r[0], r[len(r)-1])
 }
 
 func percentiles(all []time.Duration) (p50, p99 time.Duration) {
