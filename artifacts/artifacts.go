@@ -6,7 +6,11 @@ package artifacts
 import (
 	"embed"
 	"fmt"
+	"math"
+	"strconv"
+	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 )
@@ -39,4 +43,46 @@ func AuditPolicy() ([]byte, error) {
 		return nil, fmt.Errorf("base/cluster-apiserver-audit.yaml has no %s", auditPolicyKey)
 	}
 	return []byte(policy), nil
+}
+
+// ClusterAPIServerGOMAXPROCS is the GOMAXPROCS that base/cluster-apiserver.yaml gives
+// cluster-apiserver: its CPU limit over the divisor, rounded up, as the kubelet computes a
+// resourceFieldRef. The local environment runs cluster-apiserver with it.
+func ClusterAPIServerGOMAXPROCS() (string, error) {
+	const file = "base/cluster-apiserver.yaml"
+	b, err := Base.ReadFile(file)
+	if err != nil {
+		return "", err
+	}
+	for _, doc := range strings.Split(string(b), "\n---\n") {
+		if !strings.Contains(doc, "kind: StatefulSet") {
+			continue
+		}
+		var sts appsv1.StatefulSet
+		if err := yaml.Unmarshal([]byte(doc), &sts); err != nil {
+			return "", fmt.Errorf("%s: %w", file, err)
+		}
+		for _, c := range sts.Spec.Template.Spec.Containers {
+			if c.Name != "cluster-apiserver" {
+				continue
+			}
+			for _, e := range c.Env {
+				ref := e.ValueFrom
+				if e.Name != "GOMAXPROCS" || ref == nil || ref.ResourceFieldRef == nil || ref.ResourceFieldRef.Resource != "limits.cpu" {
+					continue
+				}
+				limit, ok := c.Resources.Limits[corev1.ResourceCPU]
+				if !ok {
+					return "", fmt.Errorf("%s: GOMAXPROCS comes from a CPU limit the container does not have", file)
+				}
+				divisor := ref.ResourceFieldRef.Divisor
+				if divisor.IsZero() {
+					return "", fmt.Errorf("%s: GOMAXPROCS has no divisor", file)
+				}
+				return strconv.FormatInt(int64(math.Ceil(float64(limit.MilliValue())/float64(divisor.MilliValue()))), 10), nil
+			}
+			return "", fmt.Errorf("%s: cluster-apiserver has no GOMAXPROCS from its CPU limit", file)
+		}
+	}
+	return "", fmt.Errorf("%s: no cluster-apiserver container", file)
 }

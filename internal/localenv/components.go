@@ -552,6 +552,11 @@ func (e *Env) StartExtraClusterAPIServer(ctx context.Context, component string, 
 	if err := os.WriteFile(policy, auditPolicy, 0o644); err != nil {
 		return "", err
 	}
+	// As an install runs it: as many scheduler threads as its CPU limit.
+	maxProcs, err := artifacts.ClusterAPIServerGOMAXPROCS()
+	if err != nil {
+		return "", err
+	}
 	s := e.pki.serving["host-cluster-apiserver"]
 	kubeconfig := e.componentKubeconfig("host-cluster-apiserver")
 	args := append([]string{
@@ -564,7 +569,7 @@ func (e *Env) StartExtraClusterAPIServer(ctx context.Context, component string, 
 		// ResponseStarted event of every proxied request is written before its first byte).
 		"--audit-log-mode=batch",
 	}, append(e.towerDialerArgs(), storageArgs...)...)
-	if err := e.start("host", component, "cluster-apiserver", args...); err != nil {
+	if err := e.startWithEnv([]string{"GOMAXPROCS=" + maxProcs}, "host", component, "cluster-apiserver", args...); err != nil {
 		return "", err
 	}
 	url := "https://127.0.0.1:" + strconv.Itoa(port)

@@ -29,14 +29,22 @@ var stopOrder = map[string]int{
 // start runs one component with its log in logs/<id>.log and its pid in pids/<id>.pid,
 // where id is <cluster>-<component>.
 func (e *Env) start(cluster, component, binary string, args ...string) error {
+	return e.startWithEnv(nil, cluster, component, binary, args...)
+}
+
+// startWithEnv is start with env (KEY=value) added to this process's environment.
+func (e *Env) startWithEnv(env []string, cluster, component, binary string, args ...string) error {
 	id := cluster + "-" + component
 	logFile, err := os.OpenFile(e.LogFile(id), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
 	defer logFile.Close()
-	fmt.Fprintf(logFile, "\n==== %s starting %s %s\n", time.Now().Format(time.RFC3339), binary, strings.Join(args, " "))
+	fmt.Fprintf(logFile, "\n==== %s starting %s %s\n", time.Now().Format(time.RFC3339), strings.Join(append(env, binary), " "), strings.Join(args, " "))
 	cmd := exec.Command(filepath.Join(e.BinDir, binary), args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...) // later entries win
+	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.Dir = e.Dir
 	// Its own session: a Ctrl-C in the terminal that ran local-up does not reach it.

@@ -2,6 +2,8 @@ package integration
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,6 +17,7 @@ import (
 	"k8s.io/apiserver/pkg/audit/policy"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 
 	"kubesphere.io/multicluster/artifacts"
@@ -174,4 +177,44 @@ func TestManifestsAudit(t *testing.T) {
 	assert.Equal(t, auditinternal.LevelMetadata, rules.EvaluatePolicyRule(proxied).Level, "a proxied request")
 	readyz := authorizer.AttributesRecord{User: &user.DefaultInfo{Name: "system:anonymous"}, Verb: "get", Path: "/readyz"}
 	assert.Equal(t, auditinternal.LevelNone, rules.EvaluatePolicyRule(readyz).Level, "/readyz")
+}
+
+// TestManifestsGOMAXPROCS: in the install, single and HA, cluster-apiserver runs as many
+// scheduler threads as its CPU limit (Go alone would run at least 2 under a limit of 1),
+// and the local environment's cluster-apiserver runs with the same number.
+func TestManifestsGOMAXPROCS(t *testing.T) {
+	want, err := artifacts.ClusterAPIServerGOMAXPROCS()
+	require.NoError(t, err)
+	for _, dir := range []string{"base", "overlays/ha"} {
+		var sts appsv1.StatefulSet
+		for _, doc := range strings.Split(kustomize(t, dir), "\n---\n") {
+			if strings.Contains(doc, "kind: StatefulSet") && strings.Contains(doc, "name: cluster-apiserver\n") {
+				require.NoError(t, yaml.Unmarshal([]byte(doc), &sts))
+			}
+		}
+		require.NotEmpty(t, sts.Spec.Template.Spec.Containers, dir)
+		c := sts.Spec.Template.Spec.Containers[0]
+		var ref *corev1.ResourceFieldSelector
+		for _, e := range c.Env {
+			if e.Name == "GOMAXPROCS" && e.ValueFrom != nil {
+				ref = e.ValueFrom.ResourceFieldRef
+			}
+		}
+		require.NotNil(t, ref, "%s: GOMAXPROCS from a resource field", dir)
+		assert.Equal(t, "limits.cpu", ref.Resource, dir)
+		limit := c.Resources.Limits[corev1.ResourceCPU]
+		assert.Equal(t, "1", limit.String(), "%s: the CPU limit", dir)
+		assert.Equal(t, "1", ref.Divisor.String(), "%s: the divisor", dir)
+	}
+	assert.Equal(t, "1", want, "GOMAXPROCS under a CPU limit of 1")
+
+	cfg, _ := direct(t, env.ClusterAPIServerURL())
+	admin, err := rest.HTTPClientFor(cfg)
+	require.NoError(t, err)
+	resp, err := admin.Get(env.ClusterAPIServerURL() + "/metrics")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Regexp(t, `(?m)^go_sched_gomaxprocs_threads `+want+`$`, string(body), "the local cluster-apiserver's GOMAXPROCS")
 }
