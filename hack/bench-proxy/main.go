@@ -4,7 +4,8 @@
 //	(a) direct       straight to the member's kube-apiserver
 //	(b) bare hop     through a TLS net/http/httputil.ReverseProxy with no auth: the floor
 //	                 any proxy hop costs. It runs in a process of its own, as cluster-apiserver
-//	                 does, so that both hops pay for the same wake-ups between processes.
+//	                 does, so that both hops pay for the same wake-ups between processes, and
+//	                 on as many threads as cluster-apiserver as installed (--hop-gomaxprocs).
 //	(i) bare hop + impersonation
 //	                 the same hop with the cluster's own proxy credential (from its Secret)
 //	                 impersonating the caller as our proxy does: the floor of any proxy that
@@ -40,6 +41,7 @@ import (
 	"os"
 	"os/exec"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -54,6 +56,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"kubesphere.io/multicluster/apis/clusters/v1alpha1"
+	"kubesphere.io/multicluster/artifacts"
 	clientset "kubesphere.io/multicluster/generated/clientset/versioned"
 	"kubesphere.io/multicluster/pkg/tunnel"
 )
@@ -81,6 +84,7 @@ func main() {
 	towerServers := flag.String("tower-proxy-servers", "https://127.0.0.1:18443,https://127.0.0.1:18444", "Agent member: the tower proxy URLs.")
 	agentKubeconfig := flag.String("agent-kubeconfig", "_output/local/pki/{member}-cluster-proxy.kubeconfig", "Agent member: the agent's credential toward its API server, for route (i); {member} is replaced by --member.")
 	hopProtocol := flag.String("hop-protocol", "", "Protocol of the bare hops (b) and (i) on both sides, HTTP/2 or HTTP/1.1. Default: HTTP/2 for a Direct member, as client-go and our proxy speak it; HTTP/1.1 for an Agent member, as the agent speaks it on both sides.")
+	hopMaxProcs := flag.Int("hop-gomaxprocs", -1, "GOMAXPROCS of the bare hops' processes. -1: as many as cluster-apiserver runs with as installed (its CPU limit, artifacts/base), so that a hop and our proxy compete on the same terms; 0: Go's default (this machine's CPUs).")
 	serveHop := flag.String("serve-hop", "", "Internal: serve the bare hop (\"bare\" or \"impersonating\") in this process until stdin closes.")
 	flag.Parse()
 	// Zero would divide by zero or take turns of nothing forever.
@@ -90,6 +94,12 @@ func main() {
 		}
 	}
 
+	if *hopMaxProcs < 0 {
+		n, err := artifacts.ClusterAPIServerGOMAXPROCS()
+		check(err)
+		*hopMaxProcs, err = strconv.Atoi(n)
+		check(err)
+	}
 	if *hopProtocol != "" && *hopProtocol != "HTTP/2" && *hopProtocol != "HTTP/1.1" {
 		check(fmt.Errorf("--hop-protocol must be HTTP/2 or HTTP/1.1, not %q", *hopProtocol))
 	}
@@ -119,11 +129,11 @@ func main() {
 	routes := []route{{"(a) direct", httpClient(direct), direct.Host}}
 	// Hops run in child processes: only those asked for.
 	if strings.ContainsRune(*only, 'b') {
-		hopURL, hopClient := startHop("bare", *hopProtocol)
+		hopURL, hopClient := startHop("bare", *hopProtocol, *hopMaxProcs)
 		routes = append(routes, route{"(b) bare hop", hopClient, hopURL})
 	}
 	if strings.ContainsRune(*only, 'i') {
-		ihopURL, ihopClient := startHop("impersonating", *hopProtocol)
+		ihopURL, ihopClient := startHop("impersonating", *hopProtocol, *hopMaxProcs)
 		routes = append(routes, route{"(i) bare hop + impersonation", ihopClient, ihopURL})
 	}
 	if agent {
@@ -152,7 +162,11 @@ func main() {
 	if enc == "" {
 		enc = "the client's (gzip)"
 	}
-	fmt.Printf("member %s, %d GETs per row in turns of %d, LIST of %d pods x %d (Accept-Encoding %s), %d watches x %d events, bare hops over %s\n\n", *member, *requests, *chunk, *pods, *lists, enc, *watches, *events, *hopProtocol)
+	hopThreads := "Go's default threads"
+	if *hopMaxProcs > 0 {
+		hopThreads = fmt.Sprintf("GOMAXPROCS=%d", *hopMaxProcs)
+	}
+	fmt.Printf("member %s, %d GETs per row in turns of %d, LIST of %d pods x %d (Accept-Encoding %s), %d watches x %d events, bare hops over %s with %s\n\n", *member, *requests, *chunk, *pods, *lists, enc, *watches, *events, *hopProtocol, hopThreads)
 	type result struct {
 		p50, p99       [2]time.Duration // at 1 and 8 clients
 		mbps           float64
@@ -315,13 +329,17 @@ func runHop(ctx context.Context, kind string, http1 bool, direct, host *rest.Con
 var hopStdins []io.WriteCloser
 
 // startHop runs a hop of the given kind in a child process (this program with
-// --serve-hop) and returns its URL and a client for it. The child ends with this process.
-func startHop(kind, protocol string) (string, *http.Client) {
+// --serve-hop) on maxProcs threads (0: Go's default) and returns its URL and a client for
+// it. The child ends with this process.
+func startHop(kind, protocol string, maxProcs int) (string, *http.Client) {
 	self, err := os.Executable()
 	check(err)
 	// The last of a repeated flag wins: the protocol as this process resolved it.
 	cmd := exec.Command(self, append(append([]string{"--serve-hop=" + kind}, os.Args[1:]...), "--hop-protocol="+protocol)...)
 	cmd.Stderr = os.Stderr
+	if maxProcs > 0 {
+		cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(maxProcs))
+	}
 	stdin, err := cmd.StdinPipe()
 	check(err)
 	hopStdins = append(hopStdins, stdin) // kept open (and out of the collector's reach) while this process lives
