@@ -40,7 +40,11 @@ func (e *Env) startWithEnv(env []string, cluster, component, binary string, args
 		return err
 	}
 	defer logFile.Close()
-	fmt.Fprintf(logFile, "\n==== %s starting %s %s\n", time.Now().Format(time.RFC3339), strings.Join(append(env, binary), " "), strings.Join(args, " "))
+	command := binary
+	if len(env) > 0 {
+		command = strings.Join(env, " ") + " " + binary
+	}
+	fmt.Fprintf(logFile, "\n==== %s starting %s %s\n", time.Now().Format(time.RFC3339), command, strings.Join(args, " "))
 	cmd := exec.Command(filepath.Join(e.BinDir, binary), args...)
 	if env != nil {
 		cmd.Env = append(os.Environ(), env...) // later entries win
