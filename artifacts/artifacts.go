@@ -7,7 +7,6 @@ import (
 	"embed"
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -48,11 +47,11 @@ func AuditPolicy() ([]byte, error) {
 // ClusterAPIServerGOMAXPROCS is the GOMAXPROCS that base/cluster-apiserver.yaml gives
 // cluster-apiserver: its CPU limit over the divisor, rounded up, as the kubelet computes a
 // resourceFieldRef. The local environment runs cluster-apiserver with it.
-func ClusterAPIServerGOMAXPROCS() (string, error) {
+func ClusterAPIServerGOMAXPROCS() (int, error) {
 	const file = "base/cluster-apiserver.yaml"
 	b, err := Base.ReadFile(file)
 	if err != nil {
-		return "", err
+		return 0, err
 	}
 	for _, doc := range strings.Split(string(b), "\n---\n") {
 		if !strings.Contains(doc, "kind: StatefulSet") {
@@ -60,7 +59,7 @@ func ClusterAPIServerGOMAXPROCS() (string, error) {
 		}
 		var sts appsv1.StatefulSet
 		if err := yaml.Unmarshal([]byte(doc), &sts); err != nil {
-			return "", fmt.Errorf("%s: %w", file, err)
+			return 0, fmt.Errorf("%s: %w", file, err)
 		}
 		for _, c := range sts.Spec.Template.Spec.Containers {
 			if c.Name != "cluster-apiserver" {
@@ -73,16 +72,16 @@ func ClusterAPIServerGOMAXPROCS() (string, error) {
 				}
 				limit, ok := c.Resources.Limits[corev1.ResourceCPU]
 				if !ok {
-					return "", fmt.Errorf("%s: GOMAXPROCS comes from a CPU limit the container does not have", file)
+					return 0, fmt.Errorf("%s: GOMAXPROCS comes from a CPU limit the container does not have", file)
 				}
 				divisor := ref.ResourceFieldRef.Divisor
 				if divisor.IsZero() {
-					return "", fmt.Errorf("%s: GOMAXPROCS has no divisor", file)
+					return 0, fmt.Errorf("%s: GOMAXPROCS has no divisor", file)
 				}
-				return strconv.FormatInt(int64(math.Ceil(float64(limit.MilliValue())/float64(divisor.MilliValue()))), 10), nil
+				return int(math.Ceil(float64(limit.MilliValue()) / float64(divisor.MilliValue()))), nil
 			}
-			return "", fmt.Errorf("%s: cluster-apiserver has no GOMAXPROCS from its CPU limit", file)
+			return 0, fmt.Errorf("%s: cluster-apiserver has no GOMAXPROCS from its CPU limit", file)
 		}
 	}
-	return "", fmt.Errorf("%s: no cluster-apiserver container", file)
+	return 0, fmt.Errorf("%s: no cluster-apiserver container", file)
 }

@@ -95,9 +95,8 @@ func main() {
 	}
 
 	if *hopMaxProcs < 0 {
-		n, err := artifacts.ClusterAPIServerGOMAXPROCS()
-		check(err)
-		*hopMaxProcs, err = strconv.Atoi(n)
+		var err error
+		*hopMaxProcs, err = artifacts.ClusterAPIServerGOMAXPROCS()
 		check(err)
 	}
 	if *hopProtocol != "" && *hopProtocol != "HTTP/2" && *hopProtocol != "HTTP/1.1" {

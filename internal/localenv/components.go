@@ -569,7 +569,7 @@ func (e *Env) StartExtraClusterAPIServer(ctx context.Context, component string, 
 		// ResponseStarted event of every proxied request is written before its first byte).
 		"--audit-log-mode=batch",
 	}, append(e.towerDialerArgs(), storageArgs...)...)
-	if err := e.startWithEnv([]string{"GOMAXPROCS=" + maxProcs}, "host", component, "cluster-apiserver", args...); err != nil {
+	if err := e.startWithEnv([]string{"GOMAXPROCS=" + strconv.Itoa(maxProcs)}, "host", component, "cluster-apiserver", args...); err != nil {
 		return "", err
 	}
 	url := "https://127.0.0.1:" + strconv.Itoa(port)

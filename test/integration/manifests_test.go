@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -129,13 +130,11 @@ func TestManifestsLeastPrivilege(t *testing.T) {
 // off the request's path, to standard output; the policy records who used which member
 // (Metadata) and leaves health checks out.
 func TestManifestsAudit(t *testing.T) {
-	var sts appsv1.StatefulSet
+	built := kustomize(t, "base")
+	sts := clusterAPIServerStatefulSet(t, built)
 	var cm corev1.ConfigMap
-	for _, doc := range strings.Split(kustomize(t, "base"), "\n---\n") {
-		switch {
-		case strings.Contains(doc, "kind: StatefulSet") && strings.Contains(doc, "name: cluster-apiserver\n"):
-			require.NoError(t, yaml.Unmarshal([]byte(doc), &sts))
-		case strings.Contains(doc, "kind: ConfigMap") && strings.Contains(doc, "name: cluster-apiserver-audit-policy\n"):
+	for _, doc := range strings.Split(built, "\n---\n") {
+		if strings.Contains(doc, "kind: ConfigMap") && strings.Contains(doc, "name: cluster-apiserver-audit-policy\n") {
 			require.NoError(t, yaml.Unmarshal([]byte(doc), &cm))
 		}
 	}
@@ -186,14 +185,7 @@ func TestManifestsGOMAXPROCS(t *testing.T) {
 	want, err := artifacts.ClusterAPIServerGOMAXPROCS()
 	require.NoError(t, err)
 	for _, dir := range []string{"base", "overlays/ha"} {
-		var sts appsv1.StatefulSet
-		for _, doc := range strings.Split(kustomize(t, dir), "\n---\n") {
-			if strings.Contains(doc, "kind: StatefulSet") && strings.Contains(doc, "name: cluster-apiserver\n") {
-				require.NoError(t, yaml.Unmarshal([]byte(doc), &sts))
-			}
-		}
-		require.NotEmpty(t, sts.Spec.Template.Spec.Containers, dir)
-		c := sts.Spec.Template.Spec.Containers[0]
+		c := clusterAPIServerStatefulSet(t, kustomize(t, dir)).Spec.Template.Spec.Containers[0]
 		var ref *corev1.ResourceFieldSelector
 		for _, e := range c.Env {
 			if e.Name == "GOMAXPROCS" && e.ValueFrom != nil {
@@ -206,7 +198,7 @@ func TestManifestsGOMAXPROCS(t *testing.T) {
 		assert.Equal(t, "1", limit.String(), "%s: the CPU limit", dir)
 		assert.Equal(t, "1", ref.Divisor.String(), "%s: the divisor", dir)
 	}
-	assert.Equal(t, "1", want, "GOMAXPROCS under a CPU limit of 1")
+	assert.Equal(t, 1, want, "GOMAXPROCS under a CPU limit of 1")
 
 	cfg, _ := direct(t, env.ClusterAPIServerURL())
 	admin, err := rest.HTTPClientFor(cfg)
@@ -216,5 +208,18 @@ func TestManifestsGOMAXPROCS(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.Regexp(t, `(?m)^go_sched_gomaxprocs_threads `+want+`$`, string(body), "the local cluster-apiserver's GOMAXPROCS")
+	assert.Regexp(t, `(?m)^go_sched_gomaxprocs_threads `+strconv.Itoa(want)+`$`, string(body), "the local cluster-apiserver's GOMAXPROCS")
+}
+
+// clusterAPIServerStatefulSet is the cluster-apiserver StatefulSet of kustomize's output.
+func clusterAPIServerStatefulSet(t *testing.T, built string) appsv1.StatefulSet {
+	t.Helper()
+	var sts appsv1.StatefulSet
+	for _, doc := range strings.Split(built, "\n---\n") {
+		if strings.Contains(doc, "kind: StatefulSet") && strings.Contains(doc, "name: cluster-apiserver\n") {
+			require.NoError(t, yaml.Unmarshal([]byte(doc), &sts))
+		}
+	}
+	require.NotEmpty(t, sts.Spec.Template.Spec.Containers, "no cluster-apiserver StatefulSet with containers")
+	return sts
 }
