@@ -18,6 +18,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/httpstream"
 	utilproxy "k8s.io/apimachinery/pkg/util/proxy"
+	auditinternal "k8s.io/apiserver/pkg/apis/audit"
+	"k8s.io/apiserver/pkg/audit"
 	"k8s.io/apiserver/pkg/endpoints/request"
 
 	"kubesphere.io/multicluster/apis/clusters/v1alpha1"
@@ -91,6 +93,11 @@ func (p *Proxy) Serve(w http.ResponseWriter, req *http.Request, cluster, path st
 	out.Header = req.Header.Clone()
 	stripIdentity(out.Header)
 	impersonate(out.Header, u)
+	// The member records the request under this server's audit ID, so that the host's
+	// audit event and the member's can be matched (kube-apiserver takes a caller's Audit-ID).
+	if id, _ := audit.AuditIDFrom(req.Context()); id != "" {
+		out.Header.Set(auditinternal.HeaderAuditID, string(id))
+	}
 	if b.Bearer != "" {
 		out.Header.Set("Authorization", "Bearer "+b.Bearer)
 	}
@@ -114,14 +121,36 @@ func (p *Proxy) Serve(w http.ResponseWriter, req *http.Request, cluster, path st
 	rp := &httputil.ReverseProxy{
 		// Rewrite (rather than Director) drops the client's X-Forwarded-* and Forwarded
 		// headers; the member's audit log gets the caller's address from ours.
-		Rewrite:        func(r *httputil.ProxyRequest) { r.SetXForwarded() },
-		Transport:      b.Transport,
-		BufferPool:     buffers.Pool{},
-		ModifyResponse: refuseRedirect,
-		ErrorHandler:   responder.Error,
-		ErrorLog:       stdlog.V2,
+		Rewrite:    func(r *httputil.ProxyRequest) { r.SetXForwarded() },
+		Transport:  b.Transport,
+		BufferPool: buffers.Pool{},
+		ModifyResponse: func(resp *http.Response) error {
+			if err := refuseRedirect(resp); err != nil {
+				return err // answered by this server: its own headers stay
+			}
+			dropHostCopies(w.Header(), resp.Header)
+			return nil
+		},
+		ErrorHandler: responder.Error,
+		ErrorLog:     stdlog.V2,
 	}
 	rp.ServeHTTP(w, out)
+}
+
+// memberOwnedHeaders are set by this server's filters before the member answers
+// (WithAuditInit, WithCacheControl) and sent by the member too; the reverse proxy adds the
+// member's values to ours, so a client would see each twice.
+var memberOwnedHeaders = []string{auditinternal.HeaderAuditID, "Cache-Control"}
+
+// dropHostCopies removes this server's value of each header the member's response sets
+// itself: the member's Audit-ID is ours (sent with the request), and its Cache-Control is
+// the one that belongs to what it serves.
+func dropHostCopies(ours, member http.Header) {
+	for _, name := range memberOwnedHeaders {
+		if len(member.Values(name)) > 0 {
+			ours.Del(name)
+		}
+	}
 }
 
 // refuseRedirect stops a member (or whatever answers at its address) from sending the

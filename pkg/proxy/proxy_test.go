@@ -106,3 +106,13 @@ func TestRefuseRedirect(t *testing.T) {
 	assert.Equal(t, int32(http.StatusBadGateway), status.Status().Code)
 	assert.Contains(t, status.Status().Message, "https://evil.example/")
 }
+
+func TestDropHostCopies(t *testing.T) {
+	ours := http.Header{"Audit-Id": {"a1"}, "Cache-Control": {"no-cache, private"}, "Warning": {"299 - host"}}
+	dropHostCopies(ours, http.Header{"Audit-Id": {"a1"}, "Cache-Control": {"max-age=0"}, "Warning": {"299 - member"}})
+	assert.Equal(t, http.Header{"Warning": {"299 - host"}}, ours, "only what the member sets itself gives way; warnings add up")
+
+	ours = http.Header{"Audit-Id": {"a1"}, "Cache-Control": {"no-cache, private"}}
+	dropHostCopies(ours, http.Header{"Content-Type": {"application/json"}})
+	assert.Equal(t, http.Header{"Audit-Id": {"a1"}, "Cache-Control": {"no-cache, private"}}, ours, "a member that sets neither leaves ours")
+}

@@ -366,3 +366,54 @@ func getStatus(t *testing.T, url string) (metav1.Status, time.Duration) {
 	assert.Equal(t, int32(resp.StatusCode), s.Code)
 	return s, time.Since(start)
 }
+
+// A proxied request has one audit ID, on the host and on the member: the member's audit
+// log can be matched with cluster-apiserver's, and a client sees one Audit-Id and one
+// Cache-Control, not the host's and the member's one after the other.
+func TestOneAuditIDOnHostAndMember(t *testing.T) {
+	for _, r := range routes() {
+		t.Run(r.name(), func(t *testing.T) {
+			client, err := rest.HTTPClientFor(restFor(t, r.server()))
+			require.NoError(t, err)
+			get := func(auditID string) http.Header {
+				req, err := http.NewRequest(http.MethodGet, r.server()+"/api/v1/namespaces/default", nil)
+				require.NoError(t, err)
+				if auditID != "" {
+					req.Header.Set("Audit-ID", auditID)
+				}
+				resp, err := client.Do(req)
+				require.NoError(t, err)
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				require.Equal(t, http.StatusOK, resp.StatusCode)
+				return resp.Header
+			}
+			oneValue := func(h http.Header, name string) string {
+				values := h.Values(name)
+				require.NotEmpty(t, values, name)
+				if r.path == "direct-path" {
+					require.Len(t, values, 1, "%s: %v", name, values)
+				} else {
+					// The host's aggregator adds its own copy in front (upstream's
+					// behaviour); it must still be the same one.
+					for _, v := range values {
+						require.Equal(t, values[0], v, "%s: %v", name, values)
+					}
+				}
+				return values[0]
+			}
+
+			// The member answers with the audit ID it recorded; it must be the one
+			// cluster-apiserver audited the request under.
+			id := oneValue(get(""), "Audit-Id")
+			oneValue(get(""), "Cache-Control")
+			require.Eventually(t, func() bool {
+				return strings.Contains(readLog(t, "host-cluster-apiserver-audit"), `"auditID":"`+id+`"`)
+			}, 30*time.Second, 250*time.Millisecond, "cluster-apiserver's audit log has no event %s", id)
+
+			// A caller's own Audit-ID is kept end to end, as kube-apiserver keeps it.
+			own := "own-audit-id-" + r.name()
+			assert.Equal(t, own, oneValue(get(own), "Audit-Id"))
+		})
+	}
+}
