@@ -405,8 +405,9 @@ func TestOneAuditIDOnHostAndMember(t *testing.T) {
 
 			// The member answers with the audit ID it recorded; it must be the one
 			// cluster-apiserver audited the request under.
-			id := oneValue(get(""), "Audit-Id")
-			oneValue(get(""), "Cache-Control")
+			h := get("")
+			id := oneValue(h, "Audit-Id")
+			oneValue(h, "Cache-Control")
 			require.Eventually(t, func() bool {
 				return strings.Contains(readLog(t, "host-cluster-apiserver-audit"), `"auditID":"`+id+`"`)
 			}, 30*time.Second, 250*time.Millisecond, "cluster-apiserver's audit log has no event %s", id)
