@@ -46,7 +46,7 @@ func (e *Env) startWithEnv(env []string, cluster, component, binary string, args
 	}
 	fmt.Fprintf(logFile, "\n==== %s starting %s %s\n", time.Now().Format(time.RFC3339), command, strings.Join(args, " "))
 	cmd := exec.Command(filepath.Join(e.BinDir, binary), args...)
-	if env != nil {
+	if len(env) > 0 {
 		cmd.Env = append(os.Environ(), env...) // later entries win
 	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
