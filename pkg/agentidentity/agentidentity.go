@@ -1,7 +1,9 @@
 // Package agentidentity makes an Agent cluster's join token an identity on cluster-apiserver
-// that sees only its own cluster: it may read and update its own Cluster and its status,
-// lists and watches show that Cluster alone, and everything else (other Clusters, any
-// cluster's proxy) is denied. Such an identity can never act on another member.
+// that sees only its own cluster: it may read its own Cluster (lists and watches show that
+// Cluster alone) and nothing else. It writes nothing: not spec (which says where the host
+// sends users' requests for the cluster), not metadata, not status (whose identity and
+// conditions host components own; the agent reports nothing there). Whoever holds a
+// member's agent can therefore never steer traffic meant for another member.
 package agentidentity
 
 import (
@@ -81,10 +83,10 @@ func ClusterOf(u user.Info) (cluster string, ok bool) {
 // Authorizer decides for agent identities, and has no opinion on anyone else.
 type Authorizer struct{}
 
-// Authorize allows an agent get, update and patch on its own Cluster and its status, and
-// list and watch of clusters (which the storage narrows to its own). It denies every other
-// resource request, the proxy of every cluster included. Non-resource requests
-// (discovery) are left to the host.
+// Authorize allows an agent get of its own Cluster and its status, and list and watch of
+// clusters (which the storage narrows to its own). It denies every other resource request:
+// every write, and the proxy of every cluster. Non-resource requests (discovery) are left
+// to the host.
 func (Authorizer) Authorize(_ context.Context, a authorizer.Attributes) (authorizer.Decision, string, error) {
 	cluster, ok := ClusterOf(a.GetUser())
 	if !ok || !a.IsResourceRequest() {
@@ -92,13 +94,13 @@ func (Authorizer) Authorize(_ context.Context, a authorizer.Attributes) (authori
 	}
 	if a.GetAPIGroup() == "clusters.kubesphere.io" && a.GetResource() == "clusters" {
 		switch sub, verb := a.GetSubresource(), a.GetVerb(); {
-		case (sub == "" || sub == "status") && a.GetName() == cluster && (verb == "get" || verb == "update" || verb == "patch"):
+		case (sub == "" || sub == "status") && a.GetName() == cluster && verb == "get":
 			return authorizer.DecisionAllow, "", nil
 		case sub == "" && (verb == "list" || verb == "watch"):
 			return authorizer.DecisionAllow, "", nil
 		}
 	}
-	return authorizer.DecisionDeny, fmt.Sprintf("the agent of cluster %q may only read and update its own Cluster", cluster), nil
+	return authorizer.DecisionDeny, fmt.Sprintf("the agent of cluster %q may only get, list and watch its own Cluster: agent identities write nothing (rule of cluster-apiserver's agents authorizer)", cluster), nil
 }
 
 // ConditionsAwareAuthorize is Authorize: agents' rules have no conditions.

@@ -62,8 +62,12 @@ func TestAgentSeesOnlyItsOwnCluster(t *testing.T) {
 		want  authorizer.Decision
 	}{
 		{attrs("get", "member2", ""), authorizer.DecisionAllow},
-		{attrs("patch", "member2", ""), authorizer.DecisionAllow},
-		{attrs("update", "member2", "status"), authorizer.DecisionAllow},
+		{attrs("get", "member2", "status"), authorizer.DecisionAllow},
+		{attrs("patch", "member2", ""), authorizer.DecisionDeny},
+		{attrs("update", "member2", ""), authorizer.DecisionDeny},
+		{attrs("update", "member2", "status"), authorizer.DecisionDeny},
+		{attrs("patch", "member2", "status"), authorizer.DecisionDeny},
+		{attrs("deletecollection", "", ""), authorizer.DecisionDeny},
 		{attrs("list", "", ""), authorizer.DecisionAllow},
 		{attrs("watch", "", ""), authorizer.DecisionAllow},
 		{attrs("get", "member1", ""), authorizer.DecisionDeny},
