@@ -7,6 +7,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/apiserver/pkg/endpoints/handlers/responsewriters"
 	"k8s.io/apiserver/pkg/endpoints/request"
 
@@ -20,7 +21,9 @@ const ClusterPathPrefix = "/clusters/"
 
 // RequestInfoResolver makes /clusters/{name}/... a request on the clusters/proxy
 // subresource, so the server's authorization filter checks exactly what it checks for
-// the subresource path: the verb for clusters/proxy on resourceName {name}.
+// the subresource path: the verb for clusters/proxy on resourceName {name}. On both paths
+// an upgrade request (exec, attach, port-forward; WebSocket or SPDY) is a "create": it runs
+// commands or opens ports whatever its method, and WebSocket upgrades are GETs.
 type RequestInfoResolver struct {
 	Delegate request.RequestInfoResolver
 }
@@ -28,7 +31,11 @@ type RequestInfoResolver struct {
 // NewRequestInfo implements request.RequestInfoResolver.
 func (r RequestInfoResolver) NewRequestInfo(req *http.Request) (*request.RequestInfo, error) {
 	if !strings.HasPrefix(req.URL.Path, ClusterPathPrefix) {
-		return r.Delegate.NewRequestInfo(req)
+		info, err := r.Delegate.NewRequestInfo(req)
+		if err == nil && isProxyInfo(info) && httpstream.IsUpgradeRequest(req) {
+			info.Verb = "create"
+		}
+		return info, err
 	}
 	parts := strings.Split(strings.TrimPrefix(req.URL.Path, "/"), "/")
 	name := ""
@@ -38,7 +45,7 @@ func (r RequestInfoResolver) NewRequestInfo(req *http.Request) (*request.Request
 	return &request.RequestInfo{
 		IsResourceRequest: true,
 		Path:              req.URL.Path,
-		Verb:              verbFor(req.Method),
+		Verb:              verbFor(req),
 		APIPrefix:         "apis",
 		APIGroup:          v1alpha1.GroupName,
 		APIVersion:        v1alpha1.SchemeGroupVersion.Version,
@@ -49,9 +56,19 @@ func (r RequestInfoResolver) NewRequestInfo(req *http.Request) (*request.Request
 	}, nil
 }
 
-// verbFor maps an HTTP method to the verb checked on clusters/proxy, as Kubernetes does
-// for connect subresources.
-func verbFor(method string) string {
+// isProxyInfo tells whether info is a request on the clusters/proxy subresource.
+func isProxyInfo(info *request.RequestInfo) bool {
+	return info != nil && info.IsResourceRequest && info.APIGroup == v1alpha1.GroupName &&
+		info.Resource == "clusters" && info.Subresource == "proxy"
+}
+
+// verbFor maps a request to the verb checked on clusters/proxy: the HTTP method's, as
+// Kubernetes does for connect subresources, except that every upgrade is a create.
+func verbFor(req *http.Request) string {
+	if httpstream.IsUpgradeRequest(req) {
+		return "create"
+	}
+	method := req.Method
 	switch method {
 	case http.MethodGet, http.MethodHead:
 		return "get"

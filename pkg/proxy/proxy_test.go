@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/endpoints/request"
 )
@@ -90,6 +91,39 @@ func TestRequestInfoResolver(t *testing.T) {
 	info, err := r.NewRequestInfo(httptest.NewRequest("GET", "/healthz", nil))
 	require.NoError(t, err)
 	assert.False(t, info.IsResourceRequest)
+}
+
+// An upgrade runs commands or opens ports: it needs create on clusters/proxy whatever its
+// method, on both paths (kubectl's WebSocket exec is a GET).
+func TestUpgradesAreCreates(t *testing.T) {
+	r := RequestInfoResolver{Delegate: &request.RequestInfoFactory{APIPrefixes: sets.NewString("api", "apis"), GrouplessAPIPrefixes: sets.NewString("api")}}
+	for _, path := range []string{
+		"/clusters/member1/api/v1/namespaces/default/pods/web/exec?command=sh",
+		"/apis/clusters.kubesphere.io/v1alpha1/clusters/member1/proxy/api/v1/namespaces/default/pods/web/exec?command=sh",
+		"/apis/clusters.kubesphere.io/v1alpha1/clusters/member1/proxy/api/v1/namespaces/default/pods/web/portforward",
+	} {
+		for _, upgrade := range []string{"websocket", "SPDY/3.1"} {
+			for _, method := range []string{"GET", "POST", "HEAD"} {
+				req := httptest.NewRequest(method, path, nil)
+				req.Header.Set("Connection", "Upgrade")
+				req.Header.Set("Upgrade", upgrade)
+				info, err := r.NewRequestInfo(req)
+				require.NoError(t, err)
+				assert.Equal(t, "create", info.Verb, "%s %s (%s)", method, path, upgrade)
+				assert.Equal(t, "member1", info.Name)
+			}
+		}
+		plain, err := r.NewRequestInfo(httptest.NewRequest("GET", path, nil))
+		require.NoError(t, err)
+		assert.Equal(t, "get", plain.Verb, "a GET that is no upgrade stays a get")
+	}
+	// Upgrades elsewhere are not ours to judge.
+	req := httptest.NewRequest("GET", "/apis/clusters.kubesphere.io/v1alpha1/clusters?watch=true", nil)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "websocket")
+	info, err := r.NewRequestInfo(req)
+	require.NoError(t, err)
+	assert.Equal(t, "watch", info.Verb)
 }
 
 func TestRefuseRedirect(t *testing.T) {
