@@ -54,6 +54,10 @@ type Backend struct {
 	// Bearer is set on each request (not in a wrapping RoundTripper) because upgrade
 	// requests are dialed directly and would skip a wrapper.
 	Bearer string
+	// direct is the identity a Direct backend reaches; tunnels are those an Agent
+	// backend's tunnels reach. Exactly one is set.
+	direct  *directIdentity
+	tunnels *tunnelIdentities
 	// certExpiry is when the client certificate of the credential expires (zero when the
 	// credential is not a certificate).
 	certExpiry time.Time
@@ -73,6 +77,12 @@ type source struct {
 // the member's API server is spoken over it, and the agent adds its own credential.
 type AgentDialer interface {
 	DialCluster(ctx context.Context, cluster string) (net.Conn, error)
+}
+
+// TunnelNamer is a stream that says which tunnel it runs on (pkg/tunnel's streams), so
+// that a tunnel's identity is verified once, on its first stream.
+type TunnelNamer interface {
+	TunnelID() string
 }
 
 // Backends builds and caches a backend per cluster.
@@ -156,6 +166,34 @@ func (b *Backends) Get(c *v1alpha1.Cluster) (*Backend, error) {
 	return built, nil
 }
 
+// Connect returns the cluster's backend once the member behind it is verified to be the
+// one the Cluster pins (status.uid): a Direct backend reads the member's identity on its
+// first use (and again whenever it is rebuilt, on any change of endpoint, CA or
+// credentials); an Agent backend verifies each new tunnel on its first stream. A mismatch
+// is an *IdentityError and nothing is sent. An unpinned Cluster takes any identity: the
+// caller decides whether to go on (the proxy does not; the probe that pins does).
+func (b *Backends) Connect(ctx context.Context, c *v1alpha1.Cluster) (*Backend, error) {
+	be, err := b.Get(c)
+	if err != nil {
+		return nil, err
+	}
+	if be.tunnels != nil {
+		if be.tunnels.setPinned(c.Status.UID) {
+			// Pooled streams were verified against the former pin.
+			be.Transport.CloseIdleConnections()
+		}
+		return be, nil
+	}
+	found, err := be.direct.get(ctx, be)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %q: %w: %w", c.Name, ErrUnverified, err)
+	}
+	if err := expect(c.Name, c.Status.UID, found); err != nil {
+		return nil, err
+	}
+	return be, nil
+}
+
 // Forget drops a deleted cluster's backend.
 func (b *Backends) Forget(name string) {
 	b.mu.Lock()
@@ -232,6 +270,7 @@ func build(c *v1alpha1.Cluster, secret *corev1.Secret) (*Backend, error) {
 		Endpoint:   endpoint,
 		Bearer:     cfg.BearerToken,
 		certExpiry: certExpiry,
+		direct:     &directIdentity{},
 		Transport: &http.Transport{
 			Proxy:               nil, // members are reached directly, never through an environment proxy
 			DialContext:         dialer.DialContext,
@@ -246,16 +285,31 @@ func build(c *v1alpha1.Cluster, secret *corev1.Secret) (*Backend, error) {
 }
 
 // agentBackend speaks plain HTTP over streams of the cluster's tunnel: TLS is the
-// tunnel's, and the agent adds its own credential, so the host holds none.
+// tunnel's, and the agent adds its own credential, so the host holds none. Every stream
+// of a tunnel not verified yet carries the identity check before anything else.
 func agentBackend(cluster string, agents AgentDialer) *Backend {
+	tunnels := &tunnelIdentities{}
 	return &Backend{
 		// The agent sends every request to its own API server whatever the host; the
 		// cluster's name here only makes logs and errors readable.
 		Endpoint: &url.URL{Scheme: "http", Host: cluster},
+		tunnels:  tunnels,
 		Transport: &http.Transport{
 			Proxy: nil,
 			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-				return agents.DialCluster(ctx, cluster)
+				conn, err := agents.DialCluster(ctx, cluster)
+				if err != nil {
+					return nil, err
+				}
+				id := ""
+				if n, ok := conn.(TunnelNamer); ok {
+					id = n.TunnelID()
+				}
+				if err := tunnels.check(ctx, cluster, id, conn); err != nil {
+					_ = conn.Close()
+					return nil, err
+				}
+				return conn, nil
 			},
 			MaxIdleConnsPerHost: 64,
 			IdleConnTimeout:     90 * time.Second,
@@ -264,10 +318,11 @@ func agentBackend(cluster string, agents AgentDialer) *Backend {
 }
 
 // RESTConfig is how the host reaches cluster c's API server, on the same pooled transport
-// and credential as proxied requests, for the host's own calls (health probes). Requests
-// made with it act as the credential of the cluster's Secret, not as any user.
-func (b *Backends) RESTConfig(c *v1alpha1.Cluster) (*rest.Config, error) {
-	be, err := b.Get(c)
+// and credential as proxied requests, for the host's own calls (health probes), after the
+// same identity check (Connect). Requests made with it act as the credential of the
+// cluster's Secret (or the agent's), not as any user.
+func (b *Backends) RESTConfig(ctx context.Context, c *v1alpha1.Cluster) (*rest.Config, error) {
+	be, err := b.Connect(ctx, c)
 	if err != nil {
 		return nil, err
 	}

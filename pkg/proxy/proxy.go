@@ -8,6 +8,7 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httputil"
@@ -73,9 +74,21 @@ func (p *Proxy) Serve(w http.ResponseWriter, req *http.Request, cluster, path st
 		responder.Error(w, req, apierrors.NewBadRequest(err.Error()))
 		return
 	}
-	b, err := p.backends.Get(c)
+	// Connect verifies that the member is the one the Cluster pins before anything is
+	// sent to it; its errors say first what is wrong with the connection itself.
+	b, err := p.backends.Connect(req.Context(), c)
 	if err != nil {
-		responder.Error(w, req, apierrors.NewServiceUnavailable(err.Error()))
+		var status apierrors.APIStatus
+		if !errors.As(err, &status) && !errors.Is(err, clusterconn.ErrUnverified) {
+			err = apierrors.NewServiceUnavailable(err.Error()) // the Cluster or its Secret make no connection
+		}
+		responder.Error(w, req, err)
+		return
+	}
+	if c.Status.UID == "" {
+		// Fail closed: a member is reached only once a host component pinned who it is.
+		responder.Error(w, req, apierrors.NewServiceUnavailable(fmt.Sprintf(
+			"cluster %q has no verified identity yet (status.uid): controller-manager pins it at its first successful probe; see the Cluster's Ready condition", cluster)))
 		return
 	}
 
@@ -89,6 +102,7 @@ func (p *Proxy) Serve(w http.ResponseWriter, req *http.Request, cluster, path st
 	ctx, cancel := context.WithCancel(req.Context())
 	defer cancel()
 	defer context.AfterFunc(p.stopping, cancel)()
+	defer endedByClient(ctx)
 	out := req.WithContext(ctx)
 	out.Header = req.Header.Clone()
 	stripIdentity(out.Header)
@@ -137,6 +151,23 @@ func (p *Proxy) Serve(w http.ResponseWriter, req *http.Request, cluster, path st
 	rp.ServeHTTP(w, out)
 }
 
+// endedByClient, deferred in Serve, ends the request normally when the reverse proxy
+// aborts it (http.ErrAbortHandler) because its client hung up or the server is shutting
+// down: a client closing its watch is the normal end of a watch, and the audit event
+// must say so with the member's status, not record a panic with code 500. Any other
+// panic, and an abort while the client still listens (the member failed mid-answer: the
+// client must see a cut response, not a clean end), goes on to the panic filter.
+func endedByClient(ctx context.Context) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	if r == http.ErrAbortHandler && ctx.Err() != nil {
+		return
+	}
+	panic(r)
+}
+
 // memberOwnedHeaders are set by this server's filters before the member answers
 // (WithAuditInit, WithCacheControl) and sent by the member too; the reverse proxy adds the
 // member's values to ours, so a client would see each twice.
@@ -174,6 +205,12 @@ type statusResponder struct {
 }
 
 func (s statusResponder) Error(w http.ResponseWriter, req *http.Request, err error) {
+	// A member that turned out to be another cluster, on a new connection, is refused with
+	// its own Status, however deep the transport wrapped it.
+	var mismatch *clusterconn.IdentityError
+	if errors.As(err, &mismatch) {
+		err = mismatch
+	}
 	if _, ok := err.(apierrors.APIStatus); !ok {
 		err = apierrors.NewServiceUnavailable(fmt.Sprintf("cluster %q is unreachable: %v", s.cluster, err))
 	}

@@ -116,5 +116,26 @@ func (d *Dialer) dialOne(ctx context.Context, server *url.URL, addr, cluster str
 		return nil, statusError(resp)
 	}
 	_ = conn.SetDeadline(time.Time{})
-	return withBuffered(conn, br), nil
+	return stream{Conn: withBuffered(conn, br), tunnel: resp.Header.Get(TunnelIDHeader)}, nil
+}
+
+// TunnelIDHeader names, in a tower proxy's answer to CONNECT, the agent tunnel the stream
+// runs on: random per tunnel, new when an agent reconnects.
+const TunnelIDHeader = "Tunnel-Id"
+
+// stream is a connection to an agent through a tower proxy.
+type stream struct {
+	net.Conn
+	tunnel string
+}
+
+// TunnelID is the tunnel the stream runs on ("" from a tower proxy that does not say).
+func (s stream) TunnelID() string { return s.tunnel }
+
+// CloseWrite half-closes, as the connection under it does (upgraded streams need it).
+func (s stream) CloseWrite() error {
+	if cw, ok := s.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return s.Conn.Close()
 }

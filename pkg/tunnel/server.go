@@ -3,6 +3,7 @@ package tunnel
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -42,6 +43,9 @@ type Server struct {
 }
 
 type agentTunnel struct {
+	// id names the tunnel to dialers (TunnelIDHeader), so that they verify the member
+	// behind a new tunnel once, on its first stream.
+	id        string
 	cluster   string
 	tokenHash string
 	session   *yamux.Session
@@ -108,7 +112,7 @@ func (s *Server) serveAgent(w http.ResponseWriter, req *http.Request) {
 		_ = conn.Close()
 		return
 	}
-	t := &agentTunnel{cluster: cluster, tokenHash: hash, session: session, remote: req.RemoteAddr, since: time.Now()}
+	t := &agentTunnel{id: rand.Text(), cluster: cluster, tokenHash: hash, session: session, remote: req.RemoteAddr, since: time.Now()}
 	if !s.add(t) {
 		_ = session.Close()
 		return
@@ -235,7 +239,12 @@ func (s *Server) serveDial(w http.ResponseWriter, req *http.Request) {
 	if h, _, err := net.SplitHostPort(req.Host); err == nil {
 		cluster = h
 	}
-	stream, err := s.Dial(cluster)
+	t := s.newest(cluster)
+	if t == nil {
+		writeStatus(w, apierrors.NewServiceUnavailable(ErrAgentNotConnected{Cluster: cluster}.Error()))
+		return
+	}
+	stream, err := t.open()
 	if err != nil {
 		writeStatus(w, apierrors.NewServiceUnavailable(err.Error()))
 		return
@@ -247,7 +256,7 @@ func (s *Server) serveDial(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	_ = conn.SetDeadline(time.Time{})
-	if _, err := conn.Write([]byte("HTTP/1.1 200 Connection established\r\n\r\n")); err != nil {
+	if _, err := fmt.Fprintf(conn, "HTTP/1.1 200 Connection established\r\n%s: %s\r\n\r\n", TunnelIDHeader, t.id); err != nil {
 		_ = conn.Close()
 		_ = stream.Close()
 		return
@@ -262,9 +271,13 @@ func (s *Server) Dial(cluster string) (net.Conn, error) {
 	if t == nil {
 		return nil, ErrAgentNotConnected{Cluster: cluster}
 	}
+	return t.open()
+}
+
+func (t *agentTunnel) open() (net.Conn, error) {
 	stream, err := t.session.Open()
 	if err != nil {
-		return nil, fmt.Errorf("cluster %q: the agent's tunnel failed: %w", cluster, err)
+		return nil, fmt.Errorf("cluster %q: the agent's tunnel failed: %w", t.cluster, err)
 	}
 	return stream, nil
 }

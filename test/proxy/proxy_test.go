@@ -296,7 +296,7 @@ func TestErrors(t *testing.T) {
 
 	t.Run("unreachable cluster", func(t *testing.T) {
 		// A port nobody listens on.
-		must(t, "host", clusterYAML("gone", "https://127.0.0.1:1", "member1-credentials"), "apply", "-f", "-")
+		must(t, "host", clusterYAML("gone", "https://127.0.0.1:1", copiedSecret(t, "member1-credentials", "gone-credentials")), "apply", "-f", "-")
 		defer func() { _, _ = kubectl(t, "host", "", "delete", "cluster", "gone") }()
 		var s metav1.Status
 		var took time.Duration
@@ -347,6 +347,27 @@ spec:
     kubernetesAPIEndpoint: ` + endpoint + `
     credentialsSecretRef: {namespace: kubesphere-system, name: ` + secret + `}
 `
+}
+
+// copiedSecret copies the credentials Secret from to a new Secret to (one Secret backs at
+// most one Cluster), removed when the test ends, and returns its name.
+func copiedSecret(t *testing.T, from, to string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	require.NoError(t, env.CopySecret(ctx, from, to))
+	t.Cleanup(func() { _, _ = kubectl(t, "host", "", "delete", "secret", "-n", "kubesphere-system", to) })
+	return to
+}
+
+// pin sets a Cluster's identity (status.uid) as the host admin may.
+func pin(t *testing.T, cluster, uid string) {
+	t.Helper()
+	require.NotEmpty(t, uid)
+	require.Eventually(t, func() bool {
+		_, err := kubectl(t, "host", "", "patch", "cluster", cluster, "--subresource=status", "--type=merge", "-p", `{"status":{"uid":"`+uid+`"}}`)
+		return err == nil
+	}, 20*time.Second, 250*time.Millisecond, "pinning %s", cluster)
 }
 
 // getStatus GETs url as the host admin and decodes the Status answer.

@@ -341,7 +341,7 @@ func TestStoppedMember(t *testing.T) {
 			defer c.Close()
 		}
 	}()
-	must(t, "host", clusterYAML("silent", "https://"+l.Addr().String(), "member1-credentials"), "apply", "-f", "-")
+	must(t, "host", clusterYAML("silent", "https://"+l.Addr().String(), copiedSecret(t, "member1-credentials", "silent-credentials")), "apply", "-f", "-")
 	defer func() { _, _ = kubectl(t, "host", "", "delete", "cluster", "silent") }()
 	var s metav1.Status
 	var took time.Duration
@@ -363,8 +363,11 @@ func TestMemberGoneSilentOnAnOpenConnection(t *testing.T) {
 	relay, err := faultnet.NewRelay(strings.TrimPrefix(env.MemberURL("member1"), "https://"))
 	require.NoError(t, err)
 	defer relay.Close()
-	must(t, "host", clusterYAML("frozen", "https://"+relay.Addr(), "member1-credentials"), "apply", "-f", "-")
+	must(t, "host", clusterYAML("frozen", "https://"+relay.Addr(), copiedSecret(t, "member1-credentials", "frozen-credentials")), "apply", "-f", "-")
 	t.Cleanup(func() { _, _ = kubectl(t, "host", "", "delete", "cluster", "frozen") })
+	// A second Cluster of member1 is a duplicate that controller-manager never pins: the
+	// host admin pins it by hand, so that the proxy reaches member1 through the relay.
+	pin(t, "frozen", must(t, "host", "", "get", "cluster", "member1", "-o", "jsonpath={.status.uid}"))
 	url := env.DirectPathURL("frozen") + "/version"
 	require.Eventually(t, func() bool {
 		client, err := rest.HTTPClientFor(restFor(t, env.ClusterAPIServerURL()))

@@ -45,6 +45,13 @@ func ValidateClusterStatusUpdate(newC, oldC *clusters.Cluster) field.ErrorList {
 	if s.ObservedGeneration < 0 {
 		allErrs = append(allErrs, field.Invalid(fld.Child("observedGeneration"), s.ObservedGeneration, "must be greater than or equal to 0"))
 	}
+	// The pinned identity is set once, by the first verification, or cleared to have the
+	// member verified and pinned again; never swapped for another in one write, which
+	// would re-point the Cluster without any component having verified the new member.
+	if old := oldC.Status.UID; old != "" && s.UID != "" && s.UID != old {
+		allErrs = append(allErrs, field.Forbidden(fld.Child("uid"), fmt.Sprintf(
+			"the pinned identity %s cannot be replaced by %s; to re-point the Cluster on purpose clear status.uid, and controller-manager pins the member it then verifies", old, s.UID)))
+	}
 	return allErrs
 }
 

@@ -129,3 +129,19 @@ func TestValidateClusterStatusUpdate(t *testing.T) {
 	c.Status.Conditions[0].Status = metav1.ConditionTrue
 	assert.Empty(t, ValidateClusterStatusUpdate(c, old))
 }
+
+// The pinned identity is set once, or cleared; never swapped in one write.
+func TestPinnedIdentity(t *testing.T) {
+	old := direct("member1")
+	old.ResourceVersion = "1"
+	pinned := old.DeepCopy()
+	pinned.Status.UID = "uid-a"
+	assert.Empty(t, ValidateClusterStatusUpdate(pinned, old), "the first verification pins")
+	swapped := pinned.DeepCopy()
+	swapped.Status.UID = "uid-b"
+	msg := ValidateClusterStatusUpdate(swapped, pinned).ToAggregate().Error()
+	assert.Contains(t, msg, "status.uid: Forbidden: the pinned identity uid-a cannot be replaced by uid-b")
+	cleared := pinned.DeepCopy()
+	cleared.Status.UID = ""
+	assert.Empty(t, ValidateClusterStatusUpdate(cleared, pinned), "clearing re-points on purpose")
+}

@@ -57,8 +57,9 @@ func DefaultOptions() Options {
 // Connector reaches clusters as the host: pkg/clusterconn's Backends, so that probes take the
 // proxy's own path.
 type Connector interface {
-	// RESTConfig is how to reach the cluster's API server.
-	RESTConfig(*v1alpha1.Cluster) (*rest.Config, error)
+	// RESTConfig is how to reach the cluster's API server, once the member behind it is
+	// verified to be the one the Cluster pins (an *clusterconn.IdentityError if not).
+	RESTConfig(context.Context, *v1alpha1.Cluster) (*rest.Config, error)
 	// ClientCertificateExpiry is when the credential's client certificate expires; ok is
 	// false when the credential is not a certificate.
 	ClientCertificateExpiry(*v1alpha1.Cluster) (expiry time.Time, ok bool)
@@ -154,16 +155,16 @@ func (c *Controller) sync(ctx context.Context, name string) (bool, error) {
 		return true, err
 	}
 	var o observation
-	if cfg, err := c.connect.RESTConfig(cluster); err != nil {
-		o = failed(ReasonCredentialsInvalid, err)
+	pctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
+	start := time.Now()
+	if cfg, err := c.connect.RESTConfig(pctx, cluster); err != nil {
+		o = failedToConnect(err)
 	} else {
-		pctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 		cfg.Timeout = c.opts.Timeout
-		start := time.Now()
 		o = probe(pctx, cfg)
-		c.metrics.observeProbe(name, o.reason, time.Since(start))
-		cancel()
 	}
+	c.metrics.observeProbe(name, o.reason, time.Since(start))
+	cancel()
 	o = c.checkIdentity(cluster, o)
 	status := c.desired(cluster, o)
 	c.setCredentialsExpiring(cluster, status)

@@ -1,6 +1,7 @@
 package clusterhealth
 
 import (
+	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -133,7 +134,7 @@ type fakeConnector struct {
 	ok     bool
 }
 
-func (f fakeConnector) RESTConfig(*v1alpha1.Cluster) (*rest.Config, error) {
+func (f fakeConnector) RESTConfig(context.Context, *v1alpha1.Cluster) (*rest.Config, error) {
 	return nil, errors.New("not used")
 }
 

@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"kubesphere.io/multicluster/pkg/clusterconn"
 	"kubesphere.io/multicluster/pkg/tunnel"
 )
 
@@ -97,6 +98,20 @@ func summarize(nodes []corev1.Node) (int32, []string) {
 	}
 	sort.Strings(zones)
 	return int32(len(nodes)), zones
+}
+
+// failedToConnect is the observation when no connection could be made: a member that
+// is another cluster than the pinned one, one that cannot be reached to verify it, or
+// a Cluster or Secret that make no connection at all.
+func failedToConnect(err error) observation {
+	var mismatch *clusterconn.IdentityError
+	switch {
+	case errors.As(err, &mismatch):
+		return failed(ReasonIdentityMismatch, err)
+	case errors.Is(err, clusterconn.ErrUnverified):
+		return failed("", err)
+	}
+	return failed(ReasonCredentialsInvalid, err)
 }
 
 // failed classifies err into a reason a user can act on; reason overrides it when set.

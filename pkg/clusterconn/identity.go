@@ -1,0 +1,221 @@
+package clusterconn
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"kubesphere.io/multicluster/apis/clusters/v1alpha1"
+)
+
+// A member's identity is the UID of its kube-system namespace: it survives restarts and
+// upgrades, and a rebuilt or different cluster has another. A Cluster's status.uid pins
+// it the first time a host component verified it (controller-manager's health probe);
+// from then on every new connection to the member is checked against it before it
+// carries anything, so credentials, an endpoint or a tunnel that lead to another cluster
+// are refused at once, not at the next probe.
+
+// identityPath is read with the host's own credential (Direct) or the agent's (Agent).
+const identityPath = "/api/v1/namespaces/kube-system"
+
+// identityTimeout bounds one verification: a member that does not answer it in time is
+// unreachable, as for any request.
+const identityTimeout = 10 * time.Second
+
+// ErrUnverified wraps the reason a member's identity could not be read: it is treated like
+// any failure to reach the member (503), never as a pass.
+var ErrUnverified = errors.New("its identity could not be verified")
+
+// ReasonIdentityMismatch is the reason of the Status a mismatched member is refused with.
+const ReasonIdentityMismatch metav1.StatusReason = "IdentityMismatch"
+
+// IdentityError says that a connection reached a member other than the one the Cluster is
+// pinned to. It is a Kubernetes Status (502: the gateway is fine, the cluster behind it is
+// not the one asked for), distinct from the 503 of an unreachable member.
+type IdentityError struct {
+	Cluster, Expected, Found string
+}
+
+func (e *IdentityError) Error() string {
+	return fmt.Sprintf("cluster %q answered with identity %s (its kube-system namespace UID), but the Cluster is pinned to %s: "+
+		"its credentials, endpoint or agent lead to another cluster, and no request is sent to it. Restore them, or, if the "+
+		"member was rebuilt on purpose, clear status.uid of the Cluster (clusters/status) so that it is verified and pinned again",
+		e.Cluster, e.Found, e.Expected)
+}
+
+// Status makes the error a Kubernetes Status (apierrors.APIStatus).
+func (e *IdentityError) Status() metav1.Status {
+	return metav1.Status{
+		Status: metav1.StatusFailure, Code: http.StatusBadGateway, Reason: ReasonIdentityMismatch, Message: e.Error(),
+		Details: &metav1.StatusDetails{Name: e.Cluster, Group: v1alpha1.GroupName, Kind: "clusters"},
+	}
+}
+
+// expect compares what a connection found with what the Cluster pins; an unpinned Cluster
+// accepts any identity (the probe that pins it needs to see one).
+func expect(cluster, pinned, found string) error {
+	if pinned != "" && found != pinned {
+		return &IdentityError{Cluster: cluster, Expected: pinned, Found: found}
+	}
+	return nil
+}
+
+// namespaceUID reads the UID out of a Namespace in a response.
+func namespaceUID(resp *http.Response) (string, error) {
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return "", fmt.Errorf("reading its kube-system namespace: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		// The member's own Status, when it sent one, so that 401 and 403 read as such.
+		var status metav1.Status
+		if json.Unmarshal(body, &status) == nil && status.Kind == "Status" && status.Code == int32(resp.StatusCode) {
+			return "", fmt.Errorf("reading its kube-system namespace: %w", &apierrors.StatusError{ErrStatus: status})
+		}
+		return "", fmt.Errorf("reading its kube-system namespace answered %s: %s", resp.Status, truncate(body))
+	}
+	var ns struct {
+		Kind     string `json:"kind"`
+		Metadata struct {
+			Name string `json:"name"`
+			UID  string `json:"uid"`
+		} `json:"metadata"`
+	}
+	if err := json.Unmarshal(body, &ns); err != nil || ns.Kind != "Namespace" || ns.Metadata.Name != "kube-system" || ns.Metadata.UID == "" {
+		return "", fmt.Errorf("reading its kube-system namespace (the cluster's identity) gave no Namespace with a UID: %s", truncate(body))
+	}
+	return ns.Metadata.UID, nil
+}
+
+func truncate(b []byte) string {
+	if len(b) > 256 {
+		return string(b[:256]) + "..."
+	}
+	return string(b)
+}
+
+// directIdentity is a Direct backend's identity, read once per backend (a backend is
+// rebuilt whenever the endpoint, CA or credentials change) with its own transport.
+type directIdentity struct {
+	mu    sync.Mutex
+	found string
+}
+
+func (d *directIdentity) get(ctx context.Context, be *Backend) (string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.found != "" {
+		return d.found, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, identityTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, be.Endpoint.String()+identityPath, nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := bearerTransport{be.Transport, be.Bearer}.RoundTrip(req)
+	if err != nil {
+		return "", err
+	}
+	uid, err := namespaceUID(resp)
+	if err != nil {
+		return "", err
+	}
+	d.found = uid
+	return uid, nil
+}
+
+// tunnelIdentities are the identities seen over an Agent cluster's tunnels, by tunnel:
+// each new tunnel (an agent that connected or reconnected, to any tower proxy) is
+// verified on its first stream, before that stream carries a request.
+type tunnelIdentities struct {
+	mu     sync.Mutex
+	pinned string
+	seen   map[string]string
+}
+
+// maxTunnels bounds what is remembered: an agent holds one tunnel per tower proxy, and
+// forgetting an old one only costs a verification.
+const maxTunnels = 16
+
+func (t *tunnelIdentities) setPinned(uid string) (changed bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	changed = t.pinned != uid
+	t.pinned = uid
+	return changed
+}
+
+// check verifies conn, a fresh stream of tunnel id, before it is used. A stream whose
+// tunnel is unnamed (a tower proxy that does not say) is verified on its own.
+func (t *tunnelIdentities) check(ctx context.Context, cluster, id string, conn net.Conn) error {
+	t.mu.Lock()
+	found, known := t.seen[id]
+	pinned := t.pinned
+	t.mu.Unlock()
+	if !known || id == "" {
+		var err error
+		if found, err = identityOverStream(ctx, cluster, conn); err != nil {
+			return fmt.Errorf("cluster %q: %w (over a new tunnel of its agent): %w", cluster, ErrUnverified, err)
+		}
+		if id != "" {
+			t.mu.Lock()
+			if t.seen == nil || len(t.seen) >= maxTunnels {
+				t.seen = map[string]string{}
+			}
+			t.seen[id] = found
+			t.mu.Unlock()
+		}
+	}
+	return expect(cluster, pinned, found)
+}
+
+// identityOverStream asks the member for its kube-system namespace over conn itself (HTTP/1.1,
+// as everything over a tunnel stream is spoken), and leaves conn ready for the request it
+// was dialed for.
+func identityOverStream(ctx context.Context, cluster string, conn net.Conn) (string, error) {
+	deadline := time.Now().Add(identityTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	_ = conn.SetDeadline(deadline)
+	defer func() { _ = conn.SetDeadline(time.Time{}) }()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+cluster+identityPath, nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Accept", "application/json")
+	if err := req.Write(conn); err != nil {
+		return "", err
+	}
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, req)
+	if err != nil {
+		return "", err
+	}
+	if resp.Close {
+		_ = resp.Body.Close()
+		return "", fmt.Errorf("the agent closed the stream after the identity check")
+	}
+	uid, err := namespaceUID(resp)
+	if err != nil {
+		return "", err
+	}
+	if br.Buffered() > 0 {
+		// Nothing may follow the answer before the next request: what did is not HTTP.
+		return "", fmt.Errorf("the agent sent %d bytes after its answer", br.Buffered())
+	}
+	return uid, nil
+}
