@@ -153,7 +153,10 @@ func (c CompletedConfig) New() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	clusterREST, statusREST, err := clusterstorage.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter)
+	// Cluster writes are admitted against the requesting user's rights on the host (the
+	// Secret they name, the host label), decided by this server's own authorizer.
+	clusterREST, statusREST, err := clusterstorage.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter,
+		clusterstorage.Guard{Authorizer: c.GenericConfig.Authorization.Authorizer})
 	if err != nil {
 		return nil, err
 	}

@@ -21,6 +21,7 @@ import (
 // REST is the etcd-backed storage of clusters.
 type REST struct {
 	*genericregistry.Store
+	guard Guard
 }
 
 // ShortNames lets users type `kubectl get mc`.
@@ -34,8 +35,9 @@ type StatusREST struct {
 	store *genericregistry.Store
 }
 
-// NewStorage returns the storage of clusters and clusters/status.
-func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*REST, *StatusREST, error) {
+// NewStorage returns the storage of clusters and clusters/status; writes to clusters are
+// admitted by guard (see Guard).
+func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, guard Guard) (*REST, *StatusREST, error) {
 	strategy := NewStrategy(scheme)
 	store := &genericregistry.Store{
 		NewFunc:                   func() runtime.Object { return &clusters.Cluster{} },
@@ -57,7 +59,9 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*
 	status := NewStatusStrategy(strategy)
 	statusStore.UpdateStrategy = status
 	statusStore.ResetFieldsStrategy = status
-	return &REST{store}, &StatusREST{store: &statusStore}, nil
+	r := &REST{Store: store, guard: guard}
+	r.guard.list = storedClusters(r)
+	return r, &StatusREST{store: &statusStore}, nil
 }
 
 var (
