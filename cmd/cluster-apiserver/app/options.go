@@ -72,7 +72,9 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	fs := fss.FlagSet("storage")
 	fs.StringVar(&o.EmbeddedEtcdDataDir, "embedded-etcd-data-dir", o.EmbeddedEtcdDataDir,
 		"Directory of the embedded etcd, used when --etcd-servers is empty. The embedded etcd "+
-			"listens on ephemeral 127.0.0.1 ports only; objects survive restarts as long as this "+
+			"listens on one ephemeral 127.0.0.1 port only (no peer or metrics port) and accepts "+
+			"only cluster-apiserver's own client certificate, made with a new CA at each start "+
+			"(in its tls subdirectory, removed on exit); objects survive restarts as long as this "+
 			"directory does. For high availability run several replicas against an external etcd "+
 			"with --etcd-servers instead.")
 	o.Recommended.Etcd.AddFlags(fss.FlagSet("etcd"))

@@ -50,7 +50,11 @@ func Run(ctx context.Context, o *Options) error {
 		// Stopped after the API server has drained: it is the server's storage.
 		defer etcd.Stop()
 		klog.InfoS("Started embedded etcd", "dataDir", o.EmbeddedEtcdDataDir, "url", etcd.ClientURL)
-		o.Recommended.Etcd.StorageConfig.Transport.ServerList = []string{etcd.ClientURL}
+		// The embedded etcd takes only this run's client certificate; the storage, its
+		// compactor and the /readyz etcd check all dial with this transport.
+		transport := &o.Recommended.Etcd.StorageConfig.Transport
+		transport.ServerList = []string{etcd.ClientURL}
+		transport.CertFile, transport.KeyFile, transport.TrustedCAFile = etcd.CertFile, etcd.KeyFile, etcd.CAFile
 	}
 	cfg, err := o.Config()
 	if err != nil {
