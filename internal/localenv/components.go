@@ -3,12 +3,15 @@ package localenv
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"text/template"
@@ -41,6 +44,9 @@ const (
 	// DeveloperUser is a non-admin host user that may use clusters/proxy on the first
 	// member only, and has view rights there (edit in its default namespace).
 	DeveloperUser = "developer"
+	// MetricsReaderUser is a host user bound to the manifests' ClusterRole
+	// kubesphere:metrics-reader, as an install binds Prometheus: tests scrape as it.
+	MetricsReaderUser = "metrics-reader"
 	// Namespace is where the control plane's objects live on the host.
 	Namespace = "kubesphere-system"
 	// APIServiceName registers cluster-apiserver with the host's aggregator.
@@ -154,6 +160,16 @@ func (e *Env) makePKI() (*pki, error) {
 		},
 		func() (err error) {
 			p.client["host-"+DeveloperUser], err = issue("host", "host-developer", DeveloperUser, []string{"developers"}, nil, false)
+			return err
+		},
+		func() (err error) {
+			p.client["host-"+MetricsReaderUser], err = issue("host", "host-metrics-reader", MetricsReaderUser, nil, nil, false)
+			return err
+		},
+		func() (err error) {
+			// Signed by the host CA, so tests verify whom they scrape; an install makes a
+			// self-signed one in memory.
+			p.serving["host-controller-manager"], err = issue("host", "host-controller-manager-serving", "controller-manager", nil, nil, true)
 			return err
 		},
 	)
@@ -486,6 +502,16 @@ spec:
   ports: [{name: https, port: {{.Port}}, protocol: TCP}]
 `))
 
+// metricsReader binds MetricsReaderUser to the manifests' metrics ClusterRole.
+var metricsReader = template.Must(template.New("metrics-reader").Parse(`
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: kubesphere:metrics-reader:{{.User}}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: kubesphere:metrics-reader}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: "{{.User}}"}]
+`))
+
 var apiService = template.Must(template.New("apiservice").Parse(`
 apiVersion: apiregistration.k8s.io/v1
 kind: APIService
@@ -511,8 +537,8 @@ func render(t *template.Template, data any) string {
 	return b.String()
 }
 
-// setUpHost applies the manifests' namespaces and RBAC (artifacts/) and the Service the
-// aggregator reaches cluster-apiserver by.
+// setUpHost applies the manifests' namespaces and RBAC (artifacts/), the Service the
+// aggregator reaches cluster-apiserver by, and MetricsReaderUser's binding.
 func (e *Env) setUpHost(ctx context.Context) error {
 	var docs []string
 	for _, f := range artifacts.Host {
@@ -522,7 +548,8 @@ func (e *Env) setUpHost(ctx context.Context) error {
 		}
 		docs = append(docs, string(b))
 	}
-	docs = append(docs, render(hostSetup, map[string]any{"Namespace": Namespace, "Port": e.Ports.ClusterAPIServer}))
+	docs = append(docs, render(hostSetup, map[string]any{"Namespace": Namespace, "Port": e.Ports.ClusterAPIServer}),
+		render(metricsReader, map[string]any{"User": MetricsReaderUser}))
 	_, err := e.Kubectl(ctx, "host", strings.Join(docs, "\n---\n"), "apply", "--server-side", "--force-conflicts", "-f", "-")
 	return err
 }
@@ -577,35 +604,72 @@ func (e *Env) StartExtraClusterAPIServer(ctx context.Context, component string, 
 }
 
 // StartControllerManager starts (or restarts) a controller-manager replica named
-// host-<component> and waits until every member's Cluster shows Ready=True, which only
-// the leader writes. Tests start a second replica to see the standby take over.
+// host-<component>, waits until its secure port answers /healthz and until every member's
+// Cluster shows Ready=True, which only the leader writes. Tests start a second replica to
+// see the standby take over.
 func (e *Env) StartControllerManager(ctx context.Context, component string) error {
-	if err := e.Stop("host-" + component); err != nil {
+	id := "host-" + component
+	if err := e.Stop(id); err != nil {
 		return err
 	}
 	port, err := freePort()
 	if err != nil {
 		return err
 	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
+	// Delegated authentication and authorization go to the host with --kubeconfig, the
+	// manifests' ServiceAccount's identity (system:auth-delegator, via artifacts/).
+	s := e.pki.serving["host-controller-manager"]
 	if err := e.start("host", component, "controller-manager", append([]string{
 		"--kubeconfig=" + e.componentKubeconfig("host-controller-manager"),
 		"--leader-elect-resource-namespace=" + ControllerManagerNamespace,
-		"--metrics-bind-address=" + addr}, e.towerDialerArgs()...)...); err != nil {
+		"--bind-address=127.0.0.1", "--secure-port=" + strconv.Itoa(port),
+		"--tls-cert-file=" + s.cert, "--tls-private-key-file=" + s.key}, e.towerDialerArgs()...)...); err != nil {
 		return err
 	}
+	url := "https://127.0.0.1:" + strconv.Itoa(port)
 	e.mu.Lock()
-	e.metrics["host-"+component] = "http://" + addr
+	e.metrics[id] = url
 	e.mu.Unlock()
-	return e.waitClustersReady(ctx, "host-"+component, 60*time.Second)
+	if err := e.waitReady(ctx, id, url+"/healthz", 30*time.Second); err != nil {
+		return err
+	}
+	return e.waitClustersReady(ctx, id, 60*time.Second)
 }
 
-// ControllerManagerURL is the /metrics and /healthz base URL of a controller-manager
-// replica this Env started (id host-<component>), or "".
+// ControllerManagerURL is the HTTPS base URL of the /metrics, /healthz, /livez and /readyz
+// of a controller-manager replica this Env started (id host-<component>), or "". Its
+// certificate is signed by the host CA; /metrics needs a permitted caller (MetricsClient).
 func (e *Env) ControllerManagerURL(id string) string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.metrics[id]
+}
+
+// ControllerManagers are the ids of the controller-manager replicas this Env started
+// that have not been stopped, sorted.
+func (e *Env) ControllerManagers() []string {
+	e.mu.Lock()
+	ids := make([]string, 0, len(e.metrics))
+	for id := range e.metrics {
+		ids = append(ids, id)
+	}
+	e.mu.Unlock()
+	ids = slices.DeleteFunc(ids, func(id string) bool { return e.Pid(id) == 0 })
+	slices.Sort(ids)
+	return ids
+}
+
+// MetricsClient is an HTTPS client that trusts the environment's CAs and presents
+// MetricsReaderUser's client certificate: it may scrape /metrics and nothing else.
+func (e *Env) MetricsClient() (*http.Client, error) {
+	creds := e.pki.client["host-"+MetricsReaderUser]
+	cert, err := tls.LoadX509KeyPair(creds.cert, creds.key)
+	if err != nil {
+		return nil, fmt.Errorf("%s's client certificate: %w", MetricsReaderUser, err)
+	}
+	client := e.httpClient()
+	client.Transport.(*http.Transport).TLSClientConfig.Certificates = []tls.Certificate{cert}
+	return client, nil
 }
 
 func (e *Env) waitClustersReady(ctx context.Context, id string, timeout time.Duration) error {

@@ -189,7 +189,7 @@ type Env struct {
 
 	mu     sync.Mutex
 	exited map[int]chan struct{}
-	// metrics are the /metrics addresses of the controller-manager replicas, by id.
+	// metrics are the HTTPS base URLs of the controller-manager replicas, by id.
 	metrics map[string]string
 	pki     *pki
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	auditinternal "k8s.io/apiserver/pkg/apis/audit"
 	"k8s.io/apiserver/pkg/audit/policy"
 	"k8s.io/apiserver/pkg/authentication/user"
@@ -83,7 +84,31 @@ func TestManifestsDeployments(t *testing.T) {
 		assert.Equal(t, want[3], c.Resources.Limits.Memory().String(), name)
 		require.NotNil(t, c.LivenessProbe, name)
 		assert.Equal(t, "/healthz", c.LivenessProbe.HTTPGet.Path, name)
+		assert.Equal(t, corev1.URISchemeHTTPS, c.LivenessProbe.HTTPGet.Scheme, name)
+		if name == "controller-manager" {
+			// /metrics on the secure port, reachable from Prometheus and the kubelet; the
+			// probe on that port.
+			assert.Contains(t, c.Args, "--bind-address=0.0.0.0")
+			for _, a := range c.Args {
+				assert.NotContains(t, a, "--metrics-bind-address", "the plain HTTP flag is gone")
+			}
+			require.Len(t, c.Ports, 1)
+			assert.Contains(t, c.Args, "--secure-port="+strconv.Itoa(int(c.Ports[0].ContainerPort)))
+			assert.Equal(t, c.Ports[0].Name, c.LivenessProbe.HTTPGet.Port.String())
+		}
 	}
+}
+
+// TestManifestsMetricsReader: the ClusterRole a scraper is bound to grants get on /metrics
+// and nothing else.
+func TestManifestsMetricsReader(t *testing.T) {
+	var role rbacv1.ClusterRole
+	for _, doc := range strings.Split(kustomize(t, "base"), "\n---\n") {
+		if strings.Contains(doc, "kind: ClusterRole\n") && strings.Contains(doc, "name: kubesphere:metrics-reader\n") {
+			require.NoError(t, yaml.Unmarshal([]byte(doc), &role))
+		}
+	}
+	require.Equal(t, []rbacv1.PolicyRule{{NonResourceURLs: []string{"/metrics"}, Verbs: []string{"get"}}}, role.Rules)
 }
 
 // Least privilege: what the manifests' ServiceAccounts may and may not do on the host.
@@ -110,6 +135,12 @@ func TestManifestsLeastPrivilege(t *testing.T) {
 		{cm, []string{"get", "secrets", "-n", "kube-system"}, "no"},
 		{cm, []string{"update", "leases", "-n", "kube-federation-system"}, "yes"},
 		{cm, []string{"update", "leases", "-n", "kube-system"}, "no"},
+		// Delegated authentication and authorization of /metrics callers.
+		{cm, []string{"create", "tokenreviews.authentication.k8s.io"}, "yes"},
+		{cm, []string{"create", "subjectaccessreviews.authorization.k8s.io"}, "yes"},
+		{cm, []string{"get", "configmaps/extension-apiserver-authentication", "-n", "kube-system"}, "yes"},
+		{cm, []string{"get", "configmaps/kubeadm-config", "-n", "kube-system"}, "no"},
+		{cm, []string{"get", "/metrics"}, "no"},
 		{cas, []string{"watch", "secrets", "-n", "kubesphere-system"}, "yes"},
 		{cas, []string{"get", "secrets", "-n", "default"}, "no"},
 		{cas, []string{"delete", "secrets", "-n", "kubesphere-system"}, "no"},

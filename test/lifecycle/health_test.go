@@ -116,36 +116,52 @@ spec:
 }
 
 // TestIdentity: credentials that lead to another member are refused, and one member
-// cannot be registered twice.
+// cannot be registered twice. Each Cluster has its own Secret (one Secret backs one
+// Cluster): copies of the members' credentials, as a host admin could make.
 func TestIdentity(t *testing.T) {
-	kubectl(t, clusterYAML("impostor", env.MemberURL("member1"), "member1-credentials"), "apply", "-f", "-")
+	copySecret(t, "member1-credentials", "impostor-credentials")
+	copySecret(t, "member2-credentials", "member1-elsewhere-credentials")
+	kubectl(t, clusterYAML("impostor", env.MemberURL("member1"), "impostor-credentials"), "apply", "-f", "-")
 	defer kubectl(t, "", "delete", "cluster", "impostor")
 	reason, message, _ := waitReady(t, "impostor", "False", 20*time.Second)
 	assert.Equal(t, "DuplicateCluster", reason)
 	assert.Contains(t, message, `cluster "member1" already is this member`)
+	assert.Empty(t, kubectl(t, "", "get", "cluster", "impostor", "-o", "jsonpath={.status.uid}"), "a duplicate is never pinned")
 
 	// member1's Cluster now points at member2 with member2's credentials and CA:
 	// refused, its identity kept.
 	uid := kubectl(t, "", "get", "cluster", "member1", "-o", "jsonpath={.status.uid}")
 	original := kubectl(t, "", "get", "cluster", "member1", "-o", "jsonpath={.spec.connection}")
 	kubectl(t, "", "patch", "cluster", "member1", "--type=merge", "-p", fmt.Sprintf(
-		`{"spec":{"connection":{"kubernetesAPIEndpoint":%q,"caBundle":null,"credentialsSecretRef":{"name":"member2-credentials"}}}}`,
+		`{"spec":{"connection":{"kubernetesAPIEndpoint":%q,"caBundle":null,"credentialsSecretRef":{"name":"member1-elsewhere-credentials"}}}}`,
 		env.MemberURL("member2")))
 	reason, message, _ = waitReady(t, "member1", "False", 20*time.Second)
 	assert.Equal(t, "IdentityMismatch", reason)
-	assert.Contains(t, message, "not "+uid)
+	assert.Contains(t, message, "pinned to "+uid)
 	assert.Equal(t, uid, kubectl(t, "", "get", "cluster", "member1", "-o", "jsonpath={.status.uid}"))
 
 	kubectl(t, "", "patch", "cluster", "member1", "--type=merge", "-p", `{"spec":{"connection":`+original+`}}`)
 	waitReady(t, "member1", "True", 20*time.Second)
 }
 
-// TestMetrics: the leader serves Prometheus metrics of what it sees, and /healthz.
+// copySecret copies the credentials Secret from into a new Secret to, removed at the end.
+func copySecret(t *testing.T, from, to string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	require.NoError(t, env.CopySecret(ctx, from, to))
+	t.Cleanup(func() { kubectl(t, "", "delete", "secret", "-n", "kubesphere-system", to) })
+}
+
+// TestMetrics: the leader serves Prometheus metrics of what it sees, to a caller bound to
+// kubesphere:metrics-reader, and /healthz, over HTTPS.
 func TestMetrics(t *testing.T) {
 	base := env.ControllerManagerURL("host-controller-manager")
 	require.NotEmpty(t, base)
+	client, err := env.MetricsClient()
+	require.NoError(t, err)
 	get := func(path string) string {
-		resp, err := http.Get(base + path)
+		resp, err := client.Get(base + path)
 		require.NoError(t, err)
 		defer resp.Body.Close()
 		require.Equal(t, http.StatusOK, resp.StatusCode)

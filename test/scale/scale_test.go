@@ -86,8 +86,8 @@ func clients(t *testing.T) (clientset.Interface, kubernetes.Interface) {
 	return clientset.NewForConfigOrDie(cfg), kubernetes.NewForConfigOrDie(cfg)
 }
 
-// createClusters creates clusters [from, to) in parallel.
-func createClusters(t *testing.T, cs clientset.Interface, endpoint string, ca []byte, from, to int) {
+// createClusters creates clusters [from, to) in parallel, each with its credentials Secret.
+func createClusters(t *testing.T, cs clientset.Interface, kube kubernetes.Interface, endpoint string, ca []byte, from, to int) {
 	var wg sync.WaitGroup
 	errs := make(chan error, to-from)
 	next := atomic.Int64{}
@@ -95,11 +95,20 @@ func createClusters(t *testing.T, cs clientset.Interface, endpoint string, ca []
 	for range 16 {
 		wg.Go(func() {
 			for i := int(next.Add(1) - 1); i < to; i = int(next.Add(1) - 1) {
-				_, err := cs.ClustersV1alpha1().Clusters().Create(context.Background(), &v1alpha1.Cluster{
-					ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("fake-%04d", i)},
+				// One Secret backs one Cluster.
+				name := fmt.Sprintf("fake-%04d", i)
+				_, err := kube.CoreV1().Secrets(localenv.Namespace).Create(context.Background(), &corev1.Secret{
+					ObjectMeta: metav1.ObjectMeta{Name: name + "-credentials"}, StringData: map[string]string{"token": "fake"},
+				}, metav1.CreateOptions{})
+				if err != nil && !apierrors.IsAlreadyExists(err) {
+					errs <- err
+					continue
+				}
+				_, err = cs.ClustersV1alpha1().Clusters().Create(context.Background(), &v1alpha1.Cluster{
+					ObjectMeta: metav1.ObjectMeta{Name: name},
 					Spec: v1alpha1.ClusterSpec{Connection: v1alpha1.Connection{
 						Type: v1alpha1.ConnectionDirect, KubernetesAPIEndpoint: endpoint + "/m/" + strconv.Itoa(i), CABundle: ca,
-						CredentialsSecretRef: &v1alpha1.SecretReference{Namespace: localenv.Namespace, Name: "fake-credentials"},
+						CredentialsSecretRef: &v1alpha1.SecretReference{Namespace: localenv.Namespace, Name: name + "-credentials"},
 					}},
 				}, metav1.CreateOptions{})
 				if err != nil {
@@ -137,9 +146,12 @@ func waitAllReady(t *testing.T, cs clientset.Interface, n int, within time.Durat
 
 // statusWrites is controller-manager's count of successful status writes.
 func statusWrites(t *testing.T) int {
-	resp, err := http.Get(env.ControllerManagerURL("host-controller-manager") + "/metrics")
+	client, err := env.MetricsClient()
+	require.NoError(t, err)
+	resp, err := client.Get(env.ControllerManagerURL("host-controller-manager") + "/metrics")
 	require.NoError(t, err)
 	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
 	body, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	for _, line := range strings.Split(string(body), "\n") {
@@ -177,17 +189,11 @@ func TestThousandClusters(t *testing.T) {
 	defer srv.Close()
 	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
 	cs, kube := clients(t)
-	_, err := kube.CoreV1().Secrets(localenv.Namespace).Create(context.Background(), &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: "fake-credentials"}, StringData: map[string]string{"token": "fake"},
-	}, metav1.CreateOptions{})
-	if !apierrors.IsAlreadyExists(err) {
-		require.NoError(t, err)
-	}
 	t.Logf("controller-manager with 0 clusters: %s", rss(t))
 
 	for _, step := range []struct{ from, to int }{{0, 100}, {100, 1000}} {
 		start := time.Now()
-		createClusters(t, cs, srv.URL, ca, step.from, step.to)
+		createClusters(t, cs, kube, srv.URL, ca, step.from, step.to)
 		created := time.Since(start)
 		took := waitAllReady(t, cs, step.to, 3*time.Minute)
 		writes := statusWrites(t)

@@ -3,13 +3,11 @@ package app
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"sync"
 	"syscall"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,6 +16,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	genericapifilters "k8s.io/apiserver/pkg/endpoints/filters"
+	apirequest "k8s.io/apiserver/pkg/endpoints/request"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	genericfilters "k8s.io/apiserver/pkg/server/filters"
+	"k8s.io/apiserver/pkg/server/healthz"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -57,18 +60,22 @@ active one and a standby takes over when it stops renewing.`,
 			if err := o.Validate(); err != nil {
 				return err
 			}
-			// Not k8s.io/apiserver's SetupSignalContext: linking that server library made the
-			// binary (and the pages it touches) twice as large.
+			c, err := o.Config()
+			if err != nil {
+				return err
+			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return Run(ctx, o)
+			return Run(ctx, c)
 		},
 	}
 	return cli.AddFlags(cmd, o.Flags())
 }
 
-// Run runs the controllers until ctx ends, as the leader when leader election is on.
-func Run(ctx context.Context, o *Options) error {
+// Run serves the secure port and runs the controllers until ctx ends, as the leader when
+// leader election is on.
+func Run(ctx context.Context, c *Config) error {
+	o := c.Options
 	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
 		&clientcmd.ClientConfigLoadingRules{ExplicitPath: o.Kubeconfig}, &clientcmd.ConfigOverrides{}).ClientConfig()
 	if err != nil {
@@ -85,8 +92,8 @@ func Run(ctx context.Context, o *Options) error {
 		return err
 	}
 	registry := prometheus.NewRegistry()
-	if o.MetricsBindAddress != "" {
-		if err := serveMetrics(ctx, o.MetricsBindAddress, registry); err != nil {
+	if c.SecureServing != nil {
+		if err := serve(ctx, c, registry); err != nil {
 			return err
 		}
 	}
@@ -125,24 +132,35 @@ func Run(ctx context.Context, o *Options) error {
 	return nil
 }
 
-// serveMetrics serves /metrics from registry and /healthz until ctx ends. A standby
-// serves them too: its /metrics holds only what the leader's controllers register.
-func serveMetrics(ctx context.Context, addr string, registry *prometheus.Registry) error {
+// serve serves /metrics from registry, and /healthz, /livez and /readyz, on the secure
+// port until ctx ends. A standby serves them too: its /metrics holds only what the
+// leader's controllers register.
+func serve(ctx context.Context, c *Config, registry *prometheus.Registry) error {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("--metrics-bind-address: %w", err)
+	healthz.InstallHandler(mux)
+	healthz.InstallLivezHandler(mux)
+	healthz.InstallReadyzHandler(mux)
+	if _, _, err := c.SecureServing.Serve(withAuth(mux, c.Authentication, c.Authorization), 0, ctx.Done()); err != nil {
+		return fmt.Errorf("serving on %s: %w", c.SecureServing.Listener.Addr(), err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(l) }()
-	go func() {
-		<-ctx.Done()
-		_ = srv.Close()
-	}()
-	klog.InfoS("Serving metrics", "address", l.Addr().String())
 	return nil
+}
+
+// withAuth is kube-controller-manager's and kube-scheduler's filter chain: every caller
+// is authenticated (by the host's TokenReview, or a client certificate of the host's CAs;
+// anyone else is system:anonymous), then authorized by the host's SubjectAccessReview for
+// the path as a non-resource URL, except --authorization-always-allow-paths. A token the
+// host rejects gets 401, a caller without the right 403.
+func withAuth(h http.Handler, authn genericapiserver.AuthenticationInfo, authz genericapiserver.AuthorizationInfo) http.Handler {
+	// No API prefixes: every path is a non-resource URL (verb get for GET).
+	resolver := &apirequest.RequestInfoFactory{}
+	h = genericapifilters.WithAuthorization(h, authz.Authorizer, clientgoscheme.Codecs)
+	h = genericapifilters.WithAuthentication(h, authn.Authenticator, genericapifilters.Unauthorized(clientgoscheme.Codecs), nil, authn.RequestHeaderConfig)
+	h = genericapifilters.WithRequestInfo(h, resolver)
+	h = genericapifilters.WithCacheControl(h)
+	h = genericfilters.WithHTTPLogging(h)
+	return genericfilters.WithPanicRecovery(h, resolver)
 }
 
 func runControllers(ctx context.Context, o *Options, hostConfig *rest.Config, hostClient kubernetes.Interface, clusterClient clientset.Interface, registry prometheus.Registerer) error {
