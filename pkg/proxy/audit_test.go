@@ -46,7 +46,7 @@ func TestAuditOfEndedStreams(t *testing.T) {
 	resolver := &request.RequestInfoFactory{}
 	aborted := make(chan struct{})
 	inner := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		defer endedByClient(req.Context())
+		defer endedByClient(req.Context(), &clientWriter{ResponseWriter: w})
 		switch req.URL.Path {
 		case "/watch":
 			w.WriteHeader(http.StatusOK)
@@ -97,4 +97,19 @@ func TestAuditOfEndedStreams(t *testing.T) {
 			10*time.Second, 10*time.Millisecond, "%s is recorded as a panic", path)
 		assert.Equal(t, int32(http.StatusInternalServerError), sink.get(path).ResponseStatus.Code, path)
 	}
+}
+
+// A failed write to the client means it is gone, even before its context ends.
+func TestEndedByClient(t *testing.T) {
+	abort := func(cw *clientWriter, value any) func() {
+		return func() {
+			defer endedByClient(context.Background(), cw)
+			panic(value)
+		}
+	}
+	gone := &clientWriter{}
+	gone.failed.Store(true)
+	assert.NotPanics(t, abort(gone, http.ErrAbortHandler))
+	assert.Panics(t, abort(&clientWriter{}, http.ErrAbortHandler), "the client still listens: the member failed")
+	assert.Panics(t, abort(gone, "a real bug"))
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -102,7 +103,8 @@ func (p *Proxy) Serve(w http.ResponseWriter, req *http.Request, cluster, path st
 	ctx, cancel := context.WithCancel(req.Context())
 	defer cancel()
 	defer context.AfterFunc(p.stopping, cancel)()
-	defer endedByClient(ctx)
+	client := &clientWriter{ResponseWriter: w}
+	defer endedByClient(ctx, client)
 	out := req.WithContext(ctx)
 	out.Header = req.Header.Clone()
 	stripIdentity(out.Header)
@@ -148,25 +150,44 @@ func (p *Proxy) Serve(w http.ResponseWriter, req *http.Request, cluster, path st
 		ErrorHandler: responder.Error,
 		ErrorLog:     stdlog.V2,
 	}
-	rp.ServeHTTP(w, out)
+	rp.ServeHTTP(client, out)
 }
 
 // endedByClient, deferred in Serve, ends the request normally when the reverse proxy
-// aborts it (http.ErrAbortHandler) because its client hung up or the server is shutting
-// down: a client closing its watch is the normal end of a watch, and the audit event
-// must say so with the member's status, not record a panic with code 500. Any other
-// panic, and an abort while the client still listens (the member failed mid-answer: the
-// client must see a cut response, not a clean end), goes on to the panic filter.
-func endedByClient(ctx context.Context) {
+// aborts it (http.ErrAbortHandler) because its client hung up (a write to it failed, or its
+// context ended) or the server is shutting down: a client closing its watch is the normal
+// end of a watch, and the audit event must say so with the member's status, not record a
+// panic with code 500. Any other panic, and an abort while the client still listens (the
+// member failed mid-answer: the client must see a cut response, not a clean end), goes on
+// to the panic filter.
+func endedByClient(ctx context.Context, client *clientWriter) {
 	r := recover()
 	if r == nil {
 		return
 	}
-	if r == http.ErrAbortHandler && ctx.Err() != nil {
+	if r == http.ErrAbortHandler && (ctx.Err() != nil || client.failed.Load()) {
 		return
 	}
 	panic(r)
 }
+
+// clientWriter records whether a write to the client failed: the client may be gone
+// before the server cancels the request's context.
+type clientWriter struct {
+	http.ResponseWriter
+	failed atomic.Bool
+}
+
+func (c *clientWriter) Write(p []byte) (int, error) {
+	n, err := c.ResponseWriter.Write(p)
+	if err != nil {
+		c.failed.Store(true)
+	}
+	return n, err
+}
+
+// Unwrap lets http.ResponseController (the reverse proxy's flushes) reach the writer.
+func (c *clientWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
 
 // memberOwnedHeaders are set by this server's filters before the member answers
 // (WithAuditInit, WithCacheControl) and sent by the member too; the reverse proxy adds the

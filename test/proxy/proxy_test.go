@@ -439,3 +439,48 @@ func TestOneAuditIDOnHostAndMember(t *testing.T) {
 		})
 	}
 }
+
+// A proxied watch its client closes is audited as a normal end, with the member's status:
+// not as a Panic with code 500 (the reverse proxy's abort when the client went away).
+func TestClosedWatchIsNotAPanic(t *testing.T) {
+	for _, r := range routes() {
+		t.Run(r.name(), func(t *testing.T) {
+			client, err := rest.HTTPClientFor(restFor(t, r.server()))
+			require.NoError(t, err)
+			id := "closed-watch-" + r.name()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.server()+"/api/v1/namespaces?watch=true", nil)
+			require.NoError(t, err)
+			req.Header.Set("Audit-ID", id)
+			resp, err := client.Do(req)
+			require.NoError(t, err)
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			_, err = resp.Body.Read(make([]byte, 512)) // the first events
+			require.NoError(t, err)
+			cancel()
+			resp.Body.Close()
+
+			var events []string
+			require.Eventually(t, func() bool {
+				events = auditEvents(t, id)
+				return len(events) > 0 && strings.Contains(events[len(events)-1], `"stage":"ResponseComplete"`)
+			}, 30*time.Second, 250*time.Millisecond, "cluster-apiserver's audit log ends the watch: %v", events)
+			for _, ev := range events {
+				assert.NotContains(t, ev, `"stage":"Panic"`)
+			}
+			assert.Contains(t, events[len(events)-1], `"responseStatus":{"metadata":{},"code":200}`)
+		})
+	}
+}
+
+// auditEvents are the lines of cluster-apiserver's audit log with audit ID id.
+func auditEvents(t *testing.T, id string) []string {
+	var out []string
+	for _, line := range strings.Split(readLog(t, "host-cluster-apiserver-audit"), "\n") {
+		if strings.Contains(line, `"auditID":"`+id+`"`) {
+			out = append(out, line)
+		}
+	}
+	return out
+}
