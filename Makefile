@@ -8,8 +8,20 @@ LOCAL_UP_FLAGS ?=
 BENCH_FLAGS ?=
 # Extra flags for hack/bench-tunnel, e.g. BENCH_TUNNEL_FLAGS="--idle-agents=200".
 BENCH_TUNNEL_FLAGS ?=
+# How long `make fuzz` fuzzes each target, e.g. FUZZTIME=10m.
+FUZZTIME ?= 60s
+# How long `make test` (test-fuzz) fuzzes each target.
+FUZZTIME_SHORT ?= 3s
+# The fuzz targets, as package:FuzzName. Plain `go test` (test-unit) already runs each one's
+# seed corpus (f.Add and testdata/fuzz/<FuzzName>/); -fuzz takes one target at a time.
+FUZZ_TARGETS := \
+	./pkg/proxy:FuzzCleanPath \
+	./pkg/proxy:FuzzClusterPathResolver \
+	./pkg/tunnel:FuzzTokenParsing \
+	./pkg/tunnel:FuzzAgentHandshake \
+	./pkg/tunnel:FuzzConnectResponse
 
-.PHONY: help build tools local-up local-down bench-proxy bench-tunnel test test-unit test-integration verify update \
+.PHONY: help build tools local-up local-down bench-proxy bench-tunnel test test-unit test-fuzz test-integration fuzz verify update \
 	verify-gofmt verify-govet verify-gomod verify-codegen verify-docs clean
 
 help: ## List the targets.
@@ -35,10 +47,20 @@ bench-tunnel: ## Measure the agent tunnel: member2 through it (make local-up fir
 	go run ./hack/bench-proxy --member=member2 $(BENCH_FLAGS)
 	go run ./hack/bench-tunnel $(BENCH_TUNNEL_FLAGS)
 
-test: verify test-unit test-integration ## Verify, then run every test (what CI runs).
+test: verify test-unit test-fuzz test-integration ## Verify, then run every test (what CI runs).
 
-test-unit: ## Unit tests (no binaries needed).
+test-unit: ## Unit tests (no binaries needed), fuzz targets' seed corpora included.
 	go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v /test/)
+
+test-fuzz: ## Fuzz each fuzz target briefly (FUZZTIME_SHORT, 3s each).
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME_SHORT)
+
+fuzz: ## Fuzz each fuzz target for FUZZTIME (60s), one after the other; new crashers land in testdata/fuzz.
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "go test -run='^$$' -fuzz='^$$name\$$' -fuzztime=$(FUZZTIME) $$pkg"; \
+		go test $(GO_TEST_FLAGS) -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	done
 
 test-integration: tools build ## Integration tests against real etcd, kube-apiserver and kubectl (-parallel=8: the long watches of test/proxy idle side by side).
 	go test $(GO_TEST_FLAGS) -count=1 -parallel=8 -timeout=30m ./test/...

@@ -15,8 +15,10 @@ func cleanPath(raw string) (string, error) {
 		return "/", nil
 	}
 	lower := strings.ToLower(raw)
-	if strings.Contains(lower, "%2f") || strings.Contains(lower, "%5c") || strings.Contains(lower, "%2e") || strings.Contains(raw, "\\") {
-		return "", fmt.Errorf("the path %q holds an encoded slash, backslash or dot", raw)
+	// An encoded percent sign too: "%252e%252e" would be ".." to a server that decodes
+	// twice, and cleaning would not be idempotent.
+	if strings.Contains(lower, "%2f") || strings.Contains(lower, "%5c") || strings.Contains(lower, "%2e") || strings.Contains(lower, "%25") || strings.Contains(raw, "\\") {
+		return "", fmt.Errorf("the path %q holds an encoded slash, backslash, dot or percent sign", raw)
 	}
 	decoded, err := url.PathUnescape(raw)
 	if err != nil {

@@ -30,7 +30,7 @@ func TestCleanPath(t *testing.T) {
 	for _, bad := range []string{
 		"/api/../../clusters/member2/api", "/..", "/api/./v1", "..",
 		"/api%2F..%2Fclusters", "/api/%2e%2e/secret", "/api/%2E%2E", "/api\\..\\x",
-		"/api/v1/%0d%0aInjected: yes", "/api/%zz",
+		"/api/v1/%0d%0aInjected: yes", "/api/%zz", "/api/%252e%252e/x", "/a%2541",
 	} {
 		_, err := cleanPath(bad)
 		assert.Error(t, err, bad)

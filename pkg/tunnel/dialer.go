@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -94,6 +95,11 @@ func (d *Dialer) dialOne(ctx context.Context, server *url.URL, addr, cluster str
 	authz := ""
 	if d.Bearer != nil {
 		if t := d.Bearer(); t != "" {
+			// Written into the request as is: a byte that could end or add a header is refused.
+			if strings.ContainsFunc(t, func(r rune) bool { return r < 0x21 || r == 0x7f }) {
+				_ = conn.Close()
+				return nil, errors.New("this component's bearer token holds a space or control character; it cannot be sent to a tower proxy")
+			}
 			authz = "Authorization: Bearer " + t + "\r\n"
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strings"
 
 	"github.com/spf13/pflag"
 	"k8s.io/client-go/rest"
@@ -64,17 +65,23 @@ func (o *DialerOptions) Dialer(host *rest.Config) (*Dialer, error) {
 		u, _ := url.Parse(s)
 		d.Servers = append(d.Servers, u)
 	}
+	// The file wins over a token read once (in-cluster configs set both), as in client-go:
+	// projected service account tokens rotate, so it is read each time, and trimmed as
+	// client-go trims it (a trailing newline would end the CONNECT's headers).
 	switch {
-	case host.BearerToken != "":
-		token := host.BearerToken
-		d.Bearer = func() string { return token }
 	case host.BearerTokenFile != "":
-		// Projected service account tokens rotate: read the file each time.
-		file := host.BearerTokenFile
+		file, fallback := host.BearerTokenFile, strings.TrimSpace(host.BearerToken)
 		d.Bearer = func() string {
-			b, _ := os.ReadFile(file)
-			return string(b)
+			if b, err := os.ReadFile(file); err == nil {
+				if token := strings.TrimSpace(string(b)); token != "" {
+					return token
+				}
+			}
+			return fallback
 		}
+	case host.BearerToken != "":
+		token := strings.TrimSpace(host.BearerToken)
+		d.Bearer = func() string { return token }
 	}
 	return d, nil
 }

@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // Join tokens: 256 random bits, shown once by join, kept on the host only as a SHA-256 in
@@ -27,8 +29,8 @@ func TokenSecretName(cluster string) string { return cluster + TokenSecretSuffix
 // ClusterOfTokenSecret is the cluster a token Secret belongs to, or "" for another Secret.
 func ClusterOfTokenSecret(name string) string {
 	cluster, ok := strings.CutSuffix(name, TokenSecretSuffix)
-	if !ok {
-		return ""
+	if !ok || len(validation.IsDNS1123Label(cluster)) > 0 {
+		return "" // no Cluster can have that name
 	}
 	return cluster
 }
@@ -57,8 +59,10 @@ func tokenMatches(storedHash, token string) bool {
 // checkTokenShape refuses what cannot be a token before hashing it (a kubeconfig pasted by
 // mistake, an empty file), with a message that says so.
 func checkTokenShape(token string) error {
-	b, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil || len(b) != tokenBytes {
+	// Strict: the decoder would skip CR and LF, and accept other spellings of the last
+	// character; only the one spelling join prints is a token.
+	b, err := base64.RawURLEncoding.Strict().DecodeString(token)
+	if err != nil || len(b) != tokenBytes || base64.RawURLEncoding.EncodeToString(b) != token {
 		return fmt.Errorf("the join token is not a token made by join (43 characters of base64url)")
 	}
 	return nil

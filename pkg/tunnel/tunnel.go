@@ -77,8 +77,11 @@ func splice(a, b io.ReadWriteCloser) {
 		}
 		done <- struct{}{}
 	}
+	// Both directions run to their end: one side half-closing (CloseWrite after its
+	// request) must still get the other's whole answer.
 	go cp(a, b)
 	cp(b, a)
+	<-done
 	<-done
 	_ = a.Close()
 	_ = b.Close()

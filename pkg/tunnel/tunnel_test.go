@@ -129,6 +129,27 @@ func TestRequestsReachTheirClusterOnly(t *testing.T) {
 	assert.Equal(t, []string{"a", "b"}, f.server.Connected())
 }
 
+// A dialer that half-closes after its request still gets the whole answer: the tower
+// proxy splices both directions to their end (it stopped at the first, and the answer was
+// lost in most runs).
+func TestHalfClosedStreamGetsItsAnswer(t *testing.T) {
+	f := newFixture(t)
+	defer run(f.agent("a", f.token("a"), hello("a")))()
+	waitConnected(t, f.server, "a")
+	for range 5 {
+		conn, err := f.dialer().DialCluster(context.Background(), "a")
+		require.NoError(t, err)
+		_, err = io.WriteString(conn, "GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+		require.NoError(t, err)
+		require.NoError(t, conn.(interface{ CloseWrite() error }).CloseWrite())
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		b, err := io.ReadAll(conn)
+		require.NoError(t, err)
+		assert.Contains(t, string(b), "a GET /x")
+		_ = conn.Close()
+	}
+}
+
 func TestTokenIsBoundToItsCluster(t *testing.T) {
 	f := newFixture(t)
 	tokenA := f.token("a")
