@@ -1,0 +1,107 @@
+package security
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// A Cluster re-pointed at another member (the finding: member2's Cluster rewritten to
+// member1's endpoint and credentials) is refused by the proxy from the first request, with
+// a Status that names the cluster and both identities; member1's answers never come back
+// as member2's. The same holds for a new tunnel of member2's agent that leads to member1.
+func TestIdentityMismatchIsNeverForwarded(t *testing.T) {
+	admin := userCert(t, "security-admin", "system:masters")
+	c := client(t, admin, "")
+	uid1, uid2 := memberUID(t, "member1"), memberUID(t, "member2")
+	paths := map[string]string{
+		"host path":   env.ViaHostURL("member2") + "/api/v1/namespaces/kube-system",
+		"direct path": env.DirectPathURL("member2") + "/api/v1/namespaces/kube-system",
+	}
+	code, body := do(t, c, "GET", paths["direct path"], "", nil)
+	require.Equal(t, http.StatusOK, code, body)
+	require.Contains(t, body, uid2)
+
+	// watch asks both paths until deadline; any answer with member1's identity is an
+	// escape, and it returns the last refusal seen.
+	watch := func(class string, within time.Duration) (last string) {
+		deadline := time.Now().Add(within)
+		for time.Now().Before(deadline) {
+			for name, url := range paths {
+				code, body := do(t, c, "GET", url, "", nil)
+				probe(t, class, name+" answered by member1", func() error {
+					// The refusal names the identity it found; an answer of member1's does not.
+					if code/100 == 2 && strings.Contains(body, uid1) {
+						return fmt.Errorf("member1's kube-system (%s) came back for member2 (%d)", uid1, code)
+					}
+					return nil
+				})
+				if code == http.StatusBadGateway {
+					last = body
+				}
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		return last
+	}
+	expectRefusal := func(t *testing.T, body string) {
+		t.Helper()
+		assert.Contains(t, body, `"reason":"IdentityMismatch"`)
+		assert.Contains(t, body, `cluster \"member2\" answered with identity `+uid1)
+		assert.Contains(t, body, "pinned to "+uid2)
+	}
+
+	t.Run("tunnel to another member", func(t *testing.T) {
+		// member2's agent restarted with member1's credentials: its new tunnel leads to member1.
+		rogue := env.Dir + "/pki/member1-cluster-proxy.kubeconfig"
+		_, err := os.Stat(rogue)
+		require.NoError(t, err)
+		require.NoError(t, env.StartAgentWith("member2", rogue, env.AgentTokenFile("member2")))
+		t.Cleanup(func() { require.NoError(t, env.StartAgent("member2")) })
+		last := watch("identity pinning (agent)", 15*time.Second)
+		expectRefusal(t, last)
+		require.NoError(t, env.StartAgent("member2"))
+		require.Eventually(t, func() bool {
+			code, body := do(t, c, "GET", paths["direct path"], "", nil)
+			return code == http.StatusOK && strings.Contains(body, uid2)
+		}, 60*time.Second, 250*time.Millisecond, "member2 is reached again once its own agent is back")
+	})
+
+	t.Run("cluster re-pointed", func(t *testing.T) {
+		require.NoError(t, env.CopySecret(testContext(t), "member1-credentials", "member2-repointed-credentials"))
+		t.Cleanup(func() {
+			kubectl(t, "host", "", "delete", "secret", "-n", "kubesphere-system", "member2-repointed-credentials")
+		})
+		kubectl(t, "host", "", "patch", "cluster", "member2", "--type=merge", "-p", `{"spec":{"connection":{"type":"Direct","kubernetesAPIEndpoint":"`+
+			env.MemberURL("member1")+`","caBundle":null,"credentialsSecretRef":{"namespace":"kubesphere-system","name":"member2-repointed-credentials"}}}}`)
+		restore := func() {
+			kubectl(t, "host", "", "patch", "cluster", "member2", "--type=merge", "-p",
+				`{"spec":{"connection":{"type":"Agent","kubernetesAPIEndpoint":null,"caBundle":null,"credentialsSecretRef":null}}}`)
+		}
+		t.Cleanup(restore)
+		last := watch("identity pinning (direct)", 10*time.Second)
+		expectRefusal(t, last)
+		reason := kubectl(t, "host", "", "get", "cluster", "member2", "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].reason}`)
+		assert.Equal(t, "IdentityMismatch", reason, "controller-manager sees it too")
+		assert.Equal(t, uid2, memberUID(t, "member2"), "the pinned identity is kept")
+		restore()
+		require.Eventually(t, func() bool {
+			code, body := do(t, c, "GET", paths["direct path"], "", nil)
+			return code == http.StatusOK && strings.Contains(body, uid2)
+		}, 60*time.Second, 250*time.Millisecond, "member2 is reached again once its Cluster is restored")
+	})
+
+	probe(t, "identity pinning (direct)", "status.uid cannot be swapped in one write", func() error {
+		_, err := env.Kubectl(testContext(t), "host", "", "patch", "cluster", "member2", "--subresource=status", "--type=merge", "-p", `{"status":{"uid":"`+uid1+`"}}`)
+		if err == nil {
+			return fmt.Errorf("the pinned identity was replaced")
+		}
+		return nil
+	})
+}
