@@ -66,11 +66,14 @@ type Backend struct {
 }
 
 // source identifies the inputs of a backend: the Cluster's generation moves with its
-// spec, the Secret's resourceVersion with its data.
+// spec, the Secret's resourceVersion with its data, and the pinned identity is what every
+// connection of the backend is verified against (a new pin, a new backend: no connection
+// verified under the old one is used again).
 type source struct {
 	clusterUID        types.UID
 	clusterGeneration int64
 	secretVersion     string
+	pinned            string
 }
 
 // AgentDialer opens a stream to an Agent cluster's agent (pkg/tunnel's Dialer): HTTP to
@@ -130,7 +133,7 @@ func (b *Backends) Get(c *v1alpha1.Cluster) (*Backend, error) {
 	default:
 		return nil, fmt.Errorf("cluster %q has connection type %q, which this server cannot reach", c.Name, c.Spec.Connection.Type)
 	}
-	from := source{clusterUID: c.UID, clusterGeneration: c.Generation}
+	from := source{clusterUID: c.UID, clusterGeneration: c.Generation, pinned: c.Status.UID}
 	if secret != nil {
 		from.secretVersion = secret.ResourceVersion
 	}
@@ -150,7 +153,7 @@ func (b *Backends) Get(c *v1alpha1.Cluster) (*Backend, error) {
 	var built *Backend
 	var err error
 	if secret == nil {
-		built = agentBackend(c.Name, b.agents)
+		built = agentBackend(c.Name, c.Status.UID, b.agents)
 	} else {
 		built, err = build(c, secret)
 	}
@@ -178,13 +181,9 @@ func (b *Backends) Connect(ctx context.Context, c *v1alpha1.Cluster) (*Backend, 
 		return nil, err
 	}
 	if be.tunnels != nil {
-		if be.tunnels.setPinned(c.Status.UID) {
-			// Pooled streams were verified against the former pin.
-			be.Transport.CloseIdleConnections()
-		}
-		return be, nil
+		return be, nil // verified per tunnel, as streams are dialed
 	}
-	found, err := be.direct.get(ctx, be)
+	found, err := be.direct.get(ctx, be.Endpoint.String(), be.Bearer)
 	if err != nil {
 		return nil, fmt.Errorf("cluster %q: %w: %w", c.Name, ErrUnverified, err)
 	}
@@ -259,18 +258,25 @@ func build(c *v1alpha1.Cluster, secret *corev1.Secret) (*Backend, error) {
 	if tlsConfig.InsecureSkipVerify {
 		return nil, bad("TLS verification must not be disabled")
 	}
+	dialer := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
+	// The identity check runs on connections of its own; every connection of the
+	// backend's transport must then present the key the checked one did.
+	ident := &directIdentity{cluster: c.Name, transport: &http.Transport{
+		Proxy: nil, DialContext: dialer.DialContext, TLSClientConfig: tlsConfig.Clone(),
+		TLSHandshakeTimeout: tlsHandshakeTimeout, DisableKeepAlives: true,
+	}}
+	tlsConfig.VerifyConnection = ident.verifyPeer
 	var certExpiry time.Time
 	if block, _ := pem.Decode(cfg.CertData); block != nil {
 		if leaf, err := x509.ParseCertificate(block.Bytes); err == nil {
 			certExpiry = leaf.NotAfter
 		}
 	}
-	dialer := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
 	return &Backend{
 		Endpoint:   endpoint,
 		Bearer:     cfg.BearerToken,
 		certExpiry: certExpiry,
-		direct:     &directIdentity{},
+		direct:     ident,
 		Transport: &http.Transport{
 			Proxy:               nil, // members are reached directly, never through an environment proxy
 			DialContext:         dialer.DialContext,
@@ -287,8 +293,8 @@ func build(c *v1alpha1.Cluster, secret *corev1.Secret) (*Backend, error) {
 // agentBackend speaks plain HTTP over streams of the cluster's tunnel: TLS is the
 // tunnel's, and the agent adds its own credential, so the host holds none. Every stream
 // of a tunnel not verified yet carries the identity check before anything else.
-func agentBackend(cluster string, agents AgentDialer) *Backend {
-	tunnels := &tunnelIdentities{}
+func agentBackend(cluster, pinned string, agents AgentDialer) *Backend {
+	tunnels := &tunnelIdentities{pinned: pinned}
 	return &Backend{
 		// The agent sends every request to its own API server whatever the host; the
 		// cluster's name here only makes logs and errors readable.

@@ -2,14 +2,22 @@ package clusterconn
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -152,6 +160,10 @@ func TestSilentMemberFailsPooledRequestsInsteadOfHanging(t *testing.T) {
 	http2PingAfter, http2PingTimeout = 200*time.Millisecond, 200*time.Millisecond
 
 	member := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == identityPath {
+			_, _ = io.WriteString(w, `{"kind":"Namespace","metadata":{"name":"kube-system","uid":"uid-1"}}`)
+			return
+		}
 		_, _ = io.WriteString(w, "ok")
 	}))
 	member.EnableHTTP2 = true
@@ -164,7 +176,8 @@ func TestSilentMemberFailsPooledRequestsInsteadOfHanging(t *testing.T) {
 	b, _ := backendsWith(t, secret("creds", "1", map[string]string{"token": "t", "ca.crt": string(ca)}))
 	c := directCluster("kubesphere-system", "creds")
 	c.Spec.Connection.KubernetesAPIEndpoint = "https://" + relay.Addr()
-	be, err := b.Get(c)
+	c.Status.UID = "uid-1"
+	be, err := b.Connect(context.Background(), c)
 	require.NoError(t, err)
 
 	get := func() (*http.Response, error) {
@@ -310,9 +323,114 @@ func TestDirectIdentityIsVerifiedOncePerBackend(t *testing.T) {
 	require.ErrorAs(t, err, &mismatch)
 	assert.Contains(t, err.Error(), `cluster "member1" answered with identity uid-1 (its kube-system namespace UID), but the Cluster is pinned to uid-0`)
 
+	assert.Equal(t, 2, checks, "a new pin, a new backend, a new check")
+
 	require.NoError(t, secrets.Update(secret("creds", "2", map[string]string{"token": "t2", "ca.crt": string(ca)})))
 	c.Status.UID = "uid-1"
 	_, err = b.Connect(context.Background(), c)
 	require.NoError(t, err)
-	assert.Equal(t, 2, checks, "new credentials, a new check")
+	assert.Equal(t, 3, checks, "new credentials, a new check")
+}
+
+// switchRelay forwards every new connection to the address in target.
+type switchRelay struct {
+	net.Listener
+	target atomic.Value
+}
+
+func newSwitchRelay(t *testing.T, target string) *switchRelay {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	r := &switchRelay{Listener: l}
+	r.target.Store(target)
+	go func() {
+		for {
+			in, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer in.Close()
+				out, err := net.Dial("tcp", r.target.Load().(string))
+				if err != nil {
+					return
+				}
+				defer out.Close()
+				go func() { _, _ = io.Copy(out, in) }()
+				_, _ = io.Copy(in, out)
+			}()
+		}
+	}()
+	t.Cleanup(func() { _ = l.Close() })
+	return r
+}
+
+// An endpoint whose name starts to lead to another API server (DNS, a load balancer) is
+// not trusted on its certificate alone: a connection to another serving key is refused,
+// the member is verified again, and the other cluster gets nothing but the check.
+func TestDirectConnectionsToAnotherServerAreRefused(t *testing.T) {
+	var mu sync.Mutex
+	served := map[string][]string{}
+	member := func(uid string) *httptest.Server {
+		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == identityPath {
+				_, _ = fmt.Fprintf(w, `{"kind":"Namespace","metadata":{"name":"kube-system","uid":%q}}`, uid)
+				return
+			}
+			mu.Lock()
+			served[uid] = append(served[uid], r.URL.Path)
+			mu.Unlock()
+		}))
+		// A key of its own (httptest's certificate is the same for every server).
+		srv.TLS = &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}}
+		srv.StartTLS()
+		return srv
+	}
+	a, other := member("uid-a"), member("uid-b")
+	defer a.Close()
+	defer other.Close()
+	relay := newSwitchRelay(t, a.Listener.Addr().String())
+	bundle := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: a.Certificate().Raw})) +
+		string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: other.Certificate().Raw}))
+	b, _ := backendsWith(t, secret("creds", "1", map[string]string{"token": "t", "ca.crt": bundle}))
+	c := directCluster("kubesphere-system", "creds")
+	c.Spec.Connection.KubernetesAPIEndpoint = "https://" + relay.Addr().String()
+	c.Status.UID = "uid-a"
+	get := func() error {
+		be, err := b.Connect(context.Background(), c)
+		if err != nil {
+			return err
+		}
+		req, _ := http.NewRequest(http.MethodGet, be.Endpoint.String()+"/api/v1/pods", nil)
+		resp, err := be.Transport.RoundTrip(req)
+		if err != nil {
+			return err
+		}
+		return resp.Body.Close()
+	}
+	require.NoError(t, get())
+
+	relay.target.Store(other.Listener.Addr().String())
+	be, _ := b.Get(c)
+	be.Transport.CloseIdleConnections()
+	err := get()
+	require.ErrorIs(t, err, ErrUnverified, "a connection to another key carries nothing")
+	var mismatch *IdentityError
+	require.ErrorAs(t, get(), &mismatch, "verified again: another cluster")
+	assert.Equal(t, "uid-b", mismatch.Found)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, map[string][]string{"uid-a": {"/api/v1/pods"}}, served)
+}
+
+// selfSigned is a certificate for 127.0.0.1 with a fresh key.
+func selfSigned(t *testing.T) tls.Certificate {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "member"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }

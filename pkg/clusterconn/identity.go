@@ -3,6 +3,10 @@ package clusterconn
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -105,65 +109,130 @@ func truncate(b []byte) string {
 	return string(b)
 }
 
-// directIdentity is a Direct backend's identity, read once per backend (a backend is
-// rebuilt whenever the endpoint, CA or credentials change) with its own transport.
+// directIdentity is a Direct backend's identity: read on connections of its own, once per
+// backend (a backend is rebuilt whenever the endpoint, CA, credentials or pin change), and
+// bound to the serving key of the API server that answered. A connection of the backend's
+// transport to any other key (the endpoint's name now leads elsewhere) is refused, and the
+// member is verified again before anything more is sent.
 type directIdentity struct {
+	cluster   string
+	transport *http.Transport
+
 	mu    sync.Mutex
-	found string
+	found string // the kube-system UID read; "" until read, or after the key changed
+	key   string // SHA-256 of the serving key of the server that answered
+	// inflight is closed when the verification under way ends; callers wait on it or on
+	// their own context, not on a lock.
+	inflight chan struct{}
+	// failed and failedAt keep a failed verification for a moment, so that a dead member
+	// costs one attempt per failureHold, not one per request.
+	failed   error
+	failedAt time.Time
 }
 
-func (d *directIdentity) get(ctx context.Context, be *Backend) (string, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.found != "" {
-		return d.found, nil
+// failureHold is how long a failed verification is answered from memory.
+const failureHold = 2 * time.Second
+
+func (d *directIdentity) get(ctx context.Context, endpoint, bearer string) (string, error) {
+	for {
+		d.mu.Lock()
+		if d.found != "" {
+			found := d.found
+			d.mu.Unlock()
+			return found, nil
+		}
+		if d.inflight == nil {
+			if d.failed != nil && time.Since(d.failedAt) < failureHold {
+				err := d.failed
+				d.mu.Unlock()
+				return "", err
+			}
+			d.inflight = make(chan struct{})
+			go d.verify(endpoint, bearer, d.inflight)
+		}
+		wait := d.inflight
+		d.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, identityTimeout)
+}
+
+// verify reads the member's identity, detached from any one caller: the callers waiting
+// for it may give up, the result is kept for the next.
+func (d *directIdentity) verify(endpoint, bearer string, done chan struct{}) {
+	uid, key, err := d.read(endpoint, bearer)
+	d.mu.Lock()
+	d.found, d.key, d.failed, d.failedAt, d.inflight = uid, key, err, time.Now(), nil
+	d.mu.Unlock()
+	close(done)
+}
+
+func (d *directIdentity) read(endpoint, bearer string) (uid, key string, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), identityTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, be.Endpoint.String()+identityPath, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint+identityPath, nil)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := bearerTransport{be.Transport, be.Bearer}.RoundTrip(req)
+	resp, err := bearerTransport{d.transport, bearer}.RoundTrip(req)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	uid, err := namespaceUID(resp)
-	if err != nil {
-		return "", err
+	if resp.TLS == nil || len(resp.TLS.PeerCertificates) == 0 {
+		_ = resp.Body.Close()
+		return "", "", fmt.Errorf("the API server presented no certificate")
 	}
-	d.found = uid
-	return uid, nil
+	key = keyOf(resp.TLS.PeerCertificates[0])
+	uid, err = namespaceUID(resp)
+	return uid, key, err
+}
+
+// verifyPeer is the backend transport's tls.Config.VerifyConnection: only the key of the
+// server whose identity was read is accepted.
+func (d *directIdentity) verifyPeer(cs tls.ConnectionState) error {
+	if len(cs.PeerCertificates) == 0 {
+		return fmt.Errorf("cluster %q: %w: the API server presented no certificate", d.cluster, ErrUnverified)
+	}
+	key := keyOf(cs.PeerCertificates[0])
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.key != "" && key == d.key {
+		return nil
+	}
+	if d.key != "" && d.inflight == nil {
+		d.found = "" // verified again on the next request
+	}
+	return fmt.Errorf("cluster %q: %w: its API server's serving key is not the one its identity was read from (it changed, or the endpoint now leads to another server); it is verified again on the next request", d.cluster, ErrUnverified)
+}
+
+func keyOf(cert *x509.Certificate) string {
+	sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
+	return hex.EncodeToString(sum[:])
 }
 
 // tunnelIdentities are the identities seen over an Agent cluster's tunnels, by tunnel:
 // each new tunnel (an agent that connected or reconnected, to any tower proxy) is
 // verified on its first stream, before that stream carries a request.
 type tunnelIdentities struct {
-	mu     sync.Mutex
-	pinned string
-	seen   map[string]string
+	pinned string // fixed for the backend's life
+
+	mu   sync.Mutex
+	seen map[string]string
 }
 
 // maxTunnels bounds what is remembered: an agent holds one tunnel per tower proxy, and
 // forgetting an old one only costs a verification.
 const maxTunnels = 16
 
-func (t *tunnelIdentities) setPinned(uid string) (changed bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	changed = t.pinned != uid
-	t.pinned = uid
-	return changed
-}
-
 // check verifies conn, a fresh stream of tunnel id, before it is used. A stream whose
 // tunnel is unnamed (a tower proxy that does not say) is verified on its own.
 func (t *tunnelIdentities) check(ctx context.Context, cluster, id string, conn net.Conn) error {
 	t.mu.Lock()
 	found, known := t.seen[id]
-	pinned := t.pinned
 	t.mu.Unlock()
 	if !known || id == "" {
 		var err error
@@ -179,7 +248,7 @@ func (t *tunnelIdentities) check(ctx context.Context, cluster, id string, conn n
 			t.mu.Unlock()
 		}
 	}
-	return expect(cluster, pinned, found)
+	return expect(cluster, t.pinned, found)
 }
 
 // identityOverStream asks the member for its kube-system namespace over conn itself (HTTP/1.1,

@@ -2,8 +2,10 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -46,7 +48,7 @@ func TestAuditOfEndedStreams(t *testing.T) {
 	resolver := &request.RequestInfoFactory{}
 	aborted := make(chan struct{})
 	inner := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		defer endedByClient(req.Context(), &clientWriter{ResponseWriter: w})
+		defer endedByClient(func() bool { return req.Context().Err() != nil })
 		switch req.URL.Path {
 		case "/watch":
 			w.WriteHeader(http.StatusOK)
@@ -99,17 +101,29 @@ func TestAuditOfEndedStreams(t *testing.T) {
 	}
 }
 
-// A failed write to the client means it is gone, even before its context ends.
+// Only an abort that was not the member's doing ends a request normally.
 func TestEndedByClient(t *testing.T) {
-	abort := func(cw *clientWriter, value any) func() {
+	abort := func(over bool, value any) func() {
 		return func() {
-			defer endedByClient(context.Background(), cw)
+			defer endedByClient(func() bool { return over })
 			panic(value)
 		}
 	}
-	gone := &clientWriter{}
-	gone.failed.Store(true)
-	assert.NotPanics(t, abort(gone, http.ErrAbortHandler))
-	assert.Panics(t, abort(&clientWriter{}, http.ErrAbortHandler), "the client still listens: the member failed")
-	assert.Panics(t, abort(gone, "a real bug"))
+	assert.NotPanics(t, abort(true, http.ErrAbortHandler))
+	assert.Panics(t, abort(false, http.ErrAbortHandler), "the client still listens: the member failed")
+	assert.Panics(t, abort(true, "a real bug"))
+
+	failing := &clientWriter{ResponseWriter: errWriter{httptest.NewRecorder()}}
+	_, err := failing.Write([]byte("x"))
+	require.Error(t, err)
+	assert.True(t, failing.failed.Load(), "a failed write to the client is recorded")
+
+	for q, want := range map[string]bool{"watch=true": true, "watch=1": true, "follow=true": true, "watch=false": false, "watch=0": false, "": false, "limit=5": false} {
+		v, _ := url.ParseQuery(q)
+		assert.Equal(t, want, isStream(v), q)
+	}
 }
+
+type errWriter struct{ http.ResponseWriter }
+
+func (errWriter) Write([]byte) (int, error) { return 0, errors.New("broken pipe") }

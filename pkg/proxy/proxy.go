@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httputil"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -104,7 +105,12 @@ func (p *Proxy) Serve(w http.ResponseWriter, req *http.Request, cluster, path st
 	defer cancel()
 	defer context.AfterFunc(p.stopping, cancel)()
 	client := &clientWriter{ResponseWriter: w}
-	defer endedByClient(ctx, client)
+	stream := isStream(req.URL.Query())
+	defer endedByClient(func() bool {
+		// The client's own context, not ctx: a response cut at shutdown is no clean end,
+		// unless it is a stream that never ends by itself.
+		return req.Context().Err() != nil || client.failed.Load() || (stream && p.stopping.Err() != nil)
+	})
 	out := req.WithContext(ctx)
 	out.Header = req.Header.Clone()
 	stripIdentity(out.Header)
@@ -154,21 +160,31 @@ func (p *Proxy) Serve(w http.ResponseWriter, req *http.Request, cluster, path st
 }
 
 // endedByClient, deferred in Serve, ends the request normally when the reverse proxy
-// aborts it (http.ErrAbortHandler) because its client hung up (a write to it failed, or its
-// context ended) or the server is shutting down: a client closing its watch is the normal
-// end of a watch, and the audit event must say so with the member's status, not record a
-// panic with code 500. Any other panic, and an abort while the client still listens (the
-// member failed mid-answer: the client must see a cut response, not a clean end), goes on
-// to the panic filter.
-func endedByClient(ctx context.Context, client *clientWriter) {
+// aborts it (http.ErrAbortHandler) and over() says the abort was not the member's doing: its
+// client hung up (a write to it failed, or its context ended), or the server ended a watch
+// or logs -f at shutdown. A client closing its watch is the normal end of a watch, and the
+// audit event must say so with the member's status, not record a panic with code 500. Any
+// other panic, and an abort while the client still listens (the member failed mid-answer:
+// the client must see a cut response, not a clean end), goes on to the panic filter.
+func endedByClient(over func() bool) {
 	r := recover()
 	if r == nil {
 		return
 	}
-	if r == http.ErrAbortHandler && (ctx.Err() != nil || client.failed.Load()) {
+	if r == http.ErrAbortHandler && over() {
 		return
 	}
 	panic(r)
+}
+
+// isStream tells a watch or logs -f from requests whose answer has an end.
+func isStream(q url.Values) bool {
+	for _, key := range []string{"watch", "follow"} {
+		if v, ok := q[key]; ok && len(v) > 0 && v[0] != "0" && !strings.EqualFold(v[0], "false") {
+			return true
+		}
+	}
+	return false
 }
 
 // clientWriter records whether a write to the client failed: the client may be gone

@@ -1,10 +1,14 @@
 package security
 
 import (
+	"bufio"
+	"crypto/tls"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -127,5 +131,34 @@ func TestJoinTokenIsForOneCluster(t *testing.T) {
 					"Authorization": {"Bearer " + tc.token}, "Connection": {"Upgrade"}, "Upgrade": {tunnel.UpgradeProtocol}}))
 			})
 		}
+		// A join token opens no stream either, not even to its own cluster.
+		for _, cluster := range []string{"member2", "member1"} {
+			probe(t, "join tokens", "CONNECT "+cluster+" with member2's token at "+tower, func() error {
+				return connectRefused(t, tower, cluster, token)
+			})
+		}
 	}
+}
+
+// connectRefused sends a raw CONNECT for cluster to a tower proxy with token as bearer:
+// nil when it is refused, an error when a stream opens.
+func connectRefused(t *testing.T, tower, cluster, token string) error {
+	t.Helper()
+	u, err := url.Parse(tower)
+	require.NoError(t, err)
+	conn, err := tls.Dial("tcp", u.Host, &tls.Config{RootCAs: caPool(t), ServerName: u.Hostname(), NextProtos: []string{"http/1.1"}, MinVersion: tls.VersionTLS12})
+	require.NoError(t, err)
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	_, err = fmt.Fprintf(conn, "CONNECT %s:443 HTTP/1.1\r\nHost: %s:443\r\nAuthorization: Bearer %s\r\n\r\n", cluster, cluster, token)
+	require.NoError(t, err)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: http.MethodConnect})
+	if err != nil {
+		return fmt.Errorf("no answer: %v", err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		return fmt.Errorf("a stream to %s opened", cluster)
+	}
+	return nil
 }

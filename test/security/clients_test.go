@@ -131,8 +131,12 @@ func do(t *testing.T, c *http.Client, method, rawURL, body string, header http.H
 	return resp.StatusCode, string(b)
 }
 
-// refused is nil when code is not a success; otherwise it says what got through.
+// refused is nil when code is not a success; otherwise it says what got through. No
+// answer at all (code 0) proves nothing and counts against.
 func refused(code int, body string) error {
+	if code == 0 {
+		return fmt.Errorf("no answer: %s", body)
+	}
 	if code >= 200 && code < 300 || code == http.StatusSwitchingProtocols {
 		if len(body) > 300 {
 			body = body[:300] + "..."
@@ -158,3 +162,14 @@ func kubectl(t *testing.T, kubeContext, stdin string, args ...string) string {
 }
 
 const clustersAPI = "/apis/clusters.kubesphere.io/v1alpha1/clusters"
+
+// denied is nil when code is exactly 401 or 403: the request was judged and refused.
+func denied(code int, body string) error {
+	if code == http.StatusUnauthorized || code == http.StatusForbidden {
+		return nil
+	}
+	if len(body) > 300 {
+		body = body[:300] + "..."
+	}
+	return fmt.Errorf("answered %d, not 401 or 403: %s", code, body)
+}

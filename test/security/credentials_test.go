@@ -71,6 +71,28 @@ func TestClusterWritesCannotBorrowOrLeakCredentials(t *testing.T) {
 			})
 		}
 	}
+	// The same through server-side apply (which creates through an update), a PUT, and
+	// with dry-run, which must refuse what the write would.
+	apply := http.Header{"Content-Type": {"application/apply-patch+yaml"}}
+	for _, path := range []string{env.HostURL(), env.ClusterAPIServerURL()} {
+		probe(t, "credential borrowing", "server-side apply creating borrow via "+path, func() error {
+			return refused(do(t, c, "PATCH", path+clustersAPI+"/borrow?fieldManager=intruder", directCluster("borrow", env.MemberURL("member1"), "member1-credentials"), apply))
+		})
+		probe(t, "credential borrowing", "dry-run create of borrow via "+path, func() error {
+			return refused(do(t, c, "POST", path+clustersAPI+"?dryRun=All", directCluster("borrow", env.MemberURL("member1"), "member1-credentials"), json))
+		})
+		probe(t, "credential leaking", "server-side apply re-pointing member1 via "+path, func() error {
+			return refused(do(t, c, "PATCH", path+clustersAPI+"/member1?fieldManager=intruder&force=true", directCluster("member1", "https://127.0.0.1:9", "member1-credentials"), apply))
+		})
+		probe(t, "credential leaking", "PUT re-pointing member1 via "+path, func() error {
+			current := kubectl(t, "host", "", "get", "cluster", "member1", "-o", "json")
+			replaced := strings.Replace(current, env.MemberURL("member1"), "https://127.0.0.1:9", 1)
+			return refused(do(t, c, "PUT", path+clustersAPI+"/member1", replaced, json))
+		})
+		probe(t, "credential leaking", "status write carrying a connection via "+path, func() error {
+			return refused(do(t, c, "PATCH", path+clustersAPI+"/member1/status", `{"status":{"uid":""},"spec":{"connection":{"kubernetesAPIEndpoint":"https://127.0.0.1:9"}}}`, nil))
+		})
+	}
 	for _, path := range []string{env.ViaHostURL("borrow"), env.DirectPathURL("borrow")} {
 		probe(t, "credential borrowing", "reach member1 through clusters/borrow", func() error {
 			code, body := do(t, c, "GET", path+"/api/v1/namespaces/kube-system", "", nil)
@@ -137,6 +159,11 @@ func TestOneHost(t *testing.T) {
 			return fmt.Errorf("refused without saying why: %v", err)
 		}
 		return nil
+	})
+	probe(t, "host label", "server-side apply of a host-labelled Cluster with plain rights", func() error {
+		return refused(do(t, client(t, userCert(t, "operator"), ""), "PATCH", env.ClusterAPIServerURL()+clustersAPI+"/own?fieldManager=intruder",
+			`{"apiVersion":"clusters.kubesphere.io/v1alpha1","kind":"Cluster","metadata":{"name":"own","labels":{"cluster-role.kubesphere.io/host":""}},"spec":{"connection":{"type":"Agent"}}}`,
+			http.Header{"Content-Type": {"application/apply-patch+yaml"}}))
 	})
 	probe(t, "host label", "remove the host label with plain update rights", func() error {
 		_, err := env.KubectlAs(testContext(t), kc, "", "", "label", "cluster", "member1", "cluster-role.kubesphere.io/host-")

@@ -3,13 +3,11 @@ package security
 import (
 	"bufio"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -34,23 +32,6 @@ const (
 	// metricsNoRightsSA is a ServiceAccount bound to nothing.
 	metricsNoRightsSA = "security-no-rights"
 )
-
-// metricsHostPool trusts the host CA, which signs the serving certificates of the local
-// controller-manager and tower proxies.
-func metricsHostPool(t *testing.T) *x509.CertPool {
-	t.Helper()
-	pem, err := os.ReadFile(env.CAFile("host"))
-	require.NoError(t, err)
-	pool := x509.NewCertPool()
-	require.True(t, pool.AppendCertsFromPEM(pem))
-	return pool
-}
-
-// metricsAnonymous is a client with no credential at all.
-func metricsAnonymous(t *testing.T) *http.Client {
-	return &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: metricsHostPool(t), MinVersion: tls.VersionTLS12}}}
-}
 
 // metricsClientAs is a client with the client certificate of a host kubeconfig.
 func metricsClientAs(t *testing.T, kubeconfig string) *http.Client {
@@ -162,7 +143,7 @@ func metricsToken(t *testing.T, sa string) string {
 func TestMetricsControllerManager(t *testing.T) {
 	ids := env.ControllerManagers()
 	require.NotEmpty(t, ids, "the environment runs controller-manager")
-	anonymous := metricsAnonymous(t)
+	anonymous := client(t, nil, "")
 	reader, readerToken := bindMetricsReader(t)
 	admin := metricsClientAs(t, env.Kubeconfig())
 	noRightsToken := metricsToken(t, metricsNoRightsSA)
@@ -244,7 +225,7 @@ func towerConnect(t *testing.T, base, target string, cert *tls.Certificate, toke
 	if err != nil {
 		return 0, err
 	}
-	cfg := &tls.Config{RootCAs: metricsHostPool(t), NextProtos: []string{"http/1.1"}, MinVersion: tls.VersionTLS12}
+	cfg := &tls.Config{RootCAs: caPool(t), NextProtos: []string{"http/1.1"}, MinVersion: tls.VersionTLS12}
 	if cert != nil {
 		cfg.Certificates = []tls.Certificate{*cert}
 	}
@@ -273,7 +254,7 @@ func towerConnect(t *testing.T, base, target string, cert *tls.Certificate, toke
 // caller without a permitted host identity, to member1 (Direct) or member2 (whose agent's
 // tunnel is up).
 func TestTowerProxyUnauthenticated(t *testing.T) {
-	anonymous := metricsAnonymous(t)
+	anonymous := client(t, nil, "")
 	nobodyConfig, err := env.IssueClientCert("host", "nobody")
 	require.NoError(t, err)
 	nobody := metricsCert(t, nobodyConfig)

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // The developer may use member1 only. Every trick below tries to reach member2 (or the
@@ -14,6 +16,13 @@ func TestPathTricksReachNoOtherCluster(t *testing.T) {
 	dev := client(t, userCert(t, "developer", "developers"), "")
 	uid2 := memberUID(t, "member2")
 	const target = "api/v1/namespaces/kube-system"
+	// The same client reaches member1 and reads its identity there: a trick that gets
+	// nothing does so because it is refused, not because the client cannot reach anything.
+	for _, url := range []string{env.DirectPathURL("member1") + "/" + target, env.ViaHostURL("member1") + "/" + target} {
+		code, body := do(t, dev, "GET", url, "", nil)
+		require.Equal(t, http.StatusOK, code, body)
+		require.Contains(t, body, memberUID(t, "member1"))
+	}
 	sub := clustersAPI
 	tricks := []string{
 		"/clusters/member2/" + target,
@@ -63,7 +72,16 @@ func TestPathTricksReachNoOtherCluster(t *testing.T) {
 // Identity headers and WebSocket token protocols a client sends are never believed and
 // never forwarded: the member acts on the caller's own identity only.
 func TestClientIdentityHeadersAreNotBelieved(t *testing.T) {
+	// A pod to exec into on each member, in a namespace where the developer may not exec:
+	// a believed identity header would open a shell there.
+	for _, m := range []string{"member1", "member2"} {
+		kubectl(t, m, shellPod("kube-system"), "apply", "-f", "-")
+		kubectl(t, m, "", "wait", "-n", "kube-system", "--for=condition=Ready", "pod/shell", "--timeout=60s")
+	}
 	dev := client(t, userCert(t, "developer", "developers"), "")
+	// Positive control: the developer reads member1's pods in kube-system (view).
+	code, body := do(t, dev, "GET", env.DirectPathURL("member1")+"/api/v1/namespaces/kube-system/pods/shell", "", nil)
+	require.Equal(t, http.StatusOK, code, body)
 	nobody := client(t, userCert(t, "nobody"), "")
 	anonymous := client(t, nil, "")
 	agent := agentToken(t, "member2")
@@ -91,7 +109,7 @@ func TestClientIdentityHeadersAreNotBelieved(t *testing.T) {
 				// may use no cluster.
 				url := base + "/api/v1/namespaces/kube-system/secrets"
 				probe(t, "forged identity", fmt.Sprintf("%s as %s with forged header set %d", name, who, i), func() error {
-					return refused(do(t, c, "GET", url, "", h))
+					return denied(do(t, c, "GET", url, "", h))
 				})
 				probe(t, "forged identity on upgrades", fmt.Sprintf("%s as %s with forged header set %d", name, who, i), func() error {
 					hdr := http.Header{}
@@ -101,7 +119,7 @@ func TestClientIdentityHeadersAreNotBelieved(t *testing.T) {
 					for k, v := range h {
 						hdr[k] = v
 					}
-					return refused(do(t, c, "GET", base+"/api/v1/namespaces/kube-system/pods/shell/exec?command=echo&command=escaped&stdout=true", "", hdr))
+					return denied(do(t, c, "GET", base+"/api/v1/namespaces/kube-system/pods/shell/exec?command=echo&command=escaped&stdout=true", "", hdr))
 				})
 			}
 		}
@@ -129,4 +147,9 @@ func TestUnauthenticatedRequests(t *testing.T) {
 			}
 		}
 	}
+}
+
+// shellPod is a pod on a kwok node (kwok runs exec commands locally) in namespace.
+func shellPod(namespace string) string {
+	return `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"shell","namespace":"` + namespace + `"},"spec":{"containers":[{"name":"main","image":"busybox"}]}}`
 }

@@ -25,6 +25,7 @@ import (
 	clientset "kubesphere.io/multicluster/generated/clientset/versioned"
 	clusterinformers "kubesphere.io/multicluster/generated/informers/externalversions/clusters/v1alpha1"
 	clusterlisters "kubesphere.io/multicluster/generated/listers/clusters/v1alpha1"
+	"kubesphere.io/multicluster/pkg/clusterconn"
 	"kubesphere.io/multicluster/pkg/controller/internal/workers"
 )
 
@@ -192,9 +193,10 @@ func (c *Controller) checkIdentity(cluster *v1alpha1.Cluster, o observation) obs
 		return o
 	}
 	if cluster.Status.UID != "" && cluster.Status.UID != o.uid {
-		return observation{reason: ReasonIdentityMismatch, message: fmt.Sprintf(
-			"the credentials reach a cluster whose kube-system namespace has UID %s, not %s: they point at another cluster; restore them, or delete and re-join the cluster",
-			o.uid, cluster.Status.UID)}
+		// Connect refuses this before the probe runs; a probe connection that saw another
+		// member anyway is worded the same way.
+		err := &clusterconn.IdentityError{Cluster: cluster.Name, Expected: cluster.Status.UID, Found: o.uid}
+		return observation{reason: ReasonIdentityMismatch, message: err.Error()}
 	}
 	all, err := c.clusters.List(everything)
 	if err != nil {
@@ -237,6 +239,8 @@ func (c *Controller) desired(cluster *v1alpha1.Cluster, o observation) *v1alpha1
 	switch {
 	case !known, o.healthy == isReady:
 		// First result, or the same as shown: take it (its message may be newer).
+	case o.reason == ReasonIdentityMismatch || o.reason == ReasonDuplicate:
+		// Not a blip to smooth over: the member is not who the Cluster says. Shown at once.
 	case o.healthy && count < c.opts.SuccessThreshold, !o.healthy && count < c.opts.FailureThreshold:
 		return status // not yet enough in a row to change what is shown
 	}

@@ -97,6 +97,14 @@ func TestIdentityChecks(t *testing.T) {
 	o = c.checkIdentity(cluster("copy", "", ""), other)
 	assert.Equal(t, ReasonDuplicate, o.reason)
 	assert.Contains(t, o.message, `cluster "member2" already is this member`)
+
+	// Another member behind a Ready Cluster is shown at once, not after the failure
+	// threshold: it is no blip.
+	strict := controller(t, Options{FailureThreshold: 3, SuccessThreshold: 1})
+	ready := cluster("member1", "u1", metav1.ConditionTrue)
+	s := strict.desired(ready, observation{reason: ReasonIdentityMismatch, message: "another member"})
+	assert.Equal(t, metav1.ConditionFalse, readyOf(s))
+	assert.Equal(t, "u1", s.UID, "the pin stays")
 }
 
 func TestStatusWrittenOnlyOnChangeOrRefresh(t *testing.T) {

@@ -28,8 +28,8 @@ const DesignateHostVerb = "designate-host"
 // update, on the object as it will be stored (after a patch was applied).
 type Guard struct {
 	// Authorizer decides SubjectAccessReviews for the requesting user (the server's own
-	// authorizer: agents locally, everyone else by the host). Nil admits everything (unit
-	// tests of the storage alone).
+	// authorizer: agents locally, everyone else by the host). Without one, every write
+	// that needs a decision is refused.
 	Authorizer interface {
 		Authorize(context.Context, authorizer.Attributes) (authorizer.Decision, string, error)
 	}
@@ -46,20 +46,28 @@ type Guard struct {
 //   - at most one Cluster carries the host label, and adding or removing it needs
 //     DesignateHostVerb.
 func (g Guard) admit(ctx context.Context, obj, old runtime.Object) error {
-	if g.Authorizer == nil {
-		return nil
-	}
 	c := obj.(*clusters.Cluster)
 	var prev *clusters.Cluster
 	if old != nil {
 		prev = old.(*clusters.Cluster)
 	}
-	u, ok := request.UserFrom(ctx)
-	if !ok {
-		return apierrors.NewForbidden(clusters.Resource("clusters"), c.Name, fmt.Errorf("no user in the request"))
-	}
 	ref := c.Spec.Connection.CredentialsSecretRef
-	if ref != nil && (prev == nil || !apiequality.Semantic.DeepEqual(c.Spec.Connection, prev.Spec.Connection)) {
+	connectionChanged := ref != nil && (prev == nil || !apiequality.Semantic.DeepEqual(c.Spec.Connection, prev.Spec.Connection))
+	_, isHost := c.Labels[clusters.HostClusterLabel]
+	wasHost := false
+	if prev != nil {
+		_, wasHost = prev.Labels[clusters.HostClusterLabel]
+	}
+	if !connectionChanged && isHost == wasHost {
+		// Nothing this guards moved: finalizers, other labels, provider and region stay
+		// writable even for Clusters that predate these checks.
+		return nil
+	}
+	u, ok := request.UserFrom(ctx)
+	if !ok || g.Authorizer == nil {
+		return apierrors.NewForbidden(clusters.Resource("clusters"), c.Name, fmt.Errorf("no user or no authorizer to decide this write"))
+	}
+	if connectionChanged {
 		attrs := authorizer.AttributesRecord{User: u, Verb: "get", APIVersion: "v1", Resource: "secrets",
 			Namespace: ref.Namespace, Name: ref.Name, ResourceRequest: true}
 		if decision, reason, err := g.Authorizer.Authorize(ctx, attrs); decision != authorizer.DecisionAllow {
@@ -74,21 +82,25 @@ func (g Guard) admit(ctx context.Context, obj, old runtime.Object) error {
 			return apierrors.NewForbidden(clusters.Resource("clusters"), c.Name, fmt.Errorf("%s", why))
 		}
 	}
-	_, isHost := c.Labels[clusters.HostClusterLabel]
-	wasHost := false
-	if prev != nil {
-		_, wasHost = prev.Labels[clusters.HostClusterLabel]
-	}
 	if isHost != wasHost {
 		attrs := authorizer.AttributesRecord{User: u, Verb: DesignateHostVerb, APIGroup: clusters.GroupName, APIVersion: "v1alpha1",
 			Resource: "clusters", Name: c.Name, ResourceRequest: true}
-		if decision, _, _ := g.Authorizer.Authorize(ctx, attrs); decision != authorizer.DecisionAllow {
-			return apierrors.NewForbidden(clusters.Resource("clusters"), c.Name, fmt.Errorf(
-				"adding or removing the label %s needs the verb %q on clusters %q, which user %q lacks: the host Cluster is designated by the host admin only",
-				clusters.HostClusterLabel, DesignateHostVerb, c.Name, u.GetName()))
+		if decision, reason, err := g.Authorizer.Authorize(ctx, attrs); decision != authorizer.DecisionAllow {
+			why := fmt.Sprintf("adding or removing the label %s needs the verb %q on clusters %q, which user %q lacks: the host Cluster is designated by the host admin only",
+				clusters.HostClusterLabel, DesignateHostVerb, c.Name, u.GetName())
+			if reason != "" {
+				why += ": " + reason
+			}
+			if err != nil {
+				why += fmt.Sprintf(" (%v)", err)
+			}
+			return apierrors.NewForbidden(clusters.Resource("clusters"), c.Name, fmt.Errorf("%s", why))
 		}
 	}
-	if ref == nil && !isHost {
+	// Uniqueness is checked for what this write adds: a new Secret reference, a new host.
+	checkSecret := connectionChanged && (prev == nil || prev.Spec.Connection.CredentialsSecretRef == nil || *prev.Spec.Connection.CredentialsSecretRef != *ref)
+	checkHost := isHost && !wasHost
+	if !checkSecret && !checkHost {
 		return nil
 	}
 	all, err := g.list(ctx)
@@ -101,11 +113,11 @@ func (g Guard) admit(ctx context.Context, obj, old runtime.Object) error {
 		if other.Name == c.Name {
 			continue
 		}
-		if o := other.Spec.Connection.CredentialsSecretRef; ref != nil && o != nil && *o == *ref {
+		if o := other.Spec.Connection.CredentialsSecretRef; checkSecret && o != nil && *o == *ref {
 			errs = append(errs, field.Forbidden(field.NewPath("spec", "connection", "credentialsSecretRef"), fmt.Sprintf(
 				"Secret %s/%s already backs Cluster %q: one Secret backs at most one Cluster; give this one its own", ref.Namespace, ref.Name, other.Name)))
 		}
-		if _, ok := other.Labels[clusters.HostClusterLabel]; ok && isHost {
+		if _, ok := other.Labels[clusters.HostClusterLabel]; ok && checkHost {
 			errs = append(errs, field.Forbidden(field.NewPath("metadata", "labels").Key(clusters.HostClusterLabel), fmt.Sprintf(
 				"Cluster %q is already the host: at most one Cluster carries this label", other.Name)))
 		}
@@ -118,19 +130,13 @@ func (g Guard) admit(ctx context.Context, obj, old runtime.Object) error {
 
 // Create admits the new Cluster after the caller's own admission.
 func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
-	return r.Store.Create(ctx, obj, func(ctx context.Context, obj runtime.Object) error {
-		if createValidation != nil {
-			if err := createValidation(ctx, obj); err != nil {
-				return err
-			}
-		}
-		return r.guard.admit(ctx, obj, nil)
-	}, options)
+	return r.Store.Create(ctx, obj, r.admitCreate(createValidation), options)
 }
 
-// Update admits the Cluster as it will be stored after the caller's own admission.
+// Update admits the Cluster as it will be stored after the caller's own admission, and a
+// Cluster that an update creates (server-side apply of a new one) as Create does.
 func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
-	return r.Store.Update(ctx, name, objInfo, createValidation, func(ctx context.Context, obj, old runtime.Object) error {
+	return r.Store.Update(ctx, name, objInfo, r.admitCreate(createValidation), func(ctx context.Context, obj, old runtime.Object) error {
 		if updateValidation != nil {
 			if err := updateValidation(ctx, obj, old); err != nil {
 				return err
@@ -138,6 +144,17 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 		}
 		return r.guard.admit(ctx, obj, old)
 	}, forceAllowCreate, options)
+}
+
+func (r *REST) admitCreate(createValidation rest.ValidateObjectFunc) rest.ValidateObjectFunc {
+	return func(ctx context.Context, obj runtime.Object) error {
+		if createValidation != nil {
+			if err := createValidation(ctx, obj); err != nil {
+				return err
+			}
+		}
+		return r.guard.admit(ctx, obj, nil)
+	}
 }
 
 // storedClusters lists every Cluster from the store's watch cache.

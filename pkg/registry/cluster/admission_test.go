@@ -64,6 +64,16 @@ func TestGuard(t *testing.T) {
 	assert.Contains(t, err.Error(), `Secret kubesphere-system/member1-credentials already backs Cluster "member1"`)
 	require.NoError(t, guard(rights{"get secrets borrow-credentials": true}).admit(ctx, directTo("borrow", "https://127.0.0.1:26443", "borrow-credentials"), nil))
 
+	// Clusters that already share a Secret (made before these checks) can still be changed
+	// where nothing guarded moves: their finalizers can go, so they can be deleted.
+	sharing := directTo("older", "https://127.0.0.1:26443", "member1-credentials")
+	released := sharing.DeepCopy()
+	released.Finalizers = nil
+	sharing.Finalizers = []string{"clusters.kubesphere.io/cleanup"}
+	require.NoError(t, guard(rights{}).admit(ctx, released, sharing))
+	require.NoError(t, Guard{list: guard(rights{}).list}.admit(ctx, released, sharing), "no decision needed, none asked")
+	assert.True(t, apierrors.IsForbidden(Guard{list: guard(rights{}).list}.admit(ctx, borrow, nil)), "no authorizer refuses what needs one")
+
 	// The host label: its own verb, and one host.
 	claim := member1.DeepCopy()
 	claim.Labels = map[string]string{clusters.HostClusterLabel: "true"}
