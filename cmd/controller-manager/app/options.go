@@ -6,8 +6,6 @@ import (
 	"time"
 
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
-	genericapiserver "k8s.io/apiserver/pkg/server"
-	genericoptions "k8s.io/apiserver/pkg/server/options"
 	cliflag "k8s.io/component-base/cli/flag"
 	netutils "k8s.io/utils/net"
 
@@ -27,10 +25,11 @@ type Options struct {
 	CredentialsNamespace string
 	// SecureServing, Authentication and Authorization serve /metrics and the health checks
 	// as kube-controller-manager and kube-scheduler do: HTTPS, callers authenticated and
-	// authorized by the host.
-	SecureServing  *genericoptions.SecureServingOptions
-	Authentication *genericoptions.DelegatingAuthenticationOptions
-	Authorization  *genericoptions.DelegatingAuthorizationOptions
+	// authorized by the host. Same flags as k8s.io/apiserver's options (serving.go,
+	// delegated.go).
+	SecureServing  *SecureServingOptions
+	Authentication *AuthenticationOptions
+	Authorization  *AuthorizationOptions
 	// Tower reaches Agent clusters through the tower proxies, as cluster-apiserver does.
 	Tower  tunnel.DialerOptions
 	Health clusterhealth.Options
@@ -45,14 +44,24 @@ type Options struct {
 
 // NewOptions returns the defaults.
 func NewOptions() *Options {
-	o := &Options{
+	return &Options{
 		CredentialsNamespace: "kubesphere-system",
 		// client-go's 5 QPS wrote the first status of 1,000 new clusters in over 3 minutes.
-		KubeAPIQPS:         50,
-		KubeAPIBurst:       100,
-		SecureServing:      genericoptions.NewSecureServingOptions(),
-		Authentication:     genericoptions.NewDelegatingAuthenticationOptions(),
-		Authorization:      genericoptions.NewDelegatingAuthorizationOptions(),
+		KubeAPIQPS:   50,
+		KubeAPIBurst: 100,
+		SecureServing: &SecureServingOptions{
+			// Loopback by default, as before: a pod sets --bind-address=0.0.0.0 so that
+			// Prometheus and the kubelet reach it.
+			BindAddress: netutils.ParseIPSloppy("127.0.0.1"),
+			BindPort:    DefaultSecurePort,
+			// No --cert-dir by default: the self-signed certificate is made in memory, since
+			// the container's root filesystem is read-only.
+			PairName: "controller-manager",
+		},
+		Authentication: NewAuthenticationOptions(),
+		// The kubelet probes /healthz, /readyz and /livez without credentials (the default
+		// --authorization-always-allow-paths); everything else needs the host's say.
+		Authorization:      NewAuthorizationOptions(),
 		Health:             clusterhealth.DefaultOptions(),
 		LeaderElect:        true,
 		LeaseNamespace:     "kube-federation-system",
@@ -61,19 +70,6 @@ func NewOptions() *Options {
 		LeaseRenewDeadline: 10 * time.Second,
 		LeaseRetryPeriod:   2 * time.Second,
 	}
-	// Loopback by default, as before: a pod sets --bind-address=0.0.0.0 so that Prometheus
-	// and the kubelet reach it.
-	o.SecureServing.BindAddress = netutils.ParseIPSloppy("127.0.0.1")
-	o.SecureServing.BindPort = DefaultSecurePort
-	// --secure-port=0 turns serving off.
-	o.SecureServing.Required = false
-	// No --cert-dir by default: the self-signed certificate is made in memory, since the
-	// container's root filesystem is read-only.
-	o.SecureServing.ServerCert.CertDirectory = ""
-	o.SecureServing.ServerCert.PairName = "controller-manager"
-	// The kubelet probes without credentials; everything else needs the host's say.
-	o.Authorization.AlwaysAllowPaths = []string{"/healthz", "/readyz", "/livez"}
-	return o
 }
 
 // Flags returns the flags by section.
@@ -89,16 +85,9 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 		"Host namespace of the Secrets that hold Direct clusters' credentials; must match cluster-apiserver's.")
 	o.Tower.AddFlags(fs)
 
-	fs = fss.FlagSet("secure serving")
-	o.SecureServing.AddFlags(fs)
-	fs.Lookup("secure-port").Usage = "The port of /metrics (authenticated and authorized by the host), /healthz, /livez and /readyz (open to anyone), over HTTPS. 0 serves none of them."
-	fs.Lookup("cert-dir").Usage = "Directory the self-signed serving certificate is written to when --tls-cert-file and --tls-private-key-file are not given. Empty: the certificate is made in memory at every start."
-	fs = fss.FlagSet("authentication")
-	o.Authentication.AddFlags(fs)
-	fs.Lookup("authentication-kubeconfig").Usage = "Kubeconfig of the host API server that reviews callers' tokens (tokenreviews.authentication.k8s.io) and holds the client CAs (configmap kube-system/extension-apiserver-authentication). Empty means --kubeconfig, or in-cluster."
-	fs = fss.FlagSet("authorization")
-	o.Authorization.AddFlags(fs)
-	fs.Lookup("authorization-kubeconfig").Usage = "Kubeconfig of the host API server that authorizes callers (subjectaccessreviews.authorization.k8s.io): /metrics needs get on the non-resource URL /metrics (ClusterRole kubesphere:metrics-reader). Empty means --kubeconfig, or in-cluster."
+	o.SecureServing.AddFlags(fss.FlagSet("secure serving"))
+	o.Authentication.AddFlags(fss.FlagSet("authentication"))
+	o.Authorization.AddFlags(fss.FlagSet("authorization"))
 
 	fs = fss.FlagSet("cluster health")
 	fs.DurationVar(&o.Health.Interval, "probe-interval", o.Health.Interval, "Time between two probes of one cluster's /readyz (falling back to /healthz).")
@@ -141,12 +130,7 @@ func (o *Options) Validate() error {
 	if err := o.Tower.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	// Upstream's message for a port above 65535 says 0 is not allowed, which it is here.
-	if p := o.SecureServing.BindPort; p < 0 || p > 65535 {
-		errs = append(errs, fmt.Errorf("--secure-port %d is not a port: 1 to 65535, or 0 to serve nothing", p))
-	} else {
-		errs = append(errs, o.SecureServing.Validate()...)
-	}
+	errs = append(errs, o.SecureServing.Validate()...)
 	errs = append(errs, o.Authentication.Validate()...)
 	errs = append(errs, o.Authorization.Validate()...)
 	if o.LeaderElect && !(o.LeaseRetryPeriod < o.LeaseRenewDeadline && o.LeaseRenewDeadline < o.LeaseDuration) {
@@ -159,24 +143,23 @@ func (o *Options) Validate() error {
 type Config struct {
 	Options *Options
 	// SecureServing is nil when --secure-port is 0: nothing is served.
-	SecureServing  *genericapiserver.SecureServingInfo
-	Authentication genericapiserver.AuthenticationInfo
-	Authorization  genericapiserver.AuthorizationInfo
+	SecureServing  *SecureServingInfo
+	Authentication AuthenticationInfo
+	Authorization  AuthorizationInfo
 }
 
-// Config builds the secure port from validated options: it listens (a port in use fails
-// the start, not later), makes a self-signed certificate when none is given, and reads the
-// host's client CAs for the delegated authentication.
+// Config builds the secure port from validated options: it makes a self-signed
+// certificate when none is given, reads the host's client CAs for the delegated
+// authentication (a host that refuses them fails the start), and listens (a port in use
+// fails the start, not later).
 func (o *Options) Config() (*Config, error) {
 	c := &Config{Options: o}
-	if o.SecureServing.BindPort == 0 && o.SecureServing.Listener == nil {
+	if !o.SecureServing.enabled() {
 		return c, nil
 	}
-	if err := o.SecureServing.MaybeDefaultWithSelfSignedCerts("localhost", nil, []net.IP{netutils.ParseIPSloppy("127.0.0.1")}); err != nil {
-		return nil, fmt.Errorf("creating the self-signed serving certificate: %w", err)
-	}
-	if err := o.SecureServing.ApplyTo(&c.SecureServing); err != nil {
-		return nil, fmt.Errorf("--bind-address, --secure-port: %w", err)
+	serving, err := o.SecureServing.applyTo("localhost", nil, []net.IP{netutils.ParseIPSloppy("127.0.0.1")})
+	if err != nil {
+		return nil, fmt.Errorf("secure port: %w", err)
 	}
 	// The host to delegate to is the host this component works on: with no kubeconfig of
 	// their own the reviews go there with its identity, as in-cluster they would.
@@ -187,15 +170,16 @@ func (o *Options) Config() (*Config, error) {
 	if authz.RemoteKubeConfigFile == "" {
 		authz.RemoteKubeConfigFile = o.Kubeconfig
 	}
-	err := authn.ApplyTo(&c.Authentication, c.SecureServing, nil)
+	err = authn.applyTo(&c.Authentication, serving)
 	if err != nil {
-		err = fmt.Errorf("delegated authentication (the host's service account needs the ClusterRole system:auth-delegator and, in kube-system, the Role extension-apiserver-authentication-reader): %w", err)
-	} else if err = authz.ApplyTo(&c.Authorization); err != nil {
+		err = fmt.Errorf("delegated authentication (the host's service account needs the ClusterRole system:auth-delegator and, in kube-system, the Role %s): %w", authenticationRoleName, err)
+	} else if err = authz.applyTo(&c.Authorization); err != nil {
 		err = fmt.Errorf("delegated authorization: %w", err)
 	}
 	if err != nil {
-		_ = c.SecureServing.Listener.Close()
+		_ = serving.Listener.Close()
 		return nil, err
 	}
+	c.SecureServing = serving
 	return c, nil
 }

@@ -16,10 +16,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	genericapifilters "k8s.io/apiserver/pkg/endpoints/filters"
-	apirequest "k8s.io/apiserver/pkg/endpoints/request"
-	genericapiserver "k8s.io/apiserver/pkg/server"
-	genericfilters "k8s.io/apiserver/pkg/server/filters"
 	"k8s.io/apiserver/pkg/server/healthz"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -141,26 +137,10 @@ func serve(ctx context.Context, c *Config, registry *prometheus.Registry) error 
 	healthz.InstallHandler(mux)
 	healthz.InstallLivezHandler(mux)
 	healthz.InstallReadyzHandler(mux)
-	if _, _, err := c.SecureServing.Serve(withAuth(mux, c.Authentication, c.Authorization), 0, ctx.Done()); err != nil {
+	if err := c.SecureServing.Serve(withAuth(mux, c.Authentication, c.Authorization), ctx.Done()); err != nil {
 		return fmt.Errorf("serving on %s: %w", c.SecureServing.Listener.Addr(), err)
 	}
 	return nil
-}
-
-// withAuth is kube-controller-manager's and kube-scheduler's filter chain: every caller
-// is authenticated (by the host's TokenReview, or a client certificate of the host's CAs;
-// anyone else is system:anonymous), then authorized by the host's SubjectAccessReview for
-// the path as a non-resource URL, except --authorization-always-allow-paths. A token the
-// host rejects gets 401, a caller without the right 403.
-func withAuth(h http.Handler, authn genericapiserver.AuthenticationInfo, authz genericapiserver.AuthorizationInfo) http.Handler {
-	// No API prefixes: every path is a non-resource URL (verb get for GET).
-	resolver := &apirequest.RequestInfoFactory{}
-	h = genericapifilters.WithAuthorization(h, authz.Authorizer, clientgoscheme.Codecs)
-	h = genericapifilters.WithAuthentication(h, authn.Authenticator, genericapifilters.Unauthorized(clientgoscheme.Codecs), nil, authn.RequestHeaderConfig)
-	h = genericapifilters.WithRequestInfo(h, resolver)
-	h = genericapifilters.WithCacheControl(h)
-	h = genericfilters.WithHTTPLogging(h)
-	return genericfilters.WithPanicRecovery(h, resolver)
 }
 
 func runControllers(ctx context.Context, o *Options, hostConfig *rest.Config, hostClient kubernetes.Interface, clusterClient clientset.Interface, registry prometheus.Registerer) error {

@@ -1,0 +1,5 @@
+package app
+
+import "syscall"
+
+const soReusePort = syscall.SO_REUSEPORT
