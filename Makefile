@@ -2,7 +2,7 @@
 SHELL := /usr/bin/env bash -o errexit -o pipefail -o nounset
 BIN := _output/bin
 GO_TEST_FLAGS ?=
-# Extra flags for hack/local-env, e.g. LOCAL_UP_FLAGS="--host-port=26443 --members=member1".
+# Extra flags for hack/local-env, e.g. LOCAL_UP_FLAGS="--host-port=16543 --members=member1".
 LOCAL_UP_FLAGS ?=
 # Extra flags for hack/bench-proxy, e.g. BENCH_FLAGS="--requests=5000 --routes=bc".
 BENCH_FLAGS ?=
