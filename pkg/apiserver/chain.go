@@ -60,8 +60,8 @@ func proxyHandlerChain(api http.Handler, c *genericapiserver.Config) http.Handle
 	return h
 }
 
-// proxyStackFrame is more than half of the 32 KiB stack a proxied request grows to
-// (profiles of this server: the request's goroutine grew from 8 to 16, then 32 KiB).
+// proxyStackFrame is more than half of the 32 KiB stack a proxied request grows to (in
+// profiles the request's goroutine grew from 8 to 16, then 32 KiB).
 const proxyStackFrame = 20 << 10
 
 // stackIndex is a variable so that the compiler keeps growStack's frame.
@@ -70,9 +70,8 @@ var stackIndex = 1
 // growStack grows the calling goroutine's stack to 32 KiB in one step, while it holds only
 // the HTTP/2 server's few frames. Each HTTP/2 request runs on a new goroutine that starts
 // with a small stack; left alone it grew twice deep in the filter chain, and each growth
-// copies the stack and walks every frame on it: 5% of this server's CPU in a profile, and
-// about 60 us of each proxied request's time in a build that timed the filters (README).
-// BenchmarkGrowStack shows the difference alone.
+// copies the stack and walks every frame on it, a visible share of this server's CPU in
+// profiles. BenchmarkGrowStack shows the difference alone.
 //
 //go:noinline
 func growStack() byte {

@@ -27,8 +27,9 @@ var memberLongRunning = genericfilters.BasicLongRunningRequestCheck(
 	sets.NewString("watch", "proxy"), sets.NewString("attach", "exec", "proxy", "log", "portforward"))
 
 // LongRunningCheck judges a proxied request by what it asks of the member, so a proxied
-// GET of one pod is a short request here too (audited once, drained on shutdown, under
-// the request timeout) and a proxied watch, exec or logs -f is long-running. Every other
+// GET of one pod is a short request here too (audited once, drained on shutdown) and a
+// proxied watch, exec or logs -f is long-running. (The proxied chain has no request
+// timeout: the member applies its own.) Every other
 // request is left to delegate. A proxied request whose member path cannot be read counts
 // as long-running: cutting a stream would be worse than not timing out a short request.
 func LongRunningCheck(delegate request.LongRunningRequestCheck) request.LongRunningRequestCheck {

@@ -30,8 +30,7 @@ func NewForwarder(cluster string, cfg *rest.Config) (http.Handler, error) {
 	}
 	// HTTP/1.1 with keep-alive for every request but watches: upgrades (exec, attach,
 	// port-forward) cannot go over HTTP/2, and next to the member HTTP/1.1 was the faster
-	// of the two (bench-proxy --member=member2: GET p50 1.55x direct against 1.69x over
-	// HTTP/2, LIST 1.23x against 0.82x).
+	// of the two in bench-proxy --member=member2 (docs/benchmarks.md).
 	h1 := rest.CopyConfig(cfg)
 	h1.NextProtos = []string{"http/1.1"}
 	rt1, err := rest.TransportFor(h1)
@@ -39,9 +38,9 @@ func NewForwarder(cluster string, cfg *rest.Config) (http.Handler, error) {
 		return nil, err
 	}
 	// Watches go over HTTP/2, where the member offers it: over HTTP/1.1 each open watch held
-	// a TLS connection of its own to the member, with its buffers and two goroutines. Over
-	// one HTTP/2 connection, 200 watches cost the agent half the memory (its RSS grew 12
-	// MiB instead of 24) and delivered their events sooner.
+	// a TLS connection of its own to the member, with its buffers and two goroutines; over
+	// one HTTP/2 connection many watches cost the agent about half the memory and
+	// delivered their events sooner.
 	rt2, err := rest.TransportFor(cfg)
 	if err != nil {
 		return nil, err
