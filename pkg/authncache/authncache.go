@@ -25,7 +25,7 @@ const DefaultTTL = 10 * time.Second
 const maxEntries = 4096
 
 // Authenticator caches the responses of a delegate for requests that carry a client
-// certificate and no Authorization header. The key is the leaf certificate and the
+// certificate and no token (no Authorization header, no WebSocket subprotocols). The key is the leaf certificate and the
 // front-proxy identity headers (the aggregator's certificate is shared by every user),
 // so two requests share an entry only if the delegate could not tell them apart.
 type Authenticator struct {
@@ -49,7 +49,9 @@ func New(delegate authenticator.Request, headers *authenticatorfactory.RequestHe
 func (a *Authenticator) AuthenticateRequest(req *http.Request) (*authenticator.Response, bool, error) {
 	// Bearer tokens go to the delegate: its token authenticator has its own cache, and a
 	// request with both a token and a certificate must be judged as the delegate judges it.
-	if req.TLS == nil || len(req.TLS.PeerCertificates) == 0 || req.Header.Get("Authorization") != "" {
+	// A WebSocket request may carry its token in the subprotocol header instead.
+	if req.TLS == nil || len(req.TLS.PeerCertificates) == 0 || req.Header.Get("Authorization") != "" ||
+		len(req.Header.Values("Sec-Websocket-Protocol")) > 0 {
 		return a.delegate.AuthenticateRequest(req)
 	}
 	leaf := req.TLS.PeerCertificates[0]

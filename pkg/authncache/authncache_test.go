@@ -98,6 +98,16 @@ func TestNotCached(t *testing.T) {
 		a.AuthenticateRequest(request(alice, http.Header{"Authorization": {"Bearer t"}}))
 	}
 	assert.Equal(t, 2, delegate.calls, "requests with a token always go to the delegate")
+	// A WebSocket request carries its token in the subprotocol header: judged by the
+	// delegate every time, and never cached for the certificate alone.
+	ws := &counting{}
+	b := New(ws, headers, time.Minute)
+	mallory := cert("mallory", time.Now().Add(time.Hour))
+	for i := 0; i < 2; i++ {
+		b.AuthenticateRequest(request(mallory, http.Header{"Sec-Websocket-Protocol": {"base64url.bearer.authorization.k8s.io.dA, v5.channel.k8s.io"}}))
+	}
+	b.AuthenticateRequest(request(mallory, nil))
+	assert.Equal(t, 3, ws.calls, "nothing was cached for the certificate by the WebSocket requests")
 
 	expired := cert("old", time.Now().Add(-time.Second))
 	for i := 0; i < 2; i++ {

@@ -220,10 +220,18 @@ func build(c *v1alpha1.Cluster, secret *corev1.Secret) (*Backend, error) {
 		if err != nil {
 			return nil, bad("the kubeconfig does not parse: %v", err)
 		}
-		// Only static credentials: an exec or auth-provider plugin would run on the host.
+		// Only static credentials: an exec or auth-provider plugin would run on the host, and
+		// a file named in a Secret would be read from this component's own disk (checked
+		// before clientcmd opens them).
 		if ctx := loaded.Contexts[loaded.CurrentContext]; ctx != nil {
 			if a := loaded.AuthInfos[ctx.AuthInfo]; a != nil && (a.Exec != nil || a.AuthProvider != nil) {
 				return nil, bad("the kubeconfig uses an exec or auth-provider plugin; only certificates and tokens are allowed")
+			}
+			if a := loaded.AuthInfos[ctx.AuthInfo]; a != nil && (a.ClientCertificate != "" || a.ClientKey != "" || a.TokenFile != "") {
+				return nil, bad("the kubeconfig names files (client-certificate, client-key or tokenFile); embed them as client-certificate-data, client-key-data or token instead")
+			}
+			if cl := loaded.Clusters[ctx.Cluster]; cl != nil && cl.CertificateAuthority != "" {
+				return nil, bad("the kubeconfig names a file (certificate-authority); embed it as certificate-authority-data instead")
 			}
 		}
 		if cfg, err = clientcmd.NewDefaultClientConfig(*loaded, &clientcmd.ConfigOverrides{}).ClientConfig(); err != nil {
@@ -243,6 +251,9 @@ func build(c *v1alpha1.Cluster, secret *corev1.Secret) (*Backend, error) {
 	}
 	if cfg.BearerTokenFile != "" || cfg.Username != "" {
 		return nil, bad("token files and basic authentication are not supported; use a token or a client certificate")
+	}
+	if cfg.CAFile != "" || cfg.CertFile != "" || cfg.KeyFile != "" {
+		return nil, bad("the kubeconfig names files (certificate-authority, client-certificate or client-key); embed them as *-data instead")
 	}
 	// No impersonation from the credential itself: each request impersonates its caller.
 	cfg.Impersonate = rest.ImpersonationConfig{}

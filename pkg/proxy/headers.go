@@ -1,8 +1,8 @@
 package proxy
 
 import (
+	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"k8s.io/apiserver/pkg/authentication/user"
@@ -64,9 +64,34 @@ func impersonate(h http.Header, u user.Info) {
 	for k, vs := range u.GetExtra() {
 		// Header names cannot hold every character an extra key may: percent-encode it,
 		// as the impersonation API specifies.
-		name := "Impersonate-Extra-" + url.PathEscape(k)
+		name := "Impersonate-Extra-" + escapeHeaderKey(k)
 		for _, v := range vs {
 			h.Add(name, v)
 		}
 	}
+}
+
+// escapeHeaderKey percent-encodes every byte of key that may not stand in a header name
+// (RFC 7230 tchar), and '%' itself, so that the member's url.PathUnescape gives key back.
+// url.PathEscape is not enough: it keeps ':', '@', '=' and others that no header name may
+// hold, and the request would fail.
+func escapeHeaderKey(key string) string {
+	var b strings.Builder
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if isTokenChar(c) && c != '%' {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "%%%02X", c)
+	}
+	return b.String()
+}
+
+func isTokenChar(c byte) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }

@@ -3,6 +3,8 @@ package proxy
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -75,6 +77,31 @@ func TestImpersonate(t *testing.T) {
 	assert.Equal(t, []string{"developers"}, h.Values("Impersonate-Group"), "system:authenticated is added by the member")
 	assert.Equal(t, []string{"X509SHA256=ab"}, h.Values("Impersonate-Extra-authentication.kubernetes.io%2Fcredential-id"))
 	assert.Equal(t, []string{"a", "b"}, h.Values("Impersonate-Extra-Scopes"))
+
+	// Keys with characters no header name may hold are still sent (the transport refuses
+	// invalid names), and decode back to the key (lowercased, as the member reads it).
+	odd := http.Header{}
+	key := "example.com/a:b@c=d %e"
+	impersonate(odd, &user.DefaultInfo{Name: "alice", Extra: map[string][]string{key: {"v"}}})
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		for name := range r.Header {
+			if rest, ok := strings.CutPrefix(name, "Impersonate-Extra-"); ok {
+				decoded, err := url.PathUnescape(rest)
+				assert.NoError(t, err)
+				got = append(got, strings.ToLower(decoded))
+			}
+		}
+	}))
+	defer srv.Close()
+	req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
+	require.NoError(t, err)
+	req.Header = odd
+	resp, err := srv.Client().Do(req)
+	require.NoError(t, err, "every header name is valid")
+	resp.Body.Close()
+	assert.Equal(t, []string{key}, got)
+	assert.Len(t, odd, 2, "Impersonate-User and one extra")
 }
 
 func TestRequestInfoResolver(t *testing.T) {
