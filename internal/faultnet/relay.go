@@ -1,4 +1,5 @@
-// Package faultnet plays a failing network in tests: a TCP relay that can go silent.
+// Package faultnet plays a failing network in tests: a TCP relay that can go silent, or
+// start leading somewhere else.
 package faultnet
 
 import (
@@ -11,12 +12,12 @@ import (
 // machine vanished, or a NAT entry that was dropped, where no reset ever arrives.
 type Relay struct {
 	l      net.Listener
-	target string
 	frozen chan struct{}
 	once   sync.Once
 
-	mu    sync.Mutex
-	conns []net.Conn
+	mu     sync.Mutex
+	target string
+	conns  []net.Conn
 }
 
 // NewRelay listens on 127.0.0.1 and forwards to target (host:port).
@@ -36,14 +37,28 @@ func (r *Relay) Addr() string { return r.l.Addr().String() }
 // Freeze stops all traffic, on open connections and new ones alike.
 func (r *Relay) Freeze() { r.once.Do(func() { close(r.frozen) }) }
 
+// Redirect closes every open connection and forwards new ones to target: the name a
+// client dials now leads to another server (DNS, a load balancer).
+func (r *Relay) Redirect(target string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.target = target
+	r.closeAll()
+}
+
 // Close stops listening and closes every connection.
 func (r *Relay) Close() {
 	_ = r.l.Close()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.closeAll()
+}
+
+func (r *Relay) closeAll() {
 	for _, c := range r.conns {
 		_ = c.Close()
 	}
+	r.conns = nil
 }
 
 func (r *Relay) accept() {
@@ -52,7 +67,10 @@ func (r *Relay) accept() {
 		if err != nil {
 			return
 		}
-		up, err := net.Dial("tcp", r.target)
+		r.mu.Lock()
+		target := r.target
+		r.mu.Unlock()
+		up, err := net.Dial("tcp", target)
 		if err != nil {
 			_ = c.Close()
 			continue

@@ -17,7 +17,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -338,39 +337,6 @@ func TestDirectIdentityIsVerifiedOncePerBackend(t *testing.T) {
 	assert.Equal(t, 3, checks, "new credentials, a new check")
 }
 
-// switchRelay forwards every new connection to the address in target.
-type switchRelay struct {
-	net.Listener
-	target atomic.Value
-}
-
-func newSwitchRelay(t *testing.T, target string) *switchRelay {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	r := &switchRelay{Listener: l}
-	r.target.Store(target)
-	go func() {
-		for {
-			in, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer in.Close()
-				out, err := net.Dial("tcp", r.target.Load().(string))
-				if err != nil {
-					return
-				}
-				defer out.Close()
-				go func() { _, _ = io.Copy(out, in) }()
-				_, _ = io.Copy(in, out)
-			}()
-		}
-	}()
-	t.Cleanup(func() { _ = l.Close() })
-	return r
-}
-
 // An endpoint whose name starts to lead to another API server (DNS, a load balancer) is
 // not trusted on its certificate alone: a connection to another serving key is refused,
 // the member is verified again, and the other cluster gets nothing but the check.
@@ -395,12 +361,14 @@ func TestDirectConnectionsToAnotherServerAreRefused(t *testing.T) {
 	a, other := member("uid-a"), member("uid-b")
 	defer a.Close()
 	defer other.Close()
-	relay := newSwitchRelay(t, a.Listener.Addr().String())
+	relay, err := faultnet.NewRelay(a.Listener.Addr().String())
+	require.NoError(t, err)
+	defer relay.Close()
 	bundle := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: a.Certificate().Raw})) +
 		string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: other.Certificate().Raw}))
 	b, _ := backendsWith(t, secret("creds", "1", map[string]string{"token": "t", "ca.crt": bundle}))
 	c := directCluster("kubesphere-system", "creds")
-	c.Spec.Connection.KubernetesAPIEndpoint = "https://" + relay.Addr().String()
+	c.Spec.Connection.KubernetesAPIEndpoint = "https://" + relay.Addr()
 	c.Status.UID = "uid-a"
 	get := func() error {
 		be, err := b.Connect(context.Background(), c)
@@ -416,10 +384,8 @@ func TestDirectConnectionsToAnotherServerAreRefused(t *testing.T) {
 	}
 	require.NoError(t, get())
 
-	relay.target.Store(other.Listener.Addr().String())
-	be, _ := b.Get(c)
-	be.Transport.CloseIdleConnections()
-	err := get()
+	relay.Redirect(other.Listener.Addr().String())
+	err = get()
 	require.ErrorIs(t, err, ErrUnverified, "a connection to another key carries nothing")
 	var mismatch *IdentityError
 	require.ErrorAs(t, get(), &mismatch, "verified again: another cluster")

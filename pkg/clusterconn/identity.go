@@ -74,6 +74,16 @@ func expect(cluster, pinned, found string) error {
 	return nil
 }
 
+// identityRequest asks the API server at endpoint for its kube-system namespace.
+func identityRequest(ctx context.Context, endpoint string) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint+identityPath, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	return req, nil
+}
+
 // namespaceUID reads the UID out of a Namespace in a response.
 func namespaceUID(resp *http.Response) (string, error) {
 	defer resp.Body.Close()
@@ -173,11 +183,10 @@ func (d *directIdentity) verify(endpoint, bearer string, done chan struct{}) {
 func (d *directIdentity) read(endpoint, bearer string) (uid, key string, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), identityTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint+identityPath, nil)
+	req, err := identityRequest(ctx, endpoint)
 	if err != nil {
 		return "", "", err
 	}
-	req.Header.Set("Accept", "application/json")
 	resp, err := bearerTransport{d.transport, bearer}.RoundTrip(req)
 	if err != nil {
 		return "", "", err
@@ -261,11 +270,10 @@ func identityOverStream(ctx context.Context, cluster string, conn net.Conn) (str
 	}
 	_ = conn.SetDeadline(deadline)
 	defer func() { _ = conn.SetDeadline(time.Time{}) }()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+cluster+identityPath, nil)
+	req, err := identityRequest(ctx, "http://"+cluster)
 	if err != nil {
 		return "", err
 	}
-	req.Header.Set("Accept", "application/json")
 	if err := req.Write(conn); err != nil {
 		return "", err
 	}

@@ -105,11 +105,10 @@ func (p *Proxy) Serve(w http.ResponseWriter, req *http.Request, cluster, path st
 	defer cancel()
 	defer context.AfterFunc(p.stopping, cancel)()
 	client := &clientWriter{ResponseWriter: w}
-	stream := isStream(req.URL.Query())
 	defer endedByClient(func() bool {
 		// The client's own context, not ctx: a response cut at shutdown is no clean end,
-		// unless it is a stream that never ends by itself.
-		return req.Context().Err() != nil || client.failed.Load() || (stream && p.stopping.Err() != nil)
+		// unless it is a stream that never ends by itself. Asked only after an abort.
+		return req.Context().Err() != nil || client.failed.Load() || (p.stopping.Err() != nil && isStream(req.URL.Query()))
 	})
 	out := req.WithContext(ctx)
 	out.Header = req.Header.Clone()

@@ -139,9 +139,4 @@ type stream struct {
 func (s stream) TunnelID() string { return s.tunnel }
 
 // CloseWrite half-closes, as the connection under it does (upgraded streams need it).
-func (s stream) CloseWrite() error {
-	if cw, ok := s.Conn.(interface{ CloseWrite() error }); ok {
-		return cw.CloseWrite()
-	}
-	return s.Conn.Close()
-}
+func (s stream) CloseWrite() error { return closeWrite(s.Conn) }

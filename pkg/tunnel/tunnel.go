@@ -70,11 +70,7 @@ func splice(a, b io.ReadWriteCloser) {
 		buf := buffers.Pool{}.Get()
 		_, _ = io.CopyBuffer(dst, src, buf)
 		buffers.Pool{}.Put(buf)
-		if cw, ok := dst.(interface{ CloseWrite() error }); ok {
-			_ = cw.CloseWrite()
-		} else {
-			_ = dst.Close()
-		}
+		_ = closeWrite(dst)
 		done <- struct{}{}
 	}
 	// Both directions run to their end: one side half-closing (CloseWrite after its
@@ -85,6 +81,14 @@ func splice(a, b io.ReadWriteCloser) {
 	<-done
 	_ = a.Close()
 	_ = b.Close()
+}
+
+// closeWrite half-closes c where it can, and closes it where it cannot.
+func closeWrite(c io.Closer) error {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return c.Close()
 }
 
 // frameWriter is the connection yamux writes its frames to. Its send loop hands over a

@@ -1,6 +1,7 @@
 package security
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"os"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"kubesphere.io/multicluster/internal/faultnet"
 )
 
 // A Cluster re-pointed at another member (the finding: member2's Cluster rewritten to
@@ -111,4 +114,59 @@ func TestIdentityMismatchIsNeverForwarded(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// A Direct Cluster whose endpoint name starts to lead to another API server that its CA
+// bundle also trusts (a DNS change, a load balancer re-pointed) is not trusted on its
+// certificate alone: every new connection must present the serving key of the server
+// whose identity was read, so member2 is never sent a request meant for member1.
+func TestEndpointThatLeadsElsewhereIsRefused(t *testing.T) {
+	ctx := testContext(t)
+	uid1 := memberUID(t, "member1")
+	relay, err := faultnet.NewRelay(strings.TrimPrefix(env.MemberURL("member1"), "https://"))
+	require.NoError(t, err)
+	t.Cleanup(relay.Close)
+	require.NoError(t, env.CopySecret(ctx, "member1-credentials", "moving-credentials"))
+	t.Cleanup(func() { kubectl(t, "host", "", "delete", "secret", "-n", "kubesphere-system", "moving-credentials") })
+	var bundle []byte
+	for _, m := range []string{"member1", "member2"} {
+		b, err := os.ReadFile(env.CAFile(m))
+		require.NoError(t, err)
+		bundle = append(bundle, b...)
+	}
+	kubectl(t, "host", fmt.Sprintf(`{"apiVersion":"clusters.kubesphere.io/v1alpha1","kind":"Cluster","metadata":{"name":"moving"},"spec":{"connection":{"type":"Direct","kubernetesAPIEndpoint":"https://%s","caBundle":%q,"credentialsSecretRef":{"namespace":"kubesphere-system","name":"moving-credentials"}}}}`,
+		relay.Addr(), base64.StdEncoding.EncodeToString(bundle)), "apply", "-f", "-")
+	t.Cleanup(func() { kubectl(t, "host", "", "delete", "cluster", "moving") })
+	// A second Cluster of member1 is a duplicate controller-manager never pins: the host
+	// admin pins it by hand.
+	require.Eventually(t, func() bool {
+		_, err := env.Kubectl(ctx, "host", "", "patch", "cluster", "moving", "--subresource=status", "--type=merge", "-p", `{"status":{"uid":"`+uid1+`"}}`)
+		return err == nil
+	}, 20*time.Second, 250*time.Millisecond)
+
+	c := client(t, userCert(t, "security-admin", "system:masters"), "")
+	url := env.DirectPathURL("moving") + "/api/v1/namespaces/kube-system"
+	require.Eventually(t, func() bool {
+		code, body := do(t, c, "GET", url, "", nil)
+		return code == http.StatusOK && strings.Contains(body, uid1)
+	}, 30*time.Second, 250*time.Millisecond, "member1 is reached through the relay")
+
+	relay.Redirect(strings.TrimPrefix(env.MemberURL("member2"), "https://"))
+	var last string
+	leaked := ""
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		code, body := do(t, c, "GET", url, "", nil)
+		if code != http.StatusServiceUnavailable {
+			leaked = fmt.Sprintf("answered %d: %.200s", code, body) // member2's own 401, or worse
+		}
+		last = body
+	}
+	probe(t, "identity pinning (direct)", "an endpoint that now leads to member2", func() error {
+		if leaked != "" {
+			return fmt.Errorf("%s", leaked)
+		}
+		return nil
+	})
+	assert.Contains(t, last, `cluster \"moving\"`)
+	assert.Contains(t, last, "could not be verified")
 }
