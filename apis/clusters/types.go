@@ -4,9 +4,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// HostClusterLabel marks the Cluster object that stands for the host cluster itself.
-const HostClusterLabel = "cluster-role.kubesphere.io/host"
-
 // ConnectionType says how the host reaches a member cluster.
 type ConnectionType string
 

@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	clustersapi "kubesphere.io/multicluster/apis/clusters"
 	"kubesphere.io/multicluster/apis/clusters/v1alpha1"
 	clientset "kubesphere.io/multicluster/generated/clientset/versioned"
 )
@@ -180,7 +181,7 @@ func Join(ctx context.Context, o Options) error {
 	}
 	labels := map[string]string{ManagedByLabel: ManagedBy}
 	if o.HostCluster {
-		labels[v1alpha1.HostClusterLabel] = ""
+		labels[clustersapi.HostClusterLabel] = ""
 	}
 	cluster := &v1alpha1.Cluster{
 		ObjectMeta: metav1.ObjectMeta{Name: o.Name, Labels: labels},
@@ -254,12 +255,12 @@ func checkNew(ctx context.Context, clusters clientset.Interface, name, uid strin
 
 // checkNoHost refuses a second host: the host label names one cluster.
 func checkNoHost(ctx context.Context, clusters clientset.Interface) error {
-	list, err := clusters.ClustersV1alpha1().Clusters().List(ctx, metav1.ListOptions{LabelSelector: v1alpha1.HostClusterLabel})
+	list, err := clusters.ClustersV1alpha1().Clusters().List(ctx, metav1.ListOptions{LabelSelector: clustersapi.HostClusterLabel})
 	if err != nil {
 		return fmt.Errorf("listing Clusters on the host: %w", err)
 	}
 	if len(list.Items) > 0 {
-		return fmt.Errorf("Cluster %q is already the host (label %s); there is one host", list.Items[0].Name, v1alpha1.HostClusterLabel)
+		return fmt.Errorf("Cluster %q is already the host (label %s); there is one host", list.Items[0].Name, clustersapi.HostClusterLabel)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 
+	clustersapi "kubesphere.io/multicluster/apis/clusters"
 	"kubesphere.io/multicluster/apis/clusters/v1alpha1"
 	"kubesphere.io/multicluster/generated/clientset/versioned/fake"
 )
@@ -33,7 +34,7 @@ func TestOneHost(t *testing.T) {
 	ctx := context.Background()
 	member := &v1alpha1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: "member1"}}
 	assert.NoError(t, checkNoHost(ctx, fake.NewSimpleClientset(member)))
-	host := &v1alpha1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: "host", Labels: map[string]string{v1alpha1.HostClusterLabel: ""}}}
+	host := &v1alpha1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: "host", Labels: map[string]string{clustersapi.HostClusterLabel: ""}}}
 	assert.ErrorContains(t, checkNoHost(ctx, fake.NewSimpleClientset(member, host)), `Cluster "host" is already the host`)
 }
 

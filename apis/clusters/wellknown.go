@@ -1,4 +1,4 @@
-package v1alpha1
+package clusters
 
 // The names below are contracts between components that run apart (cluster-apiserver,
 // controller-manager, tower, kubectl-ksmc) and with what users write: each is defined here
