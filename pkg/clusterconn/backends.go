@@ -1,7 +1,3 @@
-// Package clusterconn is how the host reaches each member cluster: its API server's URL
-// and a pooled transport with the host's credential for it, built from the Cluster and
-// its credentials Secret and rebuilt when either changes. The proxy and the health
-// probes share it, so a probe takes the proxy's own path. It depends on client-go only.
 package clusterconn
 
 import (

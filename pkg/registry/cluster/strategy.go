@@ -1,5 +1,3 @@
-// Package cluster holds the storage of the clusters resource and its status subresource:
-// how objects are prepared, validated and printed. The proxy subresource lives elsewhere.
 package cluster
 
 import (
