@@ -112,7 +112,7 @@ func (c *Config) Complete() CompletedConfig {
 		c.GenericConfig.ShutdownWatchTerminationGracePeriod = c.ExtraConfig.ShutdownGracePeriod
 	}
 	if c.ExtraConfig.CredentialsNamespace == "" {
-		c.ExtraConfig.CredentialsNamespace = "kubesphere-system"
+		c.ExtraConfig.CredentialsNamespace = clusters.DefaultNamespace
 	}
 	return CompletedConfig{&completedConfig{GenericConfig: c.GenericConfig.Complete(), ExtraConfig: c.ExtraConfig}}
 }

@@ -1,7 +1,9 @@
-// Package join registers a member cluster on the host (Direct connection) and removes it
-// again. The member gets a ServiceAccount whose only rights are what the proxy needs
-// (impersonation, and reading namespaces and nodes for health); the host stores that
-// ServiceAccount's token, never the admin credential join was run with.
+// Package join is what kubectl-ksmc join and unjoin do: register a member cluster on the
+// host and remove it again. Direct: the member gets a ServiceAccount whose only rights are
+// what the proxy core needs (impersonation, and reading namespaces and nodes for identity
+// and health), and the host stores that ServiceAccount's token, never the admin
+// credential join was run with. Agent (agent.go): the host stores only a join token's
+// hash, and the member runs tower agent with that least-privilege ServiceAccount.
 package join
 
 import (
@@ -52,7 +54,7 @@ const (
 func ProxyClusterRole() *rbacv1.ClusterRole {
 	return &rbacv1.ClusterRole{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole"},
-		ObjectMeta: metav1.ObjectMeta{Name: ClusterRoleName, Labels: map[string]string{ManagedByLabel: ManagedBy}},
+		ObjectMeta: metav1.ObjectMeta{Name: ClusterRoleName, Labels: map[string]string{clustersapi.ManagedByLabel: clustersapi.ManagedBy}},
 		Rules: []rbacv1.PolicyRule{
 			{APIGroups: []string{""}, Resources: []string{"users", "groups", "serviceaccounts"}, Verbs: []string{"impersonate"}},
 			// uids, and extras checked per key as userextras/<key>; RBAC has no
@@ -67,7 +69,7 @@ func ProxyClusterRole() *rbacv1.ClusterRole {
 func ProxyClusterRoleBinding(subject rbacv1.Subject) *rbacv1.ClusterRoleBinding {
 	return &rbacv1.ClusterRoleBinding{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRoleBinding"},
-		ObjectMeta: metav1.ObjectMeta{Name: ClusterRoleName, Labels: map[string]string{ManagedByLabel: ManagedBy}},
+		ObjectMeta: metav1.ObjectMeta{Name: ClusterRoleName, Labels: map[string]string{clustersapi.ManagedByLabel: clustersapi.ManagedBy}},
 		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: ClusterRoleName},
 		Subjects:   []rbacv1.Subject{subject},
 	}
@@ -171,7 +173,7 @@ func Join(ctx context.Context, o Options) error {
 	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: o.Name + "-credentials", Namespace: o.CredentialsNamespace,
-			Labels: map[string]string{ManagedByLabel: ManagedBy, ClusterLabel: o.Name},
+			Labels: map[string]string{clustersapi.ManagedByLabel: clustersapi.ManagedBy, clustersapi.ClusterLabel: o.Name},
 		},
 		Type: corev1.SecretTypeOpaque,
 		Data: map[string][]byte{"kubeconfig": kubeconfig},
@@ -179,7 +181,7 @@ func Join(ctx context.Context, o Options) error {
 	if _, err := host.CoreV1().Secrets(o.CredentialsNamespace).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("storing the credential on the host: %w", err)
 	}
-	labels := map[string]string{ManagedByLabel: ManagedBy}
+	labels := map[string]string{clustersapi.ManagedByLabel: clustersapi.ManagedBy}
 	if o.HostCluster {
 		labels[clustersapi.HostClusterLabel] = ""
 	}
@@ -268,7 +270,7 @@ func checkNoHost(ctx context.Context, clusters clientset.Interface) error {
 // EnsureMemberAccess creates (or keeps) the proxy's ServiceAccount and RBAC on the member:
 // the identity the host's credential (Direct) or the agent (Agent) acts as there.
 func EnsureMemberAccess(ctx context.Context, member kubernetes.Interface) error {
-	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: ServiceAccountName, Namespace: MemberNamespace, Labels: map[string]string{ManagedByLabel: ManagedBy}}}
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: ServiceAccountName, Namespace: MemberNamespace, Labels: map[string]string{clustersapi.ManagedByLabel: clustersapi.ManagedBy}}}
 	if _, err := member.CoreV1().ServiceAccounts(MemberNamespace).Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("creating the proxy's ServiceAccount on the member: %w", err)
 	}
@@ -281,7 +283,7 @@ func ServiceAccountToken(ctx context.Context, member kubernetes.Interface) (toke
 	if err := EnsureMemberAccess(ctx, member); err != nil {
 		return nil, nil, err
 	}
-	labels := map[string]string{ManagedByLabel: ManagedBy}
+	labels := map[string]string{clustersapi.ManagedByLabel: clustersapi.ManagedBy}
 	// A long-lived token: the Cluster works until unjoin deletes this Secret, which
 	// revokes the token at once.
 	secret := &corev1.Secret{

@@ -7,6 +7,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	clustersapi "kubesphere.io/multicluster/apis/clusters"
 )
 
 // Unjoin removes the Cluster and the credential join stored on the host and, when
@@ -43,7 +45,7 @@ func Unjoin(ctx context.Context, o Options) error {
 	case apierrors.IsNotFound(err):
 	case err != nil:
 		return fmt.Errorf("reading Secret %s/%s on the host: %w", secretNS, secretName, err)
-	case secret.Labels[ManagedByLabel] != ManagedBy || secret.Labels[ClusterLabel] != o.Name:
+	case secret.Labels[clustersapi.ManagedByLabel] != clustersapi.ManagedBy || secret.Labels[clustersapi.ClusterLabel] != o.Name:
 		say(o.Out, "host: Secret %s/%s was not created by join; left in place", secretNS, secretName)
 	default:
 		if err := host.CoreV1().Secrets(secretNS).Delete(ctx, secretName, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {

@@ -19,6 +19,7 @@ import (
 	baseversion "k8s.io/component-base/version"
 	netutils "k8s.io/utils/net"
 
+	clustersapi "kubesphere.io/multicluster/apis/clusters"
 	"kubesphere.io/multicluster/apis/clusters/v1alpha1"
 	clusteropenapi "kubesphere.io/multicluster/generated/openapi"
 	"kubesphere.io/multicluster/pkg/apiserver"
@@ -54,7 +55,7 @@ func NewOptions() *Options {
 			apiserver.Codecs.LegacyCodec(v1alpha1.SchemeGroupVersion)),
 		ComponentGlobals:     basecompatibility.NewComponentGlobalsRegistry(),
 		EmbeddedEtcdDataDir:  "/var/lib/cluster-apiserver/etcd",
-		CredentialsNamespace: "kubesphere-system",
+		CredentialsNamespace: clustersapi.DefaultNamespace,
 		ShutdownGracePeriod:  5 * time.Second,
 	}
 	o.Recommended.Etcd.StorageConfig.EncodeVersioner = runtime.NewMultiGroupVersioner(

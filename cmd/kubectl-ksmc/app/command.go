@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	clustersapi "kubesphere.io/multicluster/apis/clusters"
 	"kubesphere.io/multicluster/pkg/join"
 )
 
@@ -26,7 +27,7 @@ type hostFlags struct {
 func (h *hostFlags) add(cmd *cobra.Command) {
 	cmd.PersistentFlags().StringVar(&h.kubeconfig, "host-kubeconfig", "", "Kubeconfig of the host cluster. Default: $KUBECONFIG, then ~/.kube/config (as kubectl).")
 	cmd.PersistentFlags().StringVar(&h.context, "host-context", "", "Context of the host cluster in the host kubeconfig. Default: its current context.")
-	cmd.PersistentFlags().StringVar(&h.credentialsNamespace, "credentials-namespace", "kubesphere-system", "Host namespace of the Secrets that hold members' credentials (cluster-apiserver's --credentials-namespace).")
+	cmd.PersistentFlags().StringVar(&h.credentialsNamespace, "credentials-namespace", clustersapi.DefaultNamespace, "Host namespace of the Secrets that hold members' credentials (cluster-apiserver's --credentials-namespace).")
 }
 
 func (h *hostFlags) config() (*rest.Config, error) {
@@ -108,8 +109,8 @@ the member; without, it prints them, and this is the only time the token is show
 		Example: `  kubectl ksmc join member1 --kubeconfig member1.kubeconfig
   kubectl-ksmc join edge-7 --kubeconfig admin.kubeconfig --context edge-7 --endpoint https://10.0.7.1:6443
   kubectl ksmc join host --kubeconfig host-admin.kubeconfig --host-cluster
-  kubectl ksmc join store-42 --connection agent --proxy-servers https://tower.example.com:8443 \
-      --proxy-ca-file tower-ca.crt --image registry.example.com/tower:v0.1.0 > store-42-agent.yaml`,
+  kubectl ksmc join store-42 --connection agent --tower-proxy-servers https://tower.example.com:8443 \
+      --tower-proxy-ca-file tower-ca.crt --image registry.example.com/tower:v0.1.0 > store-42-agent.yaml`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			member, h, err := host.configs(kubeconfig, context)
@@ -140,11 +141,16 @@ the member; without, it prints them, and this is the only time the token is show
 	cmd.Flags().StringVar(&context, "context", "", "Context of the member in --kubeconfig. Default: its current context.")
 	cmd.Flags().StringVar(&endpoint, "endpoint", "", "Direct: the member's API server URL as the host reaches it. Default: the server of --kubeconfig.")
 	cmd.Flags().StringVar(&connection, "connection", "direct", "How the host reaches the member: direct (the host dials it) or agent (tower agent on the member dials the host).")
-	cmd.Flags().StringSliceVar(&proxyServers, "proxy-servers", nil, "Agent: URLs of the host's tower proxies as the member reaches them (https://host:port, comma-separated).")
-	cmd.Flags().StringVar(&proxyCAFile, "proxy-ca-file", "", "Agent: CA of the tower proxies' serving certificates; the agent trusts this CA only.")
+	cmd.Flags().StringSliceVar(&proxyServers, "tower-proxy-servers", nil, "Agent: URLs of the host's tower proxies as the member reaches them (https://host:port, comma-separated).")
+	cmd.Flags().StringVar(&proxyCAFile, "tower-proxy-ca-file", "", "Agent: CA of the tower proxies' serving certificates; the agent trusts this CA only.")
+	// The names before tower agent's and cluster-apiserver's were made the same.
+	cmd.Flags().StringSliceVar(&proxyServers, "proxy-servers", nil, "")
+	cmd.Flags().StringVar(&proxyCAFile, "proxy-ca-file", "", "")
+	_ = cmd.Flags().MarkDeprecated("proxy-servers", "use --tower-proxy-servers")
+	_ = cmd.Flags().MarkDeprecated("proxy-ca-file", "use --tower-proxy-ca-file")
 	cmd.Flags().StringVar(&image, "image", "", "Agent: the tower image of the agent's Deployment.")
 	cmd.Flags().BoolVar(&hostCluster, "host-cluster", false, "The cluster joined is the host itself (--kubeconfig reaches the host's API server): it gets the label "+
-		"cluster-role.kubesphere.io/host and is managed like any member. There is one host.")
+		clustersapi.HostClusterLabel+" and is managed like any member. There is one host.")
 	cmd.Flags().DurationVar(&wait, "wait", 60*time.Second, "How long to wait for the Cluster to become Ready (Agent: only when the manifests are applied); 0 returns at once.")
 	return cmd
 }
@@ -152,11 +158,11 @@ the member; without, it prints them, and this is the only time the token is show
 // joinAgent joins by agent and prints the member's manifests when it did not apply them.
 func joinAgent(ctx context.Context, cmd *cobra.Command, o join.Options, proxyServers []string, proxyCAFile, image string) error {
 	if len(proxyServers) == 0 || proxyCAFile == "" || image == "" {
-		return errors.New("--connection agent needs --proxy-servers, --proxy-ca-file and --image")
+		return errors.New("--connection agent needs --tower-proxy-servers, --tower-proxy-ca-file and --image")
 	}
 	ca, err := os.ReadFile(proxyCAFile)
 	if err != nil {
-		return fmt.Errorf("--proxy-ca-file: %w", err)
+		return fmt.Errorf("--tower-proxy-ca-file: %w", err)
 	}
 	if o.Member == nil {
 		// The manifests go to stdout (kubectl apply -f -); progress must not mix with them.
