@@ -2,13 +2,12 @@ package app
 
 import (
 	"fmt"
-	"net"
 	"time"
 
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	cliflag "k8s.io/component-base/cli/flag"
-	netutils "k8s.io/utils/net"
 
+	"kubesphere.io/multicluster/internal/secureserving"
 	"kubesphere.io/multicluster/pkg/controller/clusterhealth"
 	"kubesphere.io/multicluster/pkg/tunnel"
 )
@@ -23,13 +22,10 @@ type Options struct {
 	KubeAPIQPS           float32
 	KubeAPIBurst         int
 	CredentialsNamespace string
-	// SecureServing, Authentication and Authorization serve /metrics and the health checks
-	// as kube-controller-manager and kube-scheduler do: HTTPS, callers authenticated and
-	// authorized by the host. Same flags as k8s.io/apiserver's options (serving.go,
-	// delegated.go).
-	SecureServing  *SecureServingOptions
-	Authentication *AuthenticationOptions
-	Authorization  *AuthorizationOptions
+	// SecureServing serves /metrics and the health checks as kube-controller-manager and
+	// kube-scheduler do: HTTPS, callers authenticated and authorized by the host. Same
+	// flags as k8s.io/apiserver's options (internal/secureserving).
+	SecureServing *secureserving.Options
 	// Tower reaches Agent clusters through the tower proxies, as cluster-apiserver does.
 	Tower  tunnel.DialerOptions
 	Health clusterhealth.Options
@@ -49,19 +45,8 @@ func NewOptions() *Options {
 		// client-go's 5 QPS wrote the first status of 1,000 new clusters in over 3 minutes.
 		KubeAPIQPS:   50,
 		KubeAPIBurst: 100,
-		SecureServing: &SecureServingOptions{
-			// Loopback by default, as before: a pod sets --bind-address=0.0.0.0 so that
-			// Prometheus and the kubelet reach it.
-			BindAddress: netutils.ParseIPSloppy("127.0.0.1"),
-			BindPort:    DefaultSecurePort,
-			// No --cert-dir by default: the self-signed certificate is made in memory, since
-			// the container's root filesystem is read-only.
-			PairName: "controller-manager",
-		},
-		Authentication: NewAuthenticationOptions(),
-		// The kubelet probes /healthz, /readyz and /livez without credentials (the default
-		// --authorization-always-allow-paths); everything else needs the host's say.
-		Authorization:      NewAuthorizationOptions(),
+		// Loopback, a certificate made in memory, the health checks open to anyone.
+		SecureServing:      secureserving.NewOptions("controller-manager", DefaultSecurePort),
 		Health:             clusterhealth.DefaultOptions(),
 		LeaderElect:        true,
 		LeaseNamespace:     "kube-federation-system",
@@ -85,9 +70,7 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 		"Host namespace of the Secrets that hold Direct clusters' credentials; must match cluster-apiserver's.")
 	o.Tower.AddFlags(fs)
 
-	o.SecureServing.AddFlags(fss.FlagSet("secure serving"))
-	o.Authentication.AddFlags(fss.FlagSet("authentication"))
-	o.Authorization.AddFlags(fss.FlagSet("authorization"))
+	o.SecureServing.AddFlags(&fss)
 
 	fs = fss.FlagSet("cluster health")
 	fs.DurationVar(&o.Health.Interval, "probe-interval", o.Health.Interval, "Time between two probes of one cluster's /readyz (falling back to /healthz).")
@@ -131,8 +114,6 @@ func (o *Options) Validate() error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, o.SecureServing.Validate()...)
-	errs = append(errs, o.Authentication.Validate()...)
-	errs = append(errs, o.Authorization.Validate()...)
 	if o.LeaderElect && !(o.LeaseRetryPeriod < o.LeaseRenewDeadline && o.LeaseRenewDeadline < o.LeaseDuration) {
 		errs = append(errs, fmt.Errorf("leader election needs retry period < renew deadline < lease duration"))
 	}
@@ -143,43 +124,16 @@ func (o *Options) Validate() error {
 type Config struct {
 	Options *Options
 	// SecureServing is nil when --secure-port is 0: nothing is served.
-	SecureServing  *SecureServingInfo
-	Authentication AuthenticationInfo
-	Authorization  AuthorizationInfo
+	SecureServing *secureserving.Config
 }
 
-// Config builds the secure port from validated options: it makes a self-signed
-// certificate when none is given, reads the host's client CAs for the delegated
-// authentication (a host that refuses them fails the start), and listens (a port in use
-// fails the start, not later).
+// Config builds the secure port from validated options (secureserving.Options.Config): a
+// host that refuses its client CAs, or a port in use, fails the start. The delegated
+// reviews go to the host of --kubeconfig unless their own kubeconfigs are given.
 func (o *Options) Config() (*Config, error) {
-	c := &Config{Options: o}
-	if !o.SecureServing.enabled() {
-		return c, nil
-	}
-	serving, err := o.SecureServing.applyTo("localhost", nil, []net.IP{netutils.ParseIPSloppy("127.0.0.1")})
+	serving, err := o.SecureServing.Config(o.Kubeconfig)
 	if err != nil {
-		return nil, fmt.Errorf("secure port: %w", err)
-	}
-	// The host to delegate to is the host this component works on: with no kubeconfig of
-	// their own the reviews go there with its identity, as in-cluster they would.
-	authn, authz := *o.Authentication, *o.Authorization
-	if authn.RemoteKubeConfigFile == "" {
-		authn.RemoteKubeConfigFile = o.Kubeconfig
-	}
-	if authz.RemoteKubeConfigFile == "" {
-		authz.RemoteKubeConfigFile = o.Kubeconfig
-	}
-	err = authn.applyTo(&c.Authentication, serving)
-	if err != nil {
-		err = fmt.Errorf("delegated authentication (the host's service account needs the ClusterRole system:auth-delegator and, in kube-system, the Role %s): %w", authenticationRoleName, err)
-	} else if err = authz.applyTo(&c.Authorization); err != nil {
-		err = fmt.Errorf("delegated authorization: %w", err)
-	}
-	if err != nil {
-		_ = serving.Listener.Close()
 		return nil, err
 	}
-	c.SecureServing = serving
-	return c, nil
+	return &Config{Options: o, SecureServing: serving}, nil
 }

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"os/signal"
 	"sync"
@@ -11,12 +10,10 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apiserver/pkg/server/healthz"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -32,6 +29,7 @@ import (
 	clusterscheme "kubesphere.io/multicluster/generated/clientset/versioned/scheme"
 	clusterinformers "kubesphere.io/multicluster/generated/informers/externalversions"
 	"kubesphere.io/multicluster/internal/cli"
+	"kubesphere.io/multicluster/internal/secureserving"
 	"kubesphere.io/multicluster/pkg/clusterconn"
 	"kubesphere.io/multicluster/pkg/controller/clustercleanup"
 	"kubesphere.io/multicluster/pkg/controller/clusterhealth"
@@ -132,15 +130,7 @@ func Run(ctx context.Context, c *Config) error {
 // port until ctx ends. A standby serves them too: its /metrics holds only what the
 // leader's controllers register.
 func serve(ctx context.Context, c *Config, registry *prometheus.Registry) error {
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
-	healthz.InstallHandler(mux)
-	healthz.InstallLivezHandler(mux)
-	healthz.InstallReadyzHandler(mux)
-	if err := c.SecureServing.Serve(withAuth(mux, c.Authentication, c.Authorization), ctx.Done()); err != nil {
-		return fmt.Errorf("serving on %s: %w", c.SecureServing.Listener.Addr(), err)
-	}
-	return nil
+	return c.SecureServing.Serve(ctx, secureserving.NewMux(registry))
 }
 
 func runControllers(ctx context.Context, o *Options, hostConfig *rest.Config, hostClient kubernetes.Interface, clusterClient clientset.Interface, registry prometheus.Registerer) error {

@@ -1,6 +1,6 @@
 //go:build linux && (mips || mipsle || mips64 || mips64le)
 
-package app
+package secureserving
 
 // soReusePort is SO_REUSEPORT on MIPS (see reuseport_linux.go).
 const soReusePort = 0x200

@@ -1,4 +1,4 @@
-package app
+package secureserving
 
 import "syscall"
 

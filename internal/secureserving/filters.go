@@ -1,4 +1,4 @@
-package app
+package secureserving
 
 import (
 	"encoding/json"
@@ -19,7 +19,7 @@ import (
 )
 
 // withAuth is kube-controller-manager's and kube-scheduler's filter chain, as
-// k8s.io/apiserver's filters build it (they are not linked: see serving.go): every caller
+// k8s.io/apiserver's filters build it (they are not linked: see doc.go): every caller
 // is authenticated (by the host's TokenReview, or a client certificate of the host's CAs;
 // anyone else is system:anonymous), then authorized by the host's SubjectAccessReview for
 // the path as a non-resource URL, except --authorization-always-allow-paths. A credential
