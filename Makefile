@@ -4,10 +4,12 @@ BIN := _output/bin
 GO_TEST_FLAGS ?=
 # Extra flags for hack/local-env, e.g. LOCAL_UP_FLAGS="--host-port=16543 --members=member1".
 LOCAL_UP_FLAGS ?=
-# Extra flags for hack/bench-proxy, e.g. BENCH_FLAGS="--requests=5000 --routes=bc".
+# Extra flags for hack/bench/bench-proxy, e.g. BENCH_FLAGS="--requests=5000 --routes=bare-hop,clusters-path".
 BENCH_FLAGS ?=
-# Extra flags for hack/bench-tunnel, e.g. BENCH_TUNNEL_FLAGS="--idle-agents=200".
+# Extra flags for hack/bench/bench-tunnel, e.g. BENCH_TUNNEL_FLAGS="--idle-agents=200".
 BENCH_TUNNEL_FLAGS ?=
+# The benchmarks' own Go module (it keeps rancher/remotedialer out of go.mod).
+BENCH_MODULE := hack/bench
 # How long `make fuzz` fuzzes each target, e.g. FUZZTIME=10m.
 FUZZTIME ?= 60s
 # How long `make test` (test-fuzz) fuzzes each target.
@@ -17,11 +19,11 @@ FUZZTIME_SHORT ?= 3s
 FUZZ_TARGETS := \
 	./pkg/proxy:FuzzCleanPath \
 	./pkg/proxy:FuzzClusterPathResolver \
-	./pkg/tunnel:FuzzTokenParsing \
+	./pkg/agenttoken:FuzzTokenParsing \
 	./pkg/tunnel:FuzzAgentHandshake \
 	./pkg/tunnel:FuzzConnectResponse
 
-.PHONY: help build tools local-up local-down bench-proxy bench-tunnel test test-unit test-fuzz test-integration fuzz verify update \
+.PHONY: help build tools local-up local-down bench-build bench-proxy bench-tunnel test test-unit test-fuzz test-integration fuzz verify update \
 	verify-gofmt verify-govet verify-gomod verify-codegen verify-docs clean
 
 help: ## List the targets.
@@ -40,17 +42,22 @@ local-up: tools build ## Start the host and member clusters on 127.0.0.1 (restar
 local-down: ## Stop every process local-up started.
 	@if [[ -x $(BIN)/local-env ]]; then $(BIN)/local-env down $(LOCAL_UP_FLAGS); else go run ./hack/local-env down $(LOCAL_UP_FLAGS); fi
 
-bench-proxy: ## Measure the proxy against the running local environment (make local-up first).
-	go run ./hack/bench-proxy $(BENCH_FLAGS)
+bench-build: ## Build the benchmarks (module hack/bench) into _output/bin.
+	go -C $(BENCH_MODULE) build -o $(CURDIR)/$(BIN)/ ./bench-proxy ./bench-tunnel
 
-bench-tunnel: ## Measure the agent tunnel: member2 through it (make local-up first), then the tunnel alone against remotedialer.
-	go run ./hack/bench-proxy --member=member2 $(BENCH_FLAGS)
-	go run ./hack/bench-tunnel $(BENCH_TUNNEL_FLAGS)
+# The benchmarks run from the repository root: their default paths are _output/local/...
+bench-proxy: bench-build ## Measure the proxy against the running local environment (make local-up first).
+	$(BIN)/bench-proxy $(BENCH_FLAGS)
+
+bench-tunnel: bench-build ## Measure the agent tunnel: member2 through it (make local-up first), then the tunnel alone against remotedialer.
+	$(BIN)/bench-proxy --member=member2 $(BENCH_FLAGS)
+	$(BIN)/bench-tunnel $(BENCH_TUNNEL_FLAGS)
 
 test: verify test-unit test-fuzz test-integration ## Verify, then run every test (what CI runs).
 
-test-unit: ## Unit tests (no binaries needed), fuzz targets' seed corpora included.
+test-unit: ## Unit tests (no binaries needed), fuzz targets' seed corpora included; the benchmarks' module too.
 	go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v /test/)
+	go -C $(BENCH_MODULE) test $(GO_TEST_FLAGS) ./...
 
 test-fuzz: ## Fuzz each fuzz target briefly (FUZZTIME_SHORT, 3s each).
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME_SHORT)
@@ -67,14 +74,18 @@ test-integration: tools build ## Integration tests against real etcd, kube-apise
 
 verify: verify-gofmt verify-govet verify-gomod verify-codegen verify-docs ## gofmt, go vet, go.mod tidy, generated code and flag docs up to date.
 
+# Every Go file of the checkout, the hack/bench module's included.
 verify-gofmt:
 	hack/verify-gofmt.sh
 
+# ./... stops at a nested module: hack/bench is vetted and tidied on its own.
 verify-govet:
 	go vet ./...
+	go -C $(BENCH_MODULE) vet ./...
 
 verify-gomod:
 	go mod tidy -diff
+	go -C $(BENCH_MODULE) mod tidy -diff
 
 verify-codegen:
 	hack/verify-codegen.sh

@@ -6,10 +6,7 @@ package artifacts
 import (
 	"embed"
 	"fmt"
-	"math"
-	"strings"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 )
@@ -44,44 +41,9 @@ func AuditPolicy() ([]byte, error) {
 	return []byte(policy), nil
 }
 
-// ClusterAPIServerGOMAXPROCS is the GOMAXPROCS that base/cluster-apiserver.yaml gives
-// cluster-apiserver: its CPU limit over the divisor, rounded up, as the kubelet computes a
-// resourceFieldRef. The local environment runs cluster-apiserver with it.
-func ClusterAPIServerGOMAXPROCS() (int, error) {
-	const file = "base/cluster-apiserver.yaml"
-	b, err := Base.ReadFile(file)
-	if err != nil {
-		return 0, err
-	}
-	for _, doc := range strings.Split(string(b), "\n---\n") {
-		if !strings.Contains(doc, "kind: StatefulSet") {
-			continue
-		}
-		var sts appsv1.StatefulSet
-		if err := yaml.Unmarshal([]byte(doc), &sts); err != nil {
-			return 0, fmt.Errorf("%s: %w", file, err)
-		}
-		for _, c := range sts.Spec.Template.Spec.Containers {
-			if c.Name != "cluster-apiserver" {
-				continue
-			}
-			for _, e := range c.Env {
-				ref := e.ValueFrom
-				if e.Name != "GOMAXPROCS" || ref == nil || ref.ResourceFieldRef == nil || ref.ResourceFieldRef.Resource != "limits.cpu" {
-					continue
-				}
-				limit, ok := c.Resources.Limits[corev1.ResourceCPU]
-				if !ok {
-					return 0, fmt.Errorf("%s: GOMAXPROCS comes from a CPU limit the container does not have", file)
-				}
-				divisor := ref.ResourceFieldRef.Divisor
-				if divisor.IsZero() {
-					return 0, fmt.Errorf("%s: GOMAXPROCS has no divisor", file)
-				}
-				return int(math.Ceil(float64(limit.MilliValue()) / float64(divisor.MilliValue()))), nil
-			}
-			return 0, fmt.Errorf("%s: cluster-apiserver has no GOMAXPROCS from its CPU limit", file)
-		}
-	}
-	return 0, fmt.Errorf("%s: no cluster-apiserver container", file)
-}
+// GOMAXPROCS is the thread count the manifests' CPU limits give every component: each
+// container of ours gets the environment variable GOMAXPROCS from its limits.cpu (divisor
+// 1, which the kubelet rounds up), and every limit is at most one core. Go's own default
+// under a CPU limit is never below 2. The local environment and bench-proxy's bare hops
+// run with it, as an install does.
+const GOMAXPROCS = 1

@@ -2,164 +2,53 @@
 // upstream binaries (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok)
 // and the project's own. `make local-up` and the integration tests both use it, so the
 // recipe exists once.
+//
+// One file per job: env.go (Env, Up), ports.go, pki.go (every certificate), etcd.go,
+// controlplane.go (the kube-apiservers), members.go (a member's controllers and kwok),
+// kubeconfig.go, kubectl.go, clusterapiserver.go, controllermanager.go, tower.go,
+// registration.go (members on the host), secrets.go, process.go (start, ready, stop) and
+// testmain.go (RunTests).
 package localenv
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
-	"io"
-	"math/rand/v2"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
-// Ports are the TCP ports the environment listens on, all on 127.0.0.1.
-type Ports struct {
-	Etcd             int
-	EtcdPeer         int
-	Host             int
-	ClusterAPIServer int
-	// Members maps a member's name to its kube-apiserver port; its kwok kubelet port is
-	// the next one.
-	Members map[string]int
-	// TowerProxies are the ports of the tower proxy replicas (two: tunnels must work
-	// whichever replica a request reaches).
-	TowerProxies []int
-}
-
-// DefaultPorts are the documented defaults of make local-up.
-func DefaultPorts() Ports {
-	return Ports{Etcd: 12379, EtcdPeer: 12380, Host: 16443, ClusterAPIServer: 17443,
-		Members: map[string]int{"member1": 26443, "member2": 36443}, TowerProxies: []int{18443, 18444}}
-}
-
-// freePort is a port on 127.0.0.1 that nothing listens on now. It is drawn below the
-// kernel's ephemeral range: a port the kernel hands out for ":0" is also the local port
-// of the next outgoing connection, so another test package dialing its servers took
-// one between our probe and the component's bind (seen: kwok "address already in use").
-func freePort() (int, error) { return freePorts(1) }
-
-// handedOut are the ports freePorts gave out in this process. A port handed out is not
-// bound until its component starts, so a probe finds it free: without this record one
-// environment got the same port for etcd and a tower proxy.
-var (
-	handedOutMu sync.Mutex
-	handedOut   = map[int]bool{}
-	// portRange overrides where ports are drawn from (tests).
-	portRange [2]int
+// Identities the environment gives to the project's components.
+const (
+	// ClusterAPIServerUser is cluster-apiserver's user on the host: its client
+	// certificate carries the name of the ServiceAccount the manifests (artifacts/) bind,
+	// so the environment runs on exactly their RBAC.
+	ClusterAPIServerUser = "system:serviceaccount:kubesphere-system:cluster-apiserver"
+	// ClusterProxyUser is the user the host's credentials Secret holds on each member: it
+	// may only impersonate (and read what health checks need).
+	ClusterProxyUser = "system:kubesphere:cluster-proxy"
+	// ControllerManagerUser is controller-manager's user on the host, named like
+	// ClusterAPIServerUser after its ServiceAccount in artifacts/.
+	ControllerManagerUser = "system:serviceaccount:kube-federation-system:controller-manager"
+	// TowerProxyUser is the tower proxies' user on the host, after their ServiceAccount.
+	TowerProxyUser = "system:serviceaccount:kubesphere-system:tower-proxy"
+	// ControllerManagerNamespace holds controller-manager's leader-election Lease.
+	ControllerManagerNamespace = "kube-federation-system"
+	// DeveloperUser is a non-admin host user that may use clusters/proxy on the first
+	// member only, and has view rights there (edit in its default namespace).
+	DeveloperUser = "developer"
+	// MetricsReaderUser is a host user bound to the manifests' ClusterRole
+	// kubesphere:metrics-reader, as an install binds Prometheus: tests scrape as it.
+	MetricsReaderUser = "metrics-reader"
+	// Namespace is where the control plane's objects live on the host.
+	Namespace = "kubesphere-system"
+	// APIServiceName registers cluster-apiserver with the host's aggregator.
+	APIServiceName = "v1alpha1.clusters.kubesphere.io"
 )
-
-// freePorts returns the first of n adjacent ports that are free and were never handed out
-// before, and marks them handed out.
-func freePorts(n int) (int, error) {
-	low, high := 20000, ephemeralLow()-n
-	if high-low < 1000 {
-		low = high - 1000
-	}
-	if portRange[1] > 0 {
-		low, high = portRange[0], portRange[1]-n+1
-	}
-	handedOutMu.Lock()
-	defer handedOutMu.Unlock()
-	for range 200 {
-		port := low + rand.IntN(high-low)
-		if claim(port, n) {
-			for i := range n {
-				handedOut[port+i] = true
-			}
-			return port, nil
-		}
-	}
-	return 0, fmt.Errorf("no %d free adjacent ports on 127.0.0.1 in [%d, %d)", n, low, high+n-1)
-}
-
-// claim reports whether ports [port, port+n) are free here and in no other process's
-// hands, and if so reserves them across processes.
-func claim(port, n int) bool {
-	for i := range n {
-		if handedOut[port+i] {
-			return false
-		}
-		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port+i))
-		if err != nil {
-			return false
-		}
-		l.Close()
-	}
-	// Test packages run as parallel processes, each with its own record: one drew a port
-	// another had handed out but not yet bound (make test: cluster-apiserver "address
-	// already in use"). A port is also reserved across processes, by a lock on its byte of
-	// one shared file; the kernel drops a process's locks when it exits.
-	return reserve(port, n)
-}
-
-var (
-	reservations     *os.File
-	reservationsOnce sync.Once
-	reservationsErr  error
-)
-
-// reserve locks bytes [port, port+n) of the shared reservation file for this process, or
-// reports false when another live process holds any of them.
-func reserve(port, n int) bool {
-	reservationsOnce.Do(func() {
-		// Opened once and never closed: closing any descriptor of the file would drop
-		// this process's locks on it.
-		reservations, reservationsErr = os.OpenFile(filepath.Join(os.TempDir(), "kubesphere-multicluster-ports.lock"), os.O_CREATE|os.O_RDWR, 0o666)
-	})
-	if reservationsErr != nil {
-		return true // no shared file: the probe and this process's record still hold
-	}
-	lock := syscall.Flock_t{Type: syscall.F_WRLCK, Whence: io.SeekStart, Start: int64(port), Len: int64(n)}
-	return syscall.FcntlFlock(reservations.Fd(), syscall.F_SETLK, &lock) == nil
-}
-
-// ephemeralLow is the first port of the kernel's ephemeral range (32768 when unknown).
-func ephemeralLow() int {
-	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
-	if err != nil {
-		return 32768
-	}
-	fields := strings.Fields(string(b))
-	if len(fields) == 0 {
-		return 32768
-	}
-	n, err := strconv.Atoi(fields[0])
-	if err != nil || n < 2000 {
-		return 32768
-	}
-	return n
-}
-
-// FreePorts picks unused ports, for tests that run beside a developer's local-up.
-func FreePorts(members ...string) (Ports, error) {
-	var p Ports
-	var err error
-	p.TowerProxies = make([]int, 2)
-	for _, dst := range []*int{&p.Etcd, &p.EtcdPeer, &p.Host, &p.ClusterAPIServer, &p.TowerProxies[0], &p.TowerProxies[1]} {
-		if *dst, err = freePort(); err != nil {
-			return p, err
-		}
-	}
-	p.Members = map[string]int{}
-	for _, m := range members {
-		// A member needs two adjacent ports (API server, kwok).
-		if p.Members[m], err = freePorts(2); err != nil {
-			return p, err
-		}
-	}
-	return p, nil
-}
 
 // Env is one environment, rooted at Dir.
 type Env struct {
@@ -229,9 +118,6 @@ func (e *Env) logf(format string, args ...any) {
 	}
 }
 
-// Kubeconfig is the admin kubeconfig with a context per cluster.
-func (e *Env) Kubeconfig() string { return filepath.Join(e.Dir, "kubeconfig") }
-
 // HostURL is the host kube-apiserver.
 func (e *Env) HostURL() string { return "https://127.0.0.1:" + strconv.Itoa(e.Ports.Host) }
 
@@ -243,6 +129,23 @@ func (e *Env) ClusterAPIServerURL() string {
 // MemberURL is a member's kube-apiserver.
 func (e *Env) MemberURL(member string) string {
 	return "https://127.0.0.1:" + strconv.Itoa(e.Ports.Members[member])
+}
+
+// ViaHostURL is member m reached through the host kube-apiserver's clusters/proxy path.
+func (e *Env) ViaHostURL(m string) string {
+	return e.HostURL() + "/apis/clusters.kubesphere.io/v1alpha1/clusters/" + m + "/proxy"
+}
+
+// DirectPathURL is member m reached through cluster-apiserver's own /clusters/ path.
+func (e *Env) DirectPathURL(m string) string {
+	return e.ClusterAPIServerURL() + "/clusters/" + m
+}
+
+func (e *Env) clusterURL(cluster string) string {
+	if cluster == "host" {
+		return e.HostURL()
+	}
+	return e.MemberURL(cluster)
 }
 
 // Up starts (or, when already running, restarts) every component and waits for each to
@@ -352,67 +255,4 @@ func (e *Env) checkPortsFree() error {
 		l.Close()
 	}
 	return nil
-}
-
-func (e *Env) clusterURL(cluster string) string {
-	if cluster == "host" {
-		return e.HostURL()
-	}
-	return e.MemberURL(cluster)
-}
-
-func (e *Env) startEtcd(ctx context.Context) error {
-	client := e.EtcdURL()
-	peer := "http://127.0.0.1:" + strconv.Itoa(e.Ports.EtcdPeer)
-	if err := e.start("host", "etcd", "etcd",
-		"--name=local", "--data-dir="+filepath.Join(e.Dir, "data", "etcd"),
-		"--listen-client-urls="+client, "--advertise-client-urls="+client,
-		"--listen-peer-urls="+peer, "--initial-advertise-peer-urls="+peer,
-		"--initial-cluster=local="+peer, "--listen-metrics-urls=",
-		"--quota-backend-bytes=4294967296", "--log-level=warn"); err != nil {
-		return err
-	}
-	return e.waitReady(ctx, "host-etcd", client+"/health", 60*time.Second)
-}
-
-// waitReady polls url until it answers 200, trusting the environment's CAs.
-func (e *Env) waitReady(ctx context.Context, id, url string, timeout time.Duration) error {
-	client := e.httpClient()
-	deadline := time.Now().Add(timeout)
-	var last string
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		resp, err := client.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				e.logf("%s is ready", id)
-				return nil
-			}
-			last = resp.Status
-		} else {
-			last = err.Error()
-		}
-		if pid := e.Pid(id); pid != 0 && e.exitedNow(pid) {
-			return fmt.Errorf("%s exited; last lines of %s:\n%s", id, e.LogFile(id), e.logTail(id, 40))
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("%s not ready after %s (%s); last lines of %s:\n%s", id, timeout, last, e.LogFile(id), e.logTail(id, 40))
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-}
-
-// httpClient trusts every CA of the environment and sends no client certificate: the
-// health endpoints it polls are open to anonymous requests.
-func (e *Env) httpClient() *http.Client {
-	pool := x509.NewCertPool()
-	if e.pki != nil {
-		for _, c := range e.pki.cas {
-			pool.AddCert(c.cert)
-		}
-	}
-	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
-	}}
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -164,3 +165,155 @@ func readPair(certFile, keyFile string) (*x509.Certificate, *ecdsa.PrivateKey, e
 	}
 	return cert, key, nil
 }
+
+type pair struct{ cert, key string }
+
+type pki struct {
+	cas map[string]*ca
+	// serving certificates by component id, admin client certificates by cluster.
+	serving map[string]pair
+	admin   map[string]pair
+	sa      map[string]pair
+	client  map[string]pair
+}
+
+func (e *Env) makePKI() (*pki, error) {
+	dir := filepath.Join(e.Dir, "pki")
+	p := &pki{cas: map[string]*ca{}, serving: map[string]pair{}, admin: map[string]pair{}, sa: map[string]pair{}, client: map[string]pair{}}
+	var err error
+	// One CA per cluster: a host certificate is worth nothing on a member, and back.
+	for _, c := range append([]string{"host", "front-proxy"}, e.Members...) {
+		if p.cas[c], err = loadOrCreateCA(dir, c+"-ca"); err != nil {
+			return nil, err
+		}
+	}
+	issue := func(caName, file, cn string, orgs, dns []string, serving bool) (pair, error) {
+		c, k, err := p.cas[caName].issue(dir, file, cn, orgs, dns, serving)
+		return pair{c, k}, err
+	}
+	steps := []func() error{}
+	for _, c := range append([]string{"host"}, e.Members...) {
+		c := c
+		steps = append(steps,
+			func() (err error) {
+				p.serving[c+"-kube-apiserver"], err = issue(c, c+"-kube-apiserver", c+"-kube-apiserver", nil,
+					[]string{"kubernetes", "kubernetes.default", "kubernetes.default.svc"}, true)
+				return err
+			},
+			func() (err error) {
+				p.admin[c], err = issue(c, c+"-admin", "kubernetes-admin", []string{"system:masters"}, nil, false)
+				return err
+			},
+			func() (err error) {
+				var s pair
+				s.cert, s.key, err = serviceAccountKey(dir, c+"-sa")
+				p.sa[c] = s
+				return err
+			},
+		)
+	}
+	for _, m := range e.Members {
+		m := m
+		steps = append(steps,
+			func() (err error) {
+				p.client[m+"-kube-controller-manager"], err = issue(m, m+"-kube-controller-manager", "system:kube-controller-manager", nil, nil, false)
+				return err
+			},
+			func() (err error) {
+				p.client[m+"-kube-scheduler"], err = issue(m, m+"-kube-scheduler", "system:kube-scheduler", nil, nil, false)
+				return err
+			},
+			func() (err error) {
+				p.client[m+"-kwok"], err = issue(m, m+"-kwok", "system:kwok", []string{"system:masters"}, nil, false)
+				return err
+			},
+			func() (err error) {
+				p.serving[m+"-kwok"], err = issue(m, m+"-kwok-serving", m+"-kwok", nil, nil, true)
+				return err
+			},
+			func() (err error) {
+				p.client[m+"-cluster-proxy"], err = issue(m, m+"-cluster-proxy", ClusterProxyUser, nil, nil, false)
+				return err
+			},
+		)
+	}
+	steps = append(steps,
+		func() (err error) {
+			p.client["front-proxy-client"], err = issue("front-proxy", "front-proxy-client", "front-proxy-client", nil, nil, false)
+			return err
+		},
+		func() (err error) {
+			// The aggregator checks the name <service>.<namespace>.svc.
+			p.serving["host-cluster-apiserver"], err = issue("host", "host-cluster-apiserver", "cluster-apiserver", nil,
+				[]string{"cluster-apiserver." + Namespace + ".svc"}, true)
+			return err
+		},
+		func() (err error) {
+			p.client["host-cluster-apiserver"], err = issue("host", "host-cluster-apiserver-client", ClusterAPIServerUser, nil, nil, false)
+			return err
+		},
+		func() (err error) {
+			p.client["host-controller-manager"], err = issue("host", "host-controller-manager", ControllerManagerUser, nil, nil, false)
+			return err
+		},
+		func() (err error) {
+			p.serving["host-tower-proxy"], err = issue("host", "host-tower-proxy", "tower-proxy", nil,
+				[]string{"tower-proxy." + Namespace + ".svc", "tower-proxy-replicas." + Namespace + ".svc"}, true)
+			return err
+		},
+		func() (err error) {
+			p.client["host-tower-proxy"], err = issue("host", "host-tower-proxy-client", TowerProxyUser, nil, nil, false)
+			return err
+		},
+		func() (err error) {
+			// The host registered as a cluster of its own (Env.RegisterHost) is reached
+			// with the same least-privilege user as the members.
+			p.client["host-cluster-proxy"], err = issue("host", "host-cluster-proxy", ClusterProxyUser, nil, nil, false)
+			return err
+		},
+		func() (err error) {
+			p.client["host-"+DeveloperUser], err = issue("host", "host-developer", DeveloperUser, []string{"developers"}, nil, false)
+			return err
+		},
+		func() (err error) {
+			p.client["host-"+MetricsReaderUser], err = issue("host", "host-metrics-reader", MetricsReaderUser, nil, nil, false)
+			return err
+		},
+		func() (err error) {
+			// Signed by the host CA, so tests verify whom they scrape; an install makes a
+			// self-signed one in memory.
+			p.serving["host-controller-manager"], err = issue("host", "host-controller-manager-serving", "controller-manager", nil, nil, true)
+			return err
+		},
+	)
+	for _, s := range steps {
+		if err := s(); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// IssueClientCert issues a client certificate for user (with groups) on cluster and
+// writes a kubeconfig for it; tests use it to act as non-admin users.
+func (e *Env) IssueClientCert(cluster, user string, groups ...string) (kubeconfig string, err error) {
+	return e.IssueClientCertValidFor(cluster, user, certValidity, groups...)
+}
+
+// IssueClientCertValidFor is IssueClientCert with a certificate that expires after
+// validity (tests of expiry warnings).
+func (e *Env) IssueClientCertValidFor(cluster, user string, validity time.Duration, groups ...string) (kubeconfig string, err error) {
+	file := cluster + "-user-" + strings.NewReplacer(":", "_", "/", "_").Replace(user)
+	if validity != certValidity {
+		file += "-" + validity.String()
+	}
+	cert, key, err := e.pki.cas[cluster].issueFor(filepath.Join(e.Dir, "pki"), file, user, groups, nil, false, validity)
+	if err != nil {
+		return "", err
+	}
+	kubeconfig = filepath.Join(e.Dir, "pki", file+".kubeconfig")
+	return kubeconfig, e.writeKubeconfig(kubeconfig, cluster, pair{cert, key})
+}
+
+// CAFile is the CA certificate of a cluster (host, member1, ...).
+func (e *Env) CAFile(cluster string) string { return e.pki.cas[cluster].CertFile }

@@ -3,8 +3,12 @@ package localenv
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +18,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"kubesphere.io/multicluster/artifacts"
 )
 
 // stopOrder stops clients before the servers they use; unknown components go first.
@@ -30,6 +36,12 @@ var stopOrder = map[string]int{
 // where id is <cluster>-<component>.
 func (e *Env) start(cluster, component, binary string, args ...string) error {
 	return e.startWithEnv(nil, cluster, component, binary, args...)
+}
+
+// installedGOMAXPROCS is the environment that gives a component the scheduler threads
+// its CPU limit gives it when installed from artifacts/.
+func installedGOMAXPROCS() []string {
+	return []string{"GOMAXPROCS=" + strconv.Itoa(artifacts.GOMAXPROCS)}
 }
 
 // startWithEnv is start with env (KEY=value) added to this process's environment.
@@ -251,3 +263,46 @@ func (e *Env) pidFile(id string) string { return filepath.Join(e.pidsDir(), id+"
 
 // LogFile is the log of a component, by id <cluster>-<component>.
 func (e *Env) LogFile(id string) string { return filepath.Join(e.Dir, "logs", id+".log") }
+
+// waitReady polls url until it answers 200, trusting the environment's CAs.
+func (e *Env) waitReady(ctx context.Context, id, url string, timeout time.Duration) error {
+	client := e.httpClient()
+	deadline := time.Now().Add(timeout)
+	var last string
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := client.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				e.logf("%s is ready", id)
+				return nil
+			}
+			last = resp.Status
+		} else {
+			last = err.Error()
+		}
+		if pid := e.Pid(id); pid != 0 && e.exitedNow(pid) {
+			return fmt.Errorf("%s exited; last lines of %s:\n%s", id, e.LogFile(id), e.logTail(id, 40))
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("%s not ready after %s (%s); last lines of %s:\n%s", id, timeout, last, e.LogFile(id), e.logTail(id, 40))
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// httpClient trusts every CA of the environment and sends no client certificate: the
+
+// health endpoints it polls are open to anonymous requests.
+func (e *Env) httpClient() *http.Client {
+	pool := x509.NewCertPool()
+	if e.pki != nil {
+		for _, c := range e.pki.cas {
+			pool.AddCert(c.cert)
+		}
+	}
+	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+	}}
+}

@@ -10,7 +10,10 @@ import (
 	"text/template"
 	"time"
 
-	"kubesphere.io/multicluster/pkg/tunnel"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+
+	"kubesphere.io/multicluster/pkg/agenttoken"
 )
 
 // TowerProxyURLs are the tower proxy replicas' URLs.
@@ -51,7 +54,7 @@ func (e *Env) StartTowerProxy(ctx context.Context, i int) error {
 	}
 	s := e.pki.serving["host-tower-proxy"]
 	port := e.Ports.TowerProxies[i]
-	if err := e.start("host", strings.TrimPrefix(id, "host-"), "tower", "proxy",
+	if err := e.startWithEnv(installedGOMAXPROCS(), "host", strings.TrimPrefix(id, "host-"), "tower", "proxy",
 		"--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(port),
 		"--tls-cert-file="+s.cert, "--tls-private-key-file="+s.key,
 		"--client-ca-file="+e.pki.cas["host"].CertFile,
@@ -67,17 +70,9 @@ func AgentID(m string) string { return m + "-tower-agent" }
 // AgentTokenFile holds member m's join token, as the agent's Secret would on a member.
 func (e *Env) AgentTokenFile(m string) string { return filepath.Join(e.Dir, "pki", m+"-agent-token") }
 
-var agentRegistration = template.Must(template.New("agent").Parse(`
-apiVersion: v1
-kind: Secret
-metadata:
-  name: {{.Secret}}
-  namespace: {{.Namespace}}
-  labels: {"{{.TokenLabel}}": "true", "clusters.kubesphere.io/cluster": "{{.Name}}"}
-type: Opaque
-stringData:
-  {{.HashKey}}: {{.Hash}}
----
+// agentCluster is m's Cluster; its token Secret comes from agenttoken.NewSecret, as join
+// makes it.
+var agentCluster = template.Must(template.New("agent").Parse(`
 apiVersion: clusters.kubesphere.io/v1alpha1
 kind: Cluster
 metadata:
@@ -114,10 +109,14 @@ func (e *Env) registerAgentMember(ctx context.Context, m string) error {
 			return err
 		}
 	}
-	if _, err := e.Kubectl(ctx, "host", render(agentRegistration, map[string]any{
-		"Name": m, "Namespace": Namespace, "Secret": tunnel.TokenSecretName(m), "TokenLabel": tunnel.TokenSecretLabel,
-		"HashKey": tunnel.TokenHashKey, "Hash": tunnel.HashToken(token),
-	}), "apply", "--server-side", "--force-conflicts", "-f", "-"); err != nil {
+	secret := agenttoken.NewSecret(Namespace, m, token)
+	secret.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"}
+	secretYAML, err := yaml.Marshal(secret)
+	if err != nil {
+		return err
+	}
+	if _, err := e.Kubectl(ctx, "host", string(secretYAML)+"---\n"+render(agentCluster, map[string]any{"Name": m}),
+		"apply", "--server-side", "--force-conflicts", "-f", "-"); err != nil {
 		return err
 	}
 	if err := e.StartAgent(m); err != nil {
@@ -135,7 +134,7 @@ func (e *Env) agentToken(m string) (string, error) {
 			return tok, nil
 		}
 	}
-	tok, err := tunnel.NewToken()
+	tok, err := agenttoken.New()
 	if err != nil {
 		return "", err
 	}
@@ -154,8 +153,8 @@ func (e *Env) StartAgentWith(m, kubeconfig, tokenFile string) error {
 	if err := e.Stop(AgentID(m)); err != nil {
 		return err
 	}
-	return e.start(m, "tower-agent", "tower", "agent",
-		"--cluster-name="+m, "--proxy-servers="+strings.Join(e.TowerProxyURLs(), ","),
-		"--proxy-ca-file="+e.pki.cas["host"].CertFile, "--token-file="+tokenFile,
+	return e.startWithEnv(installedGOMAXPROCS(), m, "tower-agent", "tower", "agent",
+		"--cluster-name="+m, "--tower-proxy-servers="+strings.Join(e.TowerProxyURLs(), ","),
+		"--tower-proxy-ca-file="+e.pki.cas["host"].CertFile, "--token-file="+tokenFile,
 		"--kubeconfig="+kubeconfig, "--reconnect-backoff-initial=200ms", "--reconnect-backoff-max=5s")
 }

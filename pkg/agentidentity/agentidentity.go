@@ -17,28 +17,25 @@ import (
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/client-go/tools/cache"
 
-	"kubesphere.io/multicluster/pkg/tunnel"
+	clustersapi "kubesphere.io/multicluster/apis/clusters"
+	"kubesphere.io/multicluster/pkg/agenttoken"
 )
 
-const (
-	// UserPrefix starts the user name of an agent: system:kubesphere:agent:<cluster>.
-	UserPrefix = "system:kubesphere:agent:"
-	// Group holds every agent identity.
-	Group = "system:kubesphere:agents"
+// hashIndex indexes token Secrets by their token hash. Agent identities are
+// clustersapi.AgentUserPrefix+<cluster>, in clustersapi.AgentsGroup.
+const hashIndex = "agent-token-hash"
 
-	hashIndex = "agent-token-hash"
-)
-
-// IndexTokens lets the Secret informer find a token Secret by its hash. Call it before the
+// IndexTokens lets the Secret informer find a token Secret by its hash (token Secrets as
+// agenttoken.HashOf accepts them; other Secrets are not indexed). Call it before the
 // informer starts.
 func IndexTokens(informer cache.SharedIndexInformer) error {
 	return informer.AddIndexers(cache.Indexers{hashIndex: func(obj any) ([]string, error) {
 		s, ok := obj.(*corev1.Secret)
-		if !ok || s.Labels[tunnel.TokenSecretLabel] == "" || tunnel.ClusterOfTokenSecret(s.Name) == "" {
+		if !ok {
 			return nil, nil
 		}
-		if h := string(s.Data[tunnel.TokenHashKey]); h != "" {
-			return []string{h}, nil
+		if _, hash, ok := agenttoken.HashOf(s); ok {
+			return []string{hash}, nil
 		}
 		return nil, nil
 	}})
@@ -50,16 +47,16 @@ type Authenticator struct{ Index cache.Indexer }
 // AuthenticateToken maps a join token to its cluster's agent identity; any other token is
 // left to the next authenticator.
 func (a Authenticator) AuthenticateToken(_ context.Context, token string) (*authenticator.Response, bool, error) {
-	if !tunnel.LooksLikeToken(token) {
+	if !agenttoken.LooksLike(token) {
 		return nil, false, nil
 	}
-	objs, err := a.Index.ByIndex(hashIndex, tunnel.HashToken(token))
+	objs, err := a.Index.ByIndex(hashIndex, agenttoken.Hash(token))
 	if err != nil || len(objs) != 1 {
 		return nil, false, nil
 	}
-	cluster := tunnel.ClusterOfTokenSecret(objs[0].(*corev1.Secret).Name)
+	cluster := agenttoken.ClusterOf(objs[0].(*corev1.Secret).Name)
 	return &authenticator.Response{User: &user.DefaultInfo{
-		Name: UserPrefix + cluster, Groups: []string{Group, user.AllAuthenticated},
+		Name: clustersapi.AgentUserPrefix + cluster, Groups: []string{clustersapi.AgentsGroup, user.AllAuthenticated},
 	}}, true, nil
 }
 
@@ -68,12 +65,12 @@ func ClusterOf(u user.Info) (cluster string, ok bool) {
 	if u == nil {
 		return "", false
 	}
-	cluster, ok = strings.CutPrefix(u.GetName(), UserPrefix)
+	cluster, ok = strings.CutPrefix(u.GetName(), clustersapi.AgentUserPrefix)
 	if !ok || cluster == "" {
 		return "", false
 	}
 	for _, g := range u.GetGroups() {
-		if g == Group {
+		if g == clustersapi.AgentsGroup {
 			return cluster, true
 		}
 	}
@@ -92,7 +89,7 @@ func (Authorizer) Authorize(_ context.Context, a authorizer.Attributes) (authori
 	if !ok || !a.IsResourceRequest() {
 		return authorizer.DecisionNoOpinion, "", nil
 	}
-	if a.GetAPIGroup() == "clusters.kubesphere.io" && a.GetResource() == "clusters" {
+	if a.GetAPIGroup() == clustersapi.GroupName && a.GetResource() == "clusters" {
 		switch sub, verb := a.GetSubresource(), a.GetVerb(); {
 		case (sub == "" || sub == "status") && a.GetName() == cluster && verb == "get":
 			return authorizer.DecisionAllow, "", nil

@@ -12,22 +12,23 @@ import (
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/client-go/tools/cache"
 
-	"kubesphere.io/multicluster/pkg/tunnel"
+	clustersapi "kubesphere.io/multicluster/apis/clusters"
+	"kubesphere.io/multicluster/pkg/agenttoken"
 )
 
 func TestJoinTokenIsItsClustersAgent(t *testing.T) {
-	token, err := tunnel.NewToken()
+	token, err := agenttoken.New()
 	require.NoError(t, err)
 	informer := cache.NewSharedIndexInformer(&cache.ListWatch{}, &corev1.Secret{}, 0, cache.Indexers{})
 	require.NoError(t, IndexTokens(informer))
 	require.NoError(t, informer.GetIndexer().Add(&corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: tunnel.TokenSecretName("member2"), Namespace: "kubesphere-system", Labels: map[string]string{tunnel.TokenSecretLabel: "true"}},
-		Data:       map[string][]byte{tunnel.TokenHashKey: []byte(tunnel.HashToken(token))},
+		ObjectMeta: metav1.ObjectMeta{Name: agenttoken.SecretName("member2"), Namespace: "kubesphere-system", Labels: map[string]string{clustersapi.AgentTokenLabel: "true"}},
+		Data:       map[string][]byte{agenttoken.HashKey: []byte(agenttoken.Hash(token))},
 	}))
 	// The same hash in a Secret that is not a token Secret counts for nothing.
 	require.NoError(t, informer.GetIndexer().Add(&corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: "unlabelled-agent-token", Namespace: "kubesphere-system"},
-		Data:       map[string][]byte{tunnel.TokenHashKey: []byte(tunnel.HashToken("x"))},
+		Data:       map[string][]byte{agenttoken.HashKey: []byte(agenttoken.Hash("x"))},
 	}))
 	a := Authenticator{Index: informer.GetIndexer()}
 
@@ -35,12 +36,12 @@ func TestJoinTokenIsItsClustersAgent(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok)
 	assert.Equal(t, "system:kubesphere:agent:member2", resp.User.GetName())
-	assert.ElementsMatch(t, []string{Group, user.AllAuthenticated}, resp.User.GetGroups())
+	assert.ElementsMatch(t, []string{clustersapi.AgentsGroup, user.AllAuthenticated}, resp.User.GetGroups())
 	cluster, ok := ClusterOf(resp.User)
 	assert.True(t, ok)
 	assert.Equal(t, "member2", cluster)
 
-	other, _ := tunnel.NewToken()
+	other, _ := agenttoken.New()
 	for _, tok := range []string{other, "x", "eyJhbGciOiJSUzI1NiJ9.a-service-account-token.sig"} {
 		_, ok, err := a.AuthenticateToken(context.Background(), tok)
 		assert.False(t, ok, tok)
@@ -52,7 +53,7 @@ func TestJoinTokenIsItsClustersAgent(t *testing.T) {
 }
 
 func TestAgentSeesOnlyItsOwnCluster(t *testing.T) {
-	agent := &user.DefaultInfo{Name: UserPrefix + "member2", Groups: []string{Group}}
+	agent := &user.DefaultInfo{Name: clustersapi.AgentUserPrefix + "member2", Groups: []string{clustersapi.AgentsGroup}}
 	attrs := func(verb, name, sub string) authorizer.AttributesRecord {
 		return authorizer.AttributesRecord{User: agent, Verb: verb, APIGroup: "clusters.kubesphere.io", APIVersion: "v1alpha1",
 			Resource: "clusters", Subresource: sub, Name: name, ResourceRequest: true}

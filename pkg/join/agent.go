@@ -17,8 +17,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
+	clustersapi "kubesphere.io/multicluster/apis/clusters"
 	"kubesphere.io/multicluster/apis/clusters/v1alpha1"
-	"kubesphere.io/multicluster/pkg/tunnel"
+	"kubesphere.io/multicluster/pkg/agenttoken"
 )
 
 // AgentName names the agent's Deployment and Secret on a member.
@@ -27,10 +28,10 @@ const AgentName = "tower-agent"
 // AgentOptions say how to join a member by agent.
 type AgentOptions struct {
 	Options
-	// ProxyServers are the tower proxy URLs the agent dials.
-	ProxyServers []string
-	// ProxyCA is the CA of the tower proxies' serving certificates: the agent trusts it only.
-	ProxyCA []byte
+	// TowerProxyServers are the tower proxy URLs the agent dials.
+	TowerProxyServers []string
+	// TowerProxyCA is the CA of the tower proxies' serving certificates: the agent trusts it only.
+	TowerProxyCA []byte
 	// Image is the tower image of the agent's Deployment.
 	Image string
 }
@@ -52,7 +53,7 @@ func JoinAgent(ctx context.Context, o AgentOptions) (*AgentJoin, error) {
 	if o.Host == nil {
 		return nil, errors.New("the host's connection is required")
 	}
-	if len(o.ProxyServers) == 0 || len(o.ProxyCA) == 0 {
+	if len(o.TowerProxyServers) == 0 || len(o.TowerProxyCA) == 0 {
 		return nil, errors.New("the tower proxy URLs and their CA are required: the agent dials them and trusts that CA only")
 	}
 	hostClusters, host, err := hostClients(o.Host)
@@ -72,23 +73,16 @@ func JoinAgent(ctx context.Context, o AgentOptions) (*AgentJoin, error) {
 	if err := checkNew(ctx, hostClusters, o.Name, uid); err != nil {
 		return nil, err
 	}
-	token, err := tunnel.NewToken()
+	token, err := agenttoken.New()
 	if err != nil {
 		return nil, err
 	}
-	secret := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{
-			Name: tunnel.TokenSecretName(o.Name), Namespace: o.CredentialsNamespace,
-			Labels: map[string]string{ManagedByLabel: ManagedBy, ClusterLabel: o.Name, tunnel.TokenSecretLabel: "true"},
-		},
-		Type: corev1.SecretTypeOpaque,
-		Data: map[string][]byte{tunnel.TokenHashKey: []byte(tunnel.HashToken(token))},
-	}
+	secret := agenttoken.NewSecret(o.CredentialsNamespace, o.Name, token)
 	if _, err := host.CoreV1().Secrets(o.CredentialsNamespace).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
 		return nil, fmt.Errorf("storing the token's hash on the host: %w", err)
 	}
 	cluster := &v1alpha1.Cluster{
-		ObjectMeta: metav1.ObjectMeta{Name: o.Name, Labels: map[string]string{ManagedByLabel: ManagedBy}},
+		ObjectMeta: metav1.ObjectMeta{Name: o.Name, Labels: map[string]string{clustersapi.ManagedByLabel: clustersapi.ManagedBy}},
 		Spec:       v1alpha1.ClusterSpec{Connection: v1alpha1.Connection{Type: v1alpha1.ConnectionAgent}},
 	}
 	if _, err := hostClusters.ClustersV1alpha1().Clusters().Create(ctx, cluster, metav1.CreateOptions{}); err != nil {
@@ -96,7 +90,7 @@ func JoinAgent(ctx context.Context, o AgentOptions) (*AgentJoin, error) {
 		return nil, fmt.Errorf("creating Cluster %s on the host: %w", o.Name, err)
 	}
 	say(o.Out, "host: Cluster %s created (Agent), token hash in Secret %s/%s", o.Name, o.CredentialsNamespace, secret.Name)
-	out := &AgentJoin{Token: token, Manifests: AgentManifests(o.Name, token, o.ProxyServers, o.ProxyCA, o.Image)}
+	out := &AgentJoin{Token: token, Manifests: AgentManifests(o.Name, token, o.TowerProxyServers, o.TowerProxyCA, o.Image)}
 	if member != nil {
 		if err := applyAgent(ctx, member, out.Manifests); err != nil {
 			return out, err
@@ -113,19 +107,19 @@ func JoinAgent(ctx context.Context, o AgentOptions) (*AgentJoin, error) {
 // RBAC (impersonation, and reading namespaces and nodes for health), a Secret with the
 // token and the pinned CA, and the Deployment. Its rolling update starts the new agent
 // before the old one stops: the tower proxy takes both tunnels, so there is no gap.
-func AgentManifests(cluster, token string, proxyServers []string, proxyCA []byte, image string) []runtime.Object {
-	labels := map[string]string{ManagedByLabel: ManagedBy, "app.kubernetes.io/name": AgentName}
+func AgentManifests(cluster, token string, towerProxyServers []string, towerProxyCA []byte, image string) []runtime.Object {
+	labels := map[string]string{clustersapi.ManagedByLabel: clustersapi.ManagedBy, "app.kubernetes.io/name": AgentName}
 	one := int32(1)
 	zero := intstr.FromInt32(0)
 	surge := intstr.FromInt32(1)
 	yes, no := true, false
 	uid := int64(65532)
 	sa := &corev1.ServiceAccount{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
-		ObjectMeta: metav1.ObjectMeta{Name: ServiceAccountName, Namespace: MemberNamespace, Labels: map[string]string{ManagedByLabel: ManagedBy}}}
+		ObjectMeta: metav1.ObjectMeta{Name: ServiceAccountName, Namespace: MemberNamespace, Labels: map[string]string{clustersapi.ManagedByLabel: clustersapi.ManagedBy}}}
 	secret := &corev1.Secret{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
 		ObjectMeta: metav1.ObjectMeta{Name: AgentName, Namespace: MemberNamespace, Labels: labels},
 		Type:       corev1.SecretTypeOpaque,
-		StringData: map[string]string{"token": token, "ca.crt": string(proxyCA)}}
+		StringData: map[string]string{"token": token, "ca.crt": string(towerProxyCA)}}
 	deploy := &appsv1.Deployment{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
 		ObjectMeta: metav1.ObjectMeta{Name: AgentName, Namespace: MemberNamespace, Labels: labels},
@@ -142,8 +136,12 @@ func AgentManifests(cluster, token string, proxyServers []string, proxyCA []byte
 					Containers: []corev1.Container{{
 						Name:  "agent",
 						Image: image,
-						Args: []string{"agent", "--cluster-name=" + cluster, "--proxy-servers=" + strings.Join(proxyServers, ","),
-							"--proxy-ca-file=/etc/tower/ca.crt", "--token-file=/etc/tower/token", "--health-bind-address=:8081"},
+						Args: []string{"agent", "--cluster-name=" + cluster, "--tower-proxy-servers=" + strings.Join(towerProxyServers, ","),
+							"--tower-proxy-ca-file=/etc/tower/ca.crt", "--token-file=/etc/tower/token", "--health-bind-address=:8081"},
+						// Go's default under a CPU limit is at least 2 threads; the limit's own
+						// count (rounded up) suits a relay.
+						Env: []corev1.EnvVar{{Name: "GOMAXPROCS", ValueFrom: &corev1.EnvVarSource{
+							ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: "limits.cpu", Divisor: resource.MustParse("1")}}}},
 						Ports: []corev1.ContainerPort{{Name: "health", ContainerPort: 8081}},
 						Resources: corev1.ResourceRequirements{
 							Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("128Mi")},
@@ -199,25 +197,4 @@ func applyAgent(ctx context.Context, member kubernetes.Interface, objs []runtime
 		}
 	}
 	return nil
-}
-
-// RevokeAgentToken deletes cluster's join token (its hash) from the host: every tower
-// proxy closes the cluster's tunnels as soon as it sees the deletion. Deleting what is
-// already gone succeeds; deleted says whether there was a token.
-func RevokeAgentToken(ctx context.Context, host kubernetes.Interface, namespace, cluster string) (deleted bool, err error) {
-	name := tunnel.TokenSecretName(cluster)
-	s, err := host.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return false, nil
-	} else if err != nil {
-		return false, fmt.Errorf("reading the token Secret %s/%s: %w", namespace, name, err)
-	}
-	if _, ok := s.Labels[tunnel.TokenSecretLabel]; !ok {
-		return false, nil
-	}
-	err = host.CoreV1().Secrets(namespace).Delete(ctx, name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &s.UID}})
-	if err != nil && !apierrors.IsNotFound(err) {
-		return false, fmt.Errorf("deleting the token Secret %s/%s: %w", namespace, name, err)
-	}
-	return true, nil
 }

@@ -37,12 +37,6 @@ const (
 	ServiceAccountName = "kubesphere-cluster-proxy"
 	// ClusterRoleName names the proxy's ClusterRole (and its binding) on a member.
 	ClusterRoleName = "kubesphere:cluster-proxy"
-	// ManagedByLabel marks what join created, so that unjoin removes only that.
-	ManagedByLabel = "app.kubernetes.io/managed-by"
-	// ManagedBy is the value of ManagedByLabel.
-	ManagedBy = "kubectl-ksmc"
-	// ClusterLabel names the Cluster a host Secret belongs to.
-	ClusterLabel = "clusters.kubesphere.io/cluster"
 
 	tokenSecretName = ServiceAccountName + "-token"
 )

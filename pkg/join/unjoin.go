@@ -9,6 +9,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	clustersapi "kubesphere.io/multicluster/apis/clusters"
+	"kubesphere.io/multicluster/pkg/agenttoken"
 )
 
 // Unjoin removes the Cluster and the credential join stored on the host and, when
@@ -54,7 +55,7 @@ func Unjoin(ctx context.Context, o Options) error {
 		say(o.Out, "host: Secret %s/%s deleted", secretNS, secretName)
 	}
 
-	if revoked, err := RevokeAgentToken(ctx, host, o.CredentialsNamespace, o.Name); err != nil {
+	if revoked, err := agenttoken.Revoke(ctx, host, o.CredentialsNamespace, o.Name); err != nil {
 		return err
 	} else if revoked {
 		say(o.Out, "host: agent token of %s revoked; its tunnels close now", o.Name)

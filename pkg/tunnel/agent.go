@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,8 +18,9 @@ import (
 	"time"
 
 	"github.com/hashicorp/yamux"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
+
+	"kubesphere.io/multicluster/pkg/agenttoken"
 )
 
 // Backoff between an agent's attempts to reach a tower proxy: doubling from Initial up to
@@ -45,8 +45,8 @@ func jitter(d time.Duration) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-// Agent keeps a tunnel open to every tower proxy replica and serves Handler on the streams
-// the host opens.
+// Agent is the member side of the tunnel (tower agent): it keeps a tunnel open to every
+// tower proxy replica and serves Handler on the streams the host opens.
 type Agent struct {
 	// Cluster is the Cluster's name on the host.
 	Cluster string
@@ -61,8 +61,9 @@ type Agent struct {
 	// Handler serves each stream: the forwarder to the member's own kube-apiserver.
 	Handler http.Handler
 	// ServeStreams, when set, is given each tunnel's streams as a listener instead of
-	// Handler (for raw streams, as the tunnel benchmark forwards). It returns when the
-	// listener fails, which it does when the tunnel closes.
+	// Handler: for a caller that is not an HTTP upstream and takes raw streams (the tunnel
+	// benchmark, hack/bench-tunnel, forwards them to an echo server; tower agent never sets
+	// it). It returns when the listener fails, which it does when the tunnel closes.
 	ServeStreams func(net.Listener) error
 	Backoff      Backoff
 	// Resolve is how often names in Servers are looked up again for new replicas.
@@ -130,27 +131,6 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 }
 
-// resolveAll returns host:port for every address of u's host; an IP, or a name that does
-// not resolve now, stands for itself (it is dialled, and retried, as is).
-func resolveAll(ctx context.Context, u *url.URL) []string {
-	host, port := u.Hostname(), u.Port()
-	if port == "" {
-		port = "443"
-	}
-	if net.ParseIP(host) != nil {
-		return []string{net.JoinHostPort(host, port)}
-	}
-	ips, err := net.DefaultResolver.LookupHost(ctx, host)
-	if err != nil || len(ips) == 0 {
-		return []string{net.JoinHostPort(host, port)}
-	}
-	out := make([]string, 0, len(ips))
-	for _, ip := range ips {
-		out = append(out, net.JoinHostPort(ip, port))
-	}
-	return out
-}
-
 // keep holds one tunnel to addr up, reconnecting with backoff, until ctx ends.
 func (a *Agent) keep(ctx context.Context, server *url.URL, addr string) {
 	var wait time.Duration
@@ -183,7 +163,7 @@ func (a *Agent) connect(ctx context.Context, server *url.URL, addr string) (*yam
 		return nil, err
 	}
 	tok := strings.TrimSpace(string(token))
-	if err := checkTokenShape(tok); err != nil {
+	if err := agenttoken.CheckShape(tok); err != nil {
 		return nil, fmt.Errorf("%s: %w", a.TokenFile, err)
 	}
 	dialCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -202,9 +182,7 @@ func (a *Agent) connect(ctx context.Context, server *url.URL, addr string) (*yam
 		return nil, err
 	}
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	req := fmt.Sprintf("GET %s%s HTTP/1.1\r\nHost: %s\r\nConnection: Upgrade\r\nUpgrade: %s\r\nAuthorization: Bearer %s\r\nUser-Agent: tower-agent\r\n\r\n",
-		AgentPathPrefix, a.Cluster, server.Host, UpgradeProtocol, tok)
-	if _, err := io.WriteString(conn, req); err != nil {
+	if _, err := io.WriteString(conn, agentRequest(a.Cluster, server.Host, tok)); err != nil {
 		_ = conn.Close()
 		return nil, err
 	}
@@ -220,16 +198,6 @@ func (a *Agent) connect(ctx context.Context, server *url.URL, addr string) (*yam
 	}
 	_ = conn.SetDeadline(time.Time{})
 	return yamux.Server(newFrameWriter(withBuffered(conn, br)), muxConfig())
-}
-
-// statusError reads the Status a tower proxy answered with.
-func statusError(resp *http.Response) error {
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	var st metav1.Status
-	if json.Unmarshal(body, &st) == nil && st.Message != "" {
-		return fmt.Errorf("tower proxy answered %d: %s", resp.StatusCode, st.Message)
-	}
-	return fmt.Errorf("tower proxy answered %s", resp.Status)
 }
 
 // serve answers the host's streams with Handler until the tunnel or ctx ends.

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -15,7 +16,8 @@ import (
 )
 
 // Dialer opens streams to Agent clusters through the tower proxies: the host side of a
-// tunnel, used by cluster-apiserver and controller-manager.
+// tunnel, used by cluster-apiserver and controller-manager (pkg/clusterconn). DialerOptions
+// builds one from flags.
 type Dialer struct {
 	// Servers are the tower proxy URLs (https://host:port); a name with several addresses
 	// (a headless Service) is every replica.
@@ -103,7 +105,7 @@ func (d *Dialer) dialOne(ctx context.Context, server *url.URL, addr, cluster str
 			authz = "Authorization: Bearer " + t + "\r\n"
 		}
 	}
-	if _, err := fmt.Fprintf(conn, "CONNECT %s:443 HTTP/1.1\r\nHost: %s:443\r\n%s\r\n", cluster, cluster, authz); err != nil {
+	if _, err := io.WriteString(conn, connectRequest(cluster, authz)); err != nil {
 		_ = conn.Close()
 		return nil, err
 	}
@@ -124,10 +126,6 @@ func (d *Dialer) dialOne(ctx context.Context, server *url.URL, addr, cluster str
 	_ = conn.SetDeadline(time.Time{})
 	return stream{Conn: withBuffered(conn, br), tunnel: resp.Header.Get(TunnelIDHeader)}, nil
 }
-
-// TunnelIDHeader names, in a tower proxy's answer to CONNECT, the agent tunnel the stream
-// runs on: random per tunnel, new when an agent reconnects.
-const TunnelIDHeader = "Tunnel-Id"
 
 // stream is a connection to an agent through a tower proxy.
 type stream struct {

@@ -1,11 +1,10 @@
 package tunnel
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"slices"
@@ -18,18 +17,17 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/klog/v2"
+
+	"kubesphere.io/multicluster/internal/buffers"
+	"kubesphere.io/multicluster/pkg/agenttoken"
 )
 
 // TokenHashes finds the stored hash of a cluster's join token; ok is false when the cluster
 // has none (no such cluster, or its token was revoked).
 type TokenHashes func(cluster string) (hash string, ok bool)
 
-// AuthorizeDialer decides whether a request to open streams (CONNECT) comes from a host
-// component allowed to use tunnels. It returns the caller's name for the log.
-type AuthorizeDialer func(req *http.Request) (user string, err error)
-
-// Server is the tower proxy: it accepts agents' tunnels and opens streams on them for
-// authorized host components.
+// Server is the tower proxy, the host side that agents dial: it accepts agents' tunnels
+// and opens streams on them for authorized host components (serverauth.go).
 type Server struct {
 	tokens    TokenHashes
 	authorize AuthorizeDialer
@@ -82,12 +80,12 @@ func (s *Server) serveAgent(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	token, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
-	if !ok || checkTokenShape(token) != nil {
+	if !ok || agenttoken.CheckShape(token) != nil {
 		writeStatus(w, apierrors.NewUnauthorized("a join token is required (Authorization: Bearer <token>)"))
 		return
 	}
 	hash, ok := s.tokens(cluster)
-	if !ok || !tokenMatches(hash, token) {
+	if !ok || !agenttoken.Matches(hash, token) {
 		// One message for both: which clusters exist is not the caller's business.
 		klog.InfoS("Refused an agent", "cluster", cluster, "remote", req.RemoteAddr)
 		writeStatus(w, apierrors.NewUnauthorized(fmt.Sprintf("the join token is not valid for cluster %q (revoked, rotated, or issued for another cluster)", cluster)))
@@ -103,7 +101,7 @@ func (s *Server) serveAgent(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	_ = conn.SetDeadline(time.Time{})
-	if _, err := fmt.Fprintf(conn, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: %s\r\n\r\n", UpgradeProtocol); err != nil {
+	if _, err := io.WriteString(conn, agentAccepted()); err != nil {
 		_ = conn.Close()
 		return
 	}
@@ -256,7 +254,7 @@ func (s *Server) serveDial(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	_ = conn.SetDeadline(time.Time{})
-	if _, err := fmt.Fprintf(conn, "HTTP/1.1 200 Connection established\r\n%s: %s\r\n\r\n", TunnelIDHeader, t.id); err != nil {
+	if _, err := io.WriteString(conn, connectEstablished(t.id)); err != nil {
 		_ = conn.Close()
 		_ = stream.Close()
 		return
@@ -265,7 +263,9 @@ func (s *Server) serveDial(w http.ResponseWriter, req *http.Request) {
 	splice(withBuffered(conn, buffered.Reader), stream)
 }
 
-// Dial opens a stream to cluster's agent on the newest of its tunnels to this server.
+// Dial opens a stream to cluster's agent on the newest of its tunnels to this server, in
+// the process that holds the tunnel, without a CONNECT: for a caller that runs the Server
+// itself (the tunnel benchmark, hack/bench-tunnel). Host components use a Dialer.
 func (s *Server) Dial(cluster string) (net.Conn, error) {
 	t := s.newest(cluster)
 	if t == nil {
@@ -282,34 +282,23 @@ func (t *agentTunnel) open() (net.Conn, error) {
 	return stream, nil
 }
 
-// writeStatus answers with a Kubernetes Status, as every component of this project does.
-func writeStatus(w http.ResponseWriter, err error) {
-	status, ok := err.(apierrors.APIStatus)
-	if !ok {
-		status = apierrors.NewInternalError(err)
+// splice copies both ways until both directions are done, half-closing each side's write
+// when its source ends, so a request body's end reaches the other side.
+func splice(a, b io.ReadWriteCloser) {
+	done := make(chan struct{}, 2)
+	cp := func(dst, src io.ReadWriteCloser) {
+		buf := buffers.Pool{}.Get()
+		_, _ = io.CopyBuffer(dst, src, buf)
+		buffers.Pool{}.Put(buf)
+		_ = closeWrite(dst)
+		done <- struct{}{}
 	}
-	st := status.Status()
-	st.Kind, st.APIVersion = "Status", "v1"
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(int(st.Code))
-	_ = json.NewEncoder(w).Encode(st)
+	// Both directions run to their end: one side half-closing (CloseWrite after its
+	// request) must still get the other's whole answer.
+	go cp(a, b)
+	cp(b, a)
+	<-done
+	<-done
+	_ = a.Close()
+	_ = b.Close()
 }
-
-// withBuffered is conn, preceded by what the HTTP server had already read of it. Nearly
-// always nothing: then the 4 KiB reader is not kept for the connection's life.
-func withBuffered(conn net.Conn, r *bufio.Reader) net.Conn {
-	if r.Buffered() == 0 {
-		return conn
-	}
-	return bufferedConn{Conn: conn, r: r}
-}
-
-// bufferedConn reads what the HTTP server had already buffered before the connection.
-type bufferedConn struct {
-	net.Conn
-	r *bufio.Reader
-}
-
-func (c bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
-
-func (c bufferedConn) CloseWrite() error { return closeWrite(c.Conn) }

@@ -19,7 +19,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"kubesphere.io/multicluster/pkg/agenttoken"
 )
+
+// End-to-end tests of the three roles together: agents, a tower proxy and dialers on
+// loopback.
 
 // fixture is a tower proxy on loopback with a token per cluster, and helpers to run agents
 // against it and dial through it.
@@ -52,10 +57,10 @@ func newFixture(t *testing.T) *fixture {
 
 // token issues a token for cluster and returns the file an agent reads it from.
 func (f *fixture) token(cluster string) string {
-	tok, err := NewToken()
+	tok, err := agenttoken.New()
 	require.NoError(f.t, err)
 	f.mu.Lock()
-	f.hashes[cluster] = HashToken(tok)
+	f.hashes[cluster] = agenttoken.Hash(tok)
 	f.mu.Unlock()
 	file := filepath.Join(f.t.TempDir(), "token")
 	require.NoError(f.t, os.WriteFile(file, []byte(tok+"\n"), 0o600))
@@ -292,47 +297,4 @@ func TestShutdownDrainsThenCloses(t *testing.T) {
 	// The agent, told to go, is not taken back by a stopping proxy.
 	time.Sleep(200 * time.Millisecond)
 	assert.Empty(t, f.server.Connected())
-}
-
-// The frame writer returns before the bytes are on the wire; what it promises is that they
-// all get there, in order, that a slow connection holds back the writer instead of
-// piling up, and that Close sends what is pending first (a GoAway must reach the agent).
-func TestFrameWriterKeepsOrderAndBoundsPending(t *testing.T) {
-	a, b := net.Pipe()
-	w := newFrameWriter(a)
-	const frames, size = 400, 3000 // 1.2 MB: well past pendingMax
-	got := make(chan []byte)
-	go func() {
-		all, _ := io.ReadAll(&slowReader{r: b})
-		got <- all
-	}()
-	var want []byte
-	for i := 0; i < frames; i++ {
-		frame := make([]byte, size)
-		for j := range frame {
-			frame[j] = byte(i + j)
-		}
-		want = append(want, frame...)
-		n, err := w.Write(frame)
-		require.NoError(t, err)
-		require.Equal(t, size, n)
-		w.mu.Lock()
-		pending := len(w.pending)
-		w.mu.Unlock()
-		require.LessOrEqual(t, pending, pendingMax+size, "pending beyond its bound: the writer did not wait")
-	}
-	require.NoError(t, w.Close())
-	all := <-got
-	require.Equal(t, len(want), len(all))
-	require.True(t, string(want) == string(all), "bytes arrived out of order")
-	_, err := w.Write([]byte("late"))
-	require.Error(t, err, "a closed writer takes no more")
-}
-
-// slowReader reads in small pieces with pauses, like a congested connection.
-type slowReader struct{ r io.Reader }
-
-func (s *slowReader) Read(p []byte) (int, error) {
-	time.Sleep(50 * time.Microsecond)
-	return s.r.Read(p[:min(len(p), 8<<10)])
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"kubesphere.io/multicluster/internal/localenv"
+	"kubesphere.io/multicluster/test/framework"
 )
 
 func TestLocalEnvironment(t *testing.T) {
@@ -36,28 +37,21 @@ func TestLocalEnvironment(t *testing.T) {
 	assert.ElementsMatch(t, want, env.Running())
 
 	// The done-when of the foundation: the host lists member1 with the table columns.
-	out, err := env.Kubectl(ctx, "host", "", "get", "clusters")
-	require.NoError(t, err)
+	out := framework.Kubectl(t, env, "host", "", "get", "clusters")
 	assert.Equal(t, []string{"NAME", "CONNECTION", "READY", "VERSION", "NODES", "AGE"}, strings.Fields(strings.SplitN(out, "\n", 2)[0]))
 	assert.Regexp(t, `(?m)^member1\s+Direct\s+`, out)
-	endpoint, err := env.Kubectl(ctx, "host", "", "get", "cluster", "member1", "-o", "jsonpath={.spec.connection.kubernetesAPIEndpoint} {.spec.connection.credentialsSecretRef.name}")
-	require.NoError(t, err)
+	endpoint := framework.Kubectl(t, env, "host", "", "get", "cluster", "member1", "-o", "jsonpath={.spec.connection.kubernetesAPIEndpoint} {.spec.connection.credentialsSecretRef.name}")
 	assert.Equal(t, env.MemberURL("member1")+" member1-credentials", endpoint)
 	// The credentials Secret holds a self-contained kubeconfig for member1.
-	kc, err := env.Kubectl(ctx, "host", "", "get", "secret", "-n", localenv.Namespace, "member1-credentials", "-o", "jsonpath={.data.kubeconfig}")
-	require.NoError(t, err)
+	kc := framework.Kubectl(t, env, "host", "", "get", "secret", "-n", localenv.Namespace, "member1-credentials", "-o", "jsonpath={.data.kubeconfig}")
 	assert.NotEmpty(t, kc)
 
 	// A Deployment on the member becomes Running pods on kwok nodes.
-	nodes, err := env.Kubectl(ctx, "member1", "", "get", "nodes", "-o", "name")
-	require.NoError(t, err)
+	nodes := framework.Kubectl(t, env, "member1", "", "get", "nodes", "-o", "name")
 	assert.Len(t, strings.Fields(nodes), 2)
-	_, err = env.Kubectl(ctx, "member1", "", "create", "deployment", "web", "--image=nginx", "--replicas=3")
-	require.NoError(t, err)
-	_, err = env.Kubectl(ctx, "member1", "", "rollout", "status", "deployment/web", "--timeout=90s")
-	require.NoError(t, err)
-	phases, err := env.Kubectl(ctx, "member1", "", "get", "pods", "-l", "app=web", "-o", "jsonpath={range .items[*]}{.status.phase} {.spec.nodeName}{\"\\n\"}{end}")
-	require.NoError(t, err)
+	framework.Kubectl(t, env, "member1", "", "create", "deployment", "web", "--image=nginx", "--replicas=3")
+	framework.Kubectl(t, env, "member1", "", "rollout", "status", "deployment/web", "--timeout=90s")
+	phases := framework.Kubectl(t, env, "member1", "", "get", "pods", "-l", "app=web", "-o", "jsonpath={range .items[*]}{.status.phase} {.spec.nodeName}{\"\\n\"}{end}")
 	lines := strings.Split(strings.TrimSpace(phases), "\n")
 	require.Len(t, lines, 3)
 	for _, l := range lines {

@@ -3,7 +3,6 @@ package integration
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -22,34 +21,21 @@ import (
 	"kubesphere.io/multicluster/generated/clientset/versioned"
 	"kubesphere.io/multicluster/generated/informers/externalversions"
 	"kubesphere.io/multicluster/internal/localenv"
+	"kubesphere.io/multicluster/test/framework"
 )
-
-func clusterYAML(name, endpoint string) string {
-	return fmt.Sprintf(`apiVersion: clusters.kubesphere.io/v1alpha1
-kind: Cluster
-metadata:
-  name: %s
-spec:
-  provider: kwok
-  connection:
-    type: Direct
-    kubernetesAPIEndpoint: %s
-    credentialsSecretRef: {namespace: kubesphere-system, name: %s-credentials}
-`, name, endpoint, name)
-}
 
 func client(t *testing.T) versioned.Interface {
 	t.Helper()
-	cs, err := versioned.NewForConfig(restConfig(t, env.Kubeconfig()))
+	cs, err := versioned.NewForConfig(framework.AdminRESTConfig(t, env, ""))
 	require.NoError(t, err)
 	return cs
 }
 
 func TestAPIServiceAvailable(t *testing.T) {
-	out := mustKubectl(t, "", "get", "apiservice", localenv.APIServiceName,
+	out := framework.Kubectl(t, env, "host", "", "get", "apiservice", localenv.APIServiceName,
 		"-o", `jsonpath={.status.conditions[?(@.type=="Available")].status}`)
 	assert.Equal(t, "True", out)
-	groups := mustKubectl(t, "", "api-resources", "--api-group=clusters.kubesphere.io", "-o", "wide")
+	groups := framework.Kubectl(t, env, "host", "", "api-resources", "--api-group=clusters.kubesphere.io", "-o", "wide")
 	assert.Contains(t, groups, "clusters")
 	assert.Contains(t, groups, "mc", "short name")
 	assert.Contains(t, groups, "Cluster")
@@ -64,7 +50,7 @@ func TestOpenAPIPublished(t *testing.T) {
 		t.Helper()
 		var doc string
 		require.Eventually(t, func() bool {
-			out, err := kubectl(t, "", "get", "--raw", path)
+			out, err := framework.TryKubectl(t, env, "host", "", "get", "--raw", path)
 			doc = out
 			return err == nil && strings.Contains(out, model)
 		}, 60*time.Second, time.Second, "%s never held %s", path, model)
@@ -77,42 +63,44 @@ func TestOpenAPIPublished(t *testing.T) {
 }
 
 func TestKubectlLifecycle(t *testing.T) {
-	mustKubectl(t, clusterYAML("kubectl-one", "https://127.0.0.1:6443"), "create", "-f", "-")
-	t.Cleanup(func() { _, _ = kubectl(t, "", "delete", "cluster", "kubectl-one", "--ignore-not-found") })
+	framework.Kubectl(t, env, "host", framework.ClusterManifest(framework.Cluster{Name: "kubectl-one", Provider: "kwok", Endpoint: "https://127.0.0.1:6443", Secret: "kubectl-one-credentials"}), "create", "-f", "-")
+	t.Cleanup(func() {
+		_, _ = framework.TryKubectl(t, env, "host", "", "delete", "cluster", "kubectl-one", "--ignore-not-found")
+	})
 
-	table := mustKubectl(t, "", "get", "clusters", "kubectl-one")
+	table := framework.Kubectl(t, env, "host", "", "get", "clusters", "kubectl-one")
 	header := strings.Fields(strings.SplitN(table, "\n", 2)[0])
 	assert.Equal(t, []string{"NAME", "CONNECTION", "READY", "VERSION", "NODES", "AGE"}, header)
 	assert.Regexp(t, `kubectl-one\s+Direct\s+Unknown\s+\d+s`, table)
-	assert.Contains(t, mustKubectl(t, "", "get", "mc", "-o", "name"), "cluster.clusters.kubesphere.io/kubectl-one")
+	assert.Contains(t, framework.Kubectl(t, env, "host", "", "get", "mc", "-o", "name"), "cluster.clusters.kubesphere.io/kubectl-one")
 
 	// Every patch type kubectl offers.
-	mustKubectl(t, "", "patch", "cluster", "kubectl-one", "--type=merge", "-p", `{"spec":{"region":"eu-west-1"}}`)
-	mustKubectl(t, "", "patch", "cluster", "kubectl-one", "--type=json", "-p", `[{"op":"replace","path":"/spec/provider","value":"aws"}]`)
-	mustKubectl(t, "", "patch", "cluster", "kubectl-one", "--type=strategic", "-p", `{"metadata":{"labels":{"env":"dev"}}}`)
-	mustKubectl(t, "", "label", "cluster", "kubectl-one", "team=platform")
-	got := mustKubectl(t, "", "get", "cluster", "kubectl-one", "-o", "jsonpath={.spec.region} {.spec.provider} {.metadata.labels.env} {.metadata.labels.team} {.metadata.generation}")
+	framework.Kubectl(t, env, "host", "", "patch", "cluster", "kubectl-one", "--type=merge", "-p", `{"spec":{"region":"eu-west-1"}}`)
+	framework.Kubectl(t, env, "host", "", "patch", "cluster", "kubectl-one", "--type=json", "-p", `[{"op":"replace","path":"/spec/provider","value":"aws"}]`)
+	framework.Kubectl(t, env, "host", "", "patch", "cluster", "kubectl-one", "--type=strategic", "-p", `{"metadata":{"labels":{"env":"dev"}}}`)
+	framework.Kubectl(t, env, "host", "", "label", "cluster", "kubectl-one", "team=platform")
+	got := framework.Kubectl(t, env, "host", "", "get", "cluster", "kubectl-one", "-o", "jsonpath={.spec.region} {.spec.provider} {.metadata.labels.env} {.metadata.labels.team} {.metadata.generation}")
 	assert.Equal(t, "eu-west-1 aws dev platform 3", got, "two spec changes bump the generation twice, label changes do not")
 
 	// Field and label selectors.
-	assert.Contains(t, mustKubectl(t, "", "get", "clusters", "-l", "team=platform", "-o", "name"), "kubectl-one")
-	assert.Contains(t, mustKubectl(t, "", "get", "clusters", "--field-selector", "spec.connection.type=Direct", "-o", "name"), "kubectl-one")
-	assert.NotContains(t, mustKubectl(t, "", "get", "clusters", "--field-selector", "spec.connection.type=Agent", "-o", "name"), "kubectl-one")
+	assert.Contains(t, framework.Kubectl(t, env, "host", "", "get", "clusters", "-l", "team=platform", "-o", "name"), "kubectl-one")
+	assert.Contains(t, framework.Kubectl(t, env, "host", "", "get", "clusters", "--field-selector", "spec.connection.type=Direct", "-o", "name"), "kubectl-one")
+	assert.NotContains(t, framework.Kubectl(t, env, "host", "", "get", "clusters", "--field-selector", "spec.connection.type=Agent", "-o", "name"), "kubectl-one")
 
 	// Update (replace) with the whole object.
-	obj := mustKubectl(t, "", "get", "cluster", "kubectl-one", "-o", "json")
+	obj := framework.Kubectl(t, env, "host", "", "get", "cluster", "kubectl-one", "-o", "json")
 	obj = strings.Replace(obj, `"region": "eu-west-1"`, `"region": "eu-central-1"`, 1)
-	mustKubectl(t, obj, "replace", "-f", "-")
-	assert.Equal(t, "eu-central-1", mustKubectl(t, "", "get", "cluster", "kubectl-one", "-o", "jsonpath={.spec.region}"))
+	framework.Kubectl(t, env, "host", obj, "replace", "-f", "-")
+	assert.Equal(t, "eu-central-1", framework.Kubectl(t, env, "host", "", "get", "cluster", "kubectl-one", "-o", "jsonpath={.spec.region}"))
 
 	// Explain documents the fields from the published OpenAPI.
-	explain := mustKubectl(t, "", "explain", "clusters.spec.connection")
+	explain := framework.Kubectl(t, env, "host", "", "explain", "clusters.spec.connection")
 	for _, field := range []string{"kubernetesAPIEndpoint", "caBundle", "credentialsSecretRef", "type", "enum: Agent, Direct"} {
 		assert.Contains(t, explain, field)
 	}
 
-	mustKubectl(t, "", "delete", "cluster", "kubectl-one")
-	_, err := kubectl(t, "", "get", "cluster", "kubectl-one")
+	framework.Kubectl(t, env, "host", "", "delete", "cluster", "kubectl-one")
+	_, err := framework.TryKubectl(t, env, "host", "", "get", "cluster", "kubectl-one")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `clusters.clusters.kubesphere.io "kubectl-one" not found`)
 }
@@ -126,35 +114,35 @@ func TestKubectlWatch(t *testing.T) {
 		watchOut <- out
 	}()
 	time.Sleep(2 * time.Second) // let the watch start
-	mustKubectl(t, clusterYAML("watched", "https://127.0.0.1:6443"), "create", "-f", "-")
-	mustKubectl(t, "", "delete", "cluster", "watched")
+	framework.Kubectl(t, env, "host", framework.ClusterManifest(framework.Cluster{Name: "watched", Provider: "kwok", Endpoint: "https://127.0.0.1:6443", Secret: "watched-credentials"}), "create", "-f", "-")
+	framework.Kubectl(t, env, "host", "", "delete", "cluster", "watched")
 	out := <-watchOut
 	assert.Contains(t, out, "cluster.clusters.kubesphere.io/watched")
 }
 
 func TestValidationErrors(t *testing.T) {
 	cases := map[string]struct{ yaml, want string }{
-		"bad name": {clusterYAML("Bad.Name", "https://127.0.0.1:6443"), `metadata.name: Invalid value: "Bad.Name"`},
-		"unknown type": {strings.Replace(clusterYAML("badtype", "https://127.0.0.1:6443"), "type: Direct", "type: Proxy", 1),
+		"bad name": {framework.ClusterManifest(framework.Cluster{Name: "Bad.Name", Provider: "kwok", Endpoint: "https://127.0.0.1:6443", Secret: "Bad.Name-credentials"}), `metadata.name: Invalid value: "Bad.Name"`},
+		"unknown type": {framework.ClusterManifest(framework.Cluster{Name: "badtype", Provider: "kwok", Type: "Proxy", Endpoint: "https://127.0.0.1:6443", Secret: "badtype-credentials"}),
 			`spec.connection.type: Unsupported value: "Proxy": supported values: "Direct", "Agent"`},
-		"no endpoint": {strings.Replace(clusterYAML("noendpoint", "x"), "    kubernetesAPIEndpoint: x\n", "", 1),
+		"no endpoint": {framework.ClusterManifest(framework.Cluster{Name: "noendpoint", Provider: "kwok", Secret: "noendpoint-credentials"}),
 			"spec.connection.kubernetesAPIEndpoint: Required value: a Direct cluster needs the https URL of the member's API server"},
-		"no credentials": {strings.Replace(clusterYAML("nocreds", "https://127.0.0.1:6443"), "    credentialsSecretRef: {namespace: kubesphere-system, name: nocreds-credentials}\n", "", 1),
+		"no credentials": {framework.ClusterManifest(framework.Cluster{Name: "nocreds", Provider: "kwok", Endpoint: "https://127.0.0.1:6443"}),
 			"spec.connection.credentialsSecretRef: Required value"},
-		"http endpoint": {clusterYAML("plainhttp", "http://127.0.0.1:6443"), "must be an https URL"},
-		"bad caBundle": {strings.Replace(clusterYAML("badca", "https://127.0.0.1:6443"), "    type: Direct\n", "    type: Direct\n    caBundle: aGVsbG8=\n", 1),
+		"http endpoint": {framework.ClusterManifest(framework.Cluster{Name: "plainhttp", Provider: "kwok", Endpoint: "http://127.0.0.1:6443", Secret: "plainhttp-credentials"}), "must be an https URL"},
+		"bad caBundle": {framework.ClusterManifest(framework.Cluster{Name: "badca", Provider: "kwok", Endpoint: "https://127.0.0.1:6443", CABundle: "aGVsbG8=", Secret: "badca-credentials"}),
 			"spec.connection.caBundle: Invalid value: \"<omitted>\": must be PEM-encoded certificates"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			_, err := kubectl(t, tc.yaml, "create", "-f", "-")
+			_, err := framework.TryKubectl(t, env, "host", tc.yaml, "create", "-f", "-")
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), "is invalid")
 			assert.Contains(t, err.Error(), tc.want)
 		})
 	}
 	// Nothing invalid was stored.
-	assert.NotContains(t, mustKubectl(t, "", "get", "clusters", "-o", "name"), "badtype")
+	assert.NotContains(t, framework.Kubectl(t, env, "host", "", "get", "clusters", "-o", "name"), "badtype")
 }
 
 func TestTypedClientAndInformer(t *testing.T) {
@@ -253,12 +241,15 @@ func containsCluster(items []v1alpha1.Cluster, name string) bool {
 
 func TestServerSideApply(t *testing.T) {
 	ctx := context.Background()
-	yaml := clusterYAML("applied", "https://127.0.0.1:6443")
-	mustKubectl(t, yaml, "apply", "--server-side", "--field-manager=platform-team", "-f", "-")
-	t.Cleanup(func() { _, _ = kubectl(t, "", "delete", "cluster", "applied", "--ignore-not-found") })
+	applied := framework.Cluster{Name: "applied", Provider: "kwok", Endpoint: "https://127.0.0.1:6443", Secret: "applied-credentials"}
+	framework.Kubectl(t, env, "host", framework.ClusterManifest(applied), "apply", "--server-side", "--field-manager=platform-team", "-f", "-")
+	t.Cleanup(func() {
+		_, _ = framework.TryKubectl(t, env, "host", "", "delete", "cluster", "applied", "--ignore-not-found")
+	})
 
 	// Another manager changing an owned field conflicts, and the message names the owner.
-	_, err := kubectl(t, strings.Replace(yaml, "provider: kwok", "provider: aws", 1),
+	applied.Provider = "aws"
+	_, err := framework.TryKubectl(t, env, "host", framework.ClusterManifest(applied),
 		"apply", "--server-side", "--field-manager=someone-else", "-f", "-")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "conflict")
@@ -291,7 +282,7 @@ func TestStatusSubresource(t *testing.T) {
 	ctx := context.Background()
 	cs := client(t)
 	clusters := cs.ClustersV1alpha1().Clusters()
-	mustKubectl(t, clusterYAML("statusful", "https://127.0.0.1:6443"), "create", "-f", "-")
+	framework.Kubectl(t, env, "host", framework.ClusterManifest(framework.Cluster{Name: "statusful", Provider: "kwok", Endpoint: "https://127.0.0.1:6443", Secret: "statusful-credentials"}), "create", "-f", "-")
 	t.Cleanup(func() { _ = clusters.Delete(ctx, "statusful", metav1.DeleteOptions{}) })
 
 	c, err := clusters.Get(ctx, "statusful", metav1.GetOptions{})
@@ -317,9 +308,9 @@ func TestStatusSubresource(t *testing.T) {
 	assert.Equal(t, "gcp", again.Spec.Provider)
 
 	// kubectl shows the status in the table.
-	table := mustKubectl(t, "", "get", "cluster", "statusful")
+	table := framework.Kubectl(t, env, "host", "", "get", "cluster", "statusful")
 	assert.Regexp(t, `statusful\s+Direct\s+True\s+v1\.36\.3\s+2\s+`, table)
-	assert.Equal(t, "v1.36.3", mustKubectl(t, "", "get", "cluster", "statusful", "--subresource=status", "-o", "jsonpath={.status.kubernetesVersion}"))
+	assert.Equal(t, "v1.36.3", framework.Kubectl(t, env, "host", "", "get", "cluster", "statusful", "--subresource=status", "-o", "jsonpath={.status.kubernetesVersion}"))
 
 	// An invalid status is refused with the field named.
 	again.Status.Conditions[0].Status = "Perhaps"
@@ -334,10 +325,12 @@ func TestRBAC(t *testing.T) {
 	ctx := context.Background()
 	kubeconfig, err := env.IssueClientCert("host", "alice", "developers")
 	require.NoError(t, err)
-	mustKubectl(t, clusterYAML("rbac-target", "https://127.0.0.1:6443"), "create", "-f", "-")
-	t.Cleanup(func() { _, _ = kubectl(t, "", "delete", "cluster", "rbac-target", "--ignore-not-found") })
+	framework.Kubectl(t, env, "host", framework.ClusterManifest(framework.Cluster{Name: "rbac-target", Provider: "kwok", Endpoint: "https://127.0.0.1:6443", Secret: "rbac-target-credentials"}), "create", "-f", "-")
+	t.Cleanup(func() {
+		_, _ = framework.TryKubectl(t, env, "host", "", "delete", "cluster", "rbac-target", "--ignore-not-found")
+	})
 
-	alice, err := versioned.NewForConfig(restConfig(t, kubeconfig))
+	alice, err := versioned.NewForConfig(framework.RESTConfig(t, kubeconfig, "host"))
 	require.NoError(t, err)
 	_, err = alice.ClustersV1alpha1().Clusters().List(ctx, metav1.ListOptions{})
 	require.True(t, apierrors.IsForbidden(err), "without RBAC: %v", err)
@@ -346,11 +339,11 @@ func TestRBAC(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "Forbidden")
 
-	mustKubectl(t, "", "create", "clusterrole", "cluster-viewer", "--verb=get,list,watch", "--resource=clusters.clusters.kubesphere.io")
-	mustKubectl(t, "", "create", "clusterrolebinding", "alice-cluster-viewer", "--clusterrole=cluster-viewer", "--user=alice")
+	framework.Kubectl(t, env, "host", "", "create", "clusterrole", "cluster-viewer", "--verb=get,list,watch", "--resource=clusters.clusters.kubesphere.io")
+	framework.Kubectl(t, env, "host", "", "create", "clusterrolebinding", "alice-cluster-viewer", "--clusterrole=cluster-viewer", "--user=alice")
 	t.Cleanup(func() {
-		_, _ = kubectl(t, "", "delete", "clusterrolebinding", "alice-cluster-viewer")
-		_, _ = kubectl(t, "", "delete", "clusterrole", "cluster-viewer")
+		_, _ = framework.TryKubectl(t, env, "host", "", "delete", "clusterrolebinding", "alice-cluster-viewer")
+		_, _ = framework.TryKubectl(t, env, "host", "", "delete", "clusterrole", "cluster-viewer")
 	})
 	require.Eventually(t, func() bool {
 		_, err := alice.ClustersV1alpha1().Clusters().List(ctx, metav1.ListOptions{})

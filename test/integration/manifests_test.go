@@ -209,27 +209,50 @@ func TestManifestsAudit(t *testing.T) {
 	assert.Equal(t, auditinternal.LevelNone, rules.EvaluatePolicyRule(readyz).Level, "/readyz")
 }
 
-// TestManifestsGOMAXPROCS: in the install, single and HA, cluster-apiserver runs as many
-// scheduler threads as its CPU limit (Go alone would run at least 2 under a limit of 1),
-// and the local environment's cluster-apiserver runs with the same number.
+// TestManifestsGOMAXPROCS: in the install, single and HA, every container of ours runs as
+// many Go scheduler threads as its CPU limit, rounded up (GOMAXPROCS from limits.cpu by
+// the Downward API; Go alone would run at least 2 under a limit of 1), which is
+// artifacts.GOMAXPROCS; and the local environment's cluster-apiserver runs with that number.
 func TestManifestsGOMAXPROCS(t *testing.T) {
-	want, err := artifacts.ClusterAPIServerGOMAXPROCS()
-	require.NoError(t, err)
 	for _, dir := range []string{"base", "overlays/ha"} {
-		c := clusterAPIServerStatefulSet(t, kustomize(t, dir)).Spec.Template.Spec.Containers[0]
-		var ref *corev1.ResourceFieldSelector
-		for _, e := range c.Env {
-			if e.Name == "GOMAXPROCS" && e.ValueFrom != nil {
-				ref = e.ValueFrom.ResourceFieldRef
+		var containers []corev1.Container
+		var workloads []string
+		for _, doc := range strings.Split(kustomize(t, dir), "\n---\n") {
+			var kind struct{ Kind string }
+			require.NoError(t, yaml.Unmarshal([]byte(doc), &kind))
+			switch kind.Kind {
+			case "Deployment":
+				var d appsv1.Deployment
+				require.NoError(t, yaml.Unmarshal([]byte(doc), &d))
+				containers = append(containers, d.Spec.Template.Spec.Containers...)
+				workloads = append(workloads, d.Name)
+			case "StatefulSet":
+				var sts appsv1.StatefulSet
+				require.NoError(t, yaml.Unmarshal([]byte(doc), &sts))
+				containers = append(containers, sts.Spec.Template.Spec.Containers...)
+				workloads = append(workloads, sts.Name)
 			}
 		}
-		require.NotNil(t, ref, "%s: GOMAXPROCS from a resource field", dir)
-		assert.Equal(t, "limits.cpu", ref.Resource, dir)
-		limit := c.Resources.Limits[corev1.ResourceCPU]
-		assert.Equal(t, "1", limit.String(), "%s: the CPU limit", dir)
-		assert.Equal(t, "1", ref.Divisor.String(), "%s: the divisor", dir)
+		assert.ElementsMatch(t, []string{"cluster-apiserver", "controller-manager", "tower-proxy"}, workloads, "%s: the workloads", dir)
+		for _, c := range containers {
+			what := dir + ": " + c.Name
+			var ref *corev1.ResourceFieldSelector
+			for _, e := range c.Env {
+				if e.Name == "GOMAXPROCS" && e.ValueFrom != nil {
+					ref = e.ValueFrom.ResourceFieldRef
+				}
+			}
+			require.NotNil(t, ref, "%s: GOMAXPROCS from a resource field", what)
+			assert.Equal(t, "limits.cpu", ref.Resource, what)
+			assert.Contains(t, []string{"", c.Name}, ref.ContainerName, "%s: its own limit", what)
+			assert.Equal(t, "1", ref.Divisor.String(), "%s: the divisor", what)
+			limit, ok := c.Resources.Limits[corev1.ResourceCPU]
+			require.True(t, ok, "%s: a CPU limit", what)
+			// The kubelet rounds a resourceFieldRef up: 500m over a divisor of 1 gives 1.
+			threads := (limit.MilliValue() + 999) / 1000
+			assert.EqualValues(t, artifacts.GOMAXPROCS, threads, "%s: GOMAXPROCS under a CPU limit of %s", what, limit.String())
+		}
 	}
-	assert.Equal(t, 1, want, "GOMAXPROCS under a CPU limit of 1")
 
 	cfg, _ := direct(t, env.ClusterAPIServerURL())
 	admin, err := rest.HTTPClientFor(cfg)
@@ -239,7 +262,7 @@ func TestManifestsGOMAXPROCS(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.Regexp(t, `(?m)^go_sched_gomaxprocs_threads `+strconv.Itoa(want)+`$`, string(body), "the local cluster-apiserver's GOMAXPROCS")
+	assert.Regexp(t, `(?m)^go_sched_gomaxprocs_threads `+strconv.Itoa(artifacts.GOMAXPROCS)+`$`, string(body), "the local cluster-apiserver's GOMAXPROCS")
 }
 
 // clusterAPIServerStatefulSet is the cluster-apiserver StatefulSet of kustomize's output.

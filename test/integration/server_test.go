@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -24,21 +23,13 @@ import (
 
 	"kubesphere.io/multicluster/apis/clusters/v1alpha1"
 	"kubesphere.io/multicluster/generated/clientset/versioned"
+	"kubesphere.io/multicluster/test/framework"
 )
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // direct is the host admin talking straight to a cluster-apiserver at url (no aggregator):
 // the server trusts the host's client CA through delegated authentication.
 func direct(t *testing.T, url string) (*rest.Config, versioned.Interface) {
-	cfg := rest.CopyConfig(restConfig(t, env.Kubeconfig()))
-	cfg.Host = url
+	cfg := framework.AdminRESTConfig(t, env, url)
 	cs, err := versioned.NewForConfig(cfg)
 	require.NoError(t, err)
 	return cfg, cs
@@ -68,7 +59,7 @@ resources:
 	storage := []string{"--etcd-servers=" + env.EtcdURL(), "--etcd-prefix=" + prefix, "--encryption-provider-config=" + encConfig}
 	var urls []string
 	for _, name := range []string{"ha-a", "ha-b"} {
-		url, err := env.StartExtraClusterAPIServer(ctx, name, freePort(t), storage...)
+		url, err := env.StartExtraClusterAPIServer(ctx, name, framework.FreePort(t), storage...)
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = env.Stop("host-" + name) })
 		urls = append(urls, url)
@@ -127,8 +118,8 @@ func TestHealthMetricsAndAudit(t *testing.T) {
 	assert.Contains(t, string(body), `apiserver_request_total{`)
 
 	// The audit log records the real user of a request that came through the aggregator.
-	mustKubectl(t, clusterYAML("audited", "https://127.0.0.1:6443"), "create", "-f", "-")
-	mustKubectl(t, "", "delete", "cluster", "audited")
+	framework.Kubectl(t, env, "host", framework.ClusterManifest(framework.Cluster{Name: "audited", Provider: "kwok", Endpoint: "https://127.0.0.1:6443", Secret: "audited-credentials"}), "create", "-f", "-")
+	framework.Kubectl(t, env, "host", "", "delete", "cluster", "audited")
 	require.Eventually(t, func() bool {
 		data, _ := os.ReadFile(env.LogFile("host-cluster-apiserver-audit"))
 		for _, line := range strings.Split(string(data), "\n") {

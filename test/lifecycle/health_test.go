@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"kubesphere.io/multicluster/internal/localenv"
+	"kubesphere.io/multicluster/test/framework"
 )
 
 var env *localenv.Env
@@ -28,31 +29,13 @@ func TestMain(m *testing.M) {
 		func(e *localenv.Env) int { env = e; return m.Run() }, "member1", "member2", "member3"))
 }
 
-func kubectl(t *testing.T, stdin string, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	out, err := env.Kubectl(ctx, "host", stdin, args...)
-	require.NoError(t, err)
-	return out
-}
-
-func ready(t *testing.T, cluster string) (status, reason, message string) {
-	t.Helper()
-	out := kubectl(t, "", "get", "cluster", cluster, "-o",
-		`jsonpath={.status.conditions[?(@.type=="Ready")].status}|{.status.conditions[?(@.type=="Ready")].reason}|{.status.conditions[?(@.type=="Ready")].message}`)
-	parts := strings.SplitN(out, "|", 3)
-	require.Len(t, parts, 3, out)
-	return parts[0], parts[1], parts[2]
-}
-
 // waitReady waits until cluster's Ready condition is want and returns how long it took.
 func waitReady(t *testing.T, cluster, want string, within time.Duration) (reason, message string, took time.Duration) {
 	t.Helper()
 	start := time.Now()
 	for {
 		var status string
-		status, reason, message = ready(t, cluster)
+		status, reason, message = framework.Condition(t, env, cluster, "Ready")
 		if status == want {
 			return reason, message, time.Since(start)
 		}
@@ -64,21 +47,21 @@ func waitReady(t *testing.T, cluster, want string, within time.Duration) (reason
 }
 
 func TestStatusOfAHealthyMember(t *testing.T) {
-	out := kubectl(t, "", "get", "cluster", "member1", "-o",
+	out := framework.Kubectl(t, env, "host", "", "get", "cluster", "member1", "-o",
 		"jsonpath={.status.kubernetesVersion} {.status.nodeCount} {.status.zones} {.status.observedGeneration} {.status.lastProbeTime}")
 	assert.Regexp(t, `^v1\.36\.3 2 \["zone-a","zone-b"\] 1 \d{4}-`, out)
-	uid := kubectl(t, "", "get", "cluster", "member1", "-o", "jsonpath={.status.uid}")
+	uid := framework.Kubectl(t, env, "host", "", "get", "cluster", "member1", "-o", "jsonpath={.status.uid}")
 	ctx := context.Background()
 	memberUID, err := env.Kubectl(ctx, "member1", "", "get", "namespace", "kube-system", "-o", "jsonpath={.metadata.uid}")
 	require.NoError(t, err)
 	assert.Equal(t, memberUID, uid, "the identity is member1's kube-system UID")
-	table := kubectl(t, "", "get", "clusters")
+	table := framework.Kubectl(t, env, "host", "", "get", "clusters")
 	assert.Regexp(t, `(?m)^member1\s+Direct\s+True\s+v1\.36\.3\s+2\s+`, table)
 
 	// Nothing changes, nothing is written: three probes later the object is the same.
-	before := kubectl(t, "", "get", "cluster", "member1", "-o", "jsonpath={.metadata.resourceVersion}")
+	before := framework.Kubectl(t, env, "host", "", "get", "cluster", "member1", "-o", "jsonpath={.metadata.resourceVersion}")
 	time.Sleep(32 * time.Second)
-	assert.Equal(t, before, kubectl(t, "", "get", "cluster", "member1", "-o", "jsonpath={.metadata.resourceVersion}"),
+	assert.Equal(t, before, framework.Kubectl(t, env, "host", "", "get", "cluster", "member1", "-o", "jsonpath={.metadata.resourceVersion}"),
 		"no status write while nothing changes")
 }
 
@@ -92,9 +75,9 @@ func TestMemberDownAndBack(t *testing.T) {
 	assert.Less(t, took, 40*time.Second)
 	assert.Equal(t, "Unreachable", reason)
 	assert.Contains(t, message, "connection refused")
-	events := kubectl(t, "", "get", "events", "--field-selector", "involvedObject.name=member2,reason=Unreachable", "-o", "jsonpath={.items[*].type}")
+	events := framework.Kubectl(t, env, "host", "", "get", "events", "--field-selector", "involvedObject.name=member2,reason=Unreachable", "-o", "jsonpath={.items[*].type}")
 	assert.Contains(t, events, "Warning", "a Warning event on the transition")
-	assert.Regexp(t, `(?m)^member2\s+Direct\s+False\s+`, kubectl(t, "", "get", "clusters"))
+	assert.Regexp(t, `(?m)^member2\s+Direct\s+False\s+`, framework.Kubectl(t, env, "host", "", "get", "clusters"))
 
 	start := time.Now()
 	require.NoError(t, env.StartKubeAPIServer(ctx, "member2"))
@@ -103,54 +86,33 @@ func TestMemberDownAndBack(t *testing.T) {
 	assert.Equal(t, "ClusterReady", reason)
 }
 
-func clusterYAML(name, endpoint, secret string) string {
-	return fmt.Sprintf(`apiVersion: clusters.kubesphere.io/v1alpha1
-kind: Cluster
-metadata: {name: %s}
-spec:
-  connection:
-    type: Direct
-    kubernetesAPIEndpoint: %s
-    credentialsSecretRef: {namespace: kubesphere-system, name: %s}
-`, name, endpoint, secret)
-}
-
 // TestIdentity: credentials that lead to another member are refused, and one member
 // cannot be registered twice. Each Cluster has its own Secret (one Secret backs one
 // Cluster): copies of the members' credentials, as a host admin could make.
 func TestIdentity(t *testing.T) {
-	copySecret(t, "member1-credentials", "impostor-credentials")
-	copySecret(t, "member2-credentials", "member1-elsewhere-credentials")
-	kubectl(t, clusterYAML("impostor", env.MemberURL("member1"), "impostor-credentials"), "apply", "-f", "-")
-	defer kubectl(t, "", "delete", "cluster", "impostor")
+	impostorCredentials := framework.CopySecret(t, env, "member1-credentials", "impostor-credentials")
+	framework.CopySecret(t, env, "member2-credentials", "member1-elsewhere-credentials")
+	framework.Kubectl(t, env, "host", framework.ClusterManifest(framework.Cluster{Name: "impostor", Endpoint: env.MemberURL("member1"), Secret: impostorCredentials}), "apply", "-f", "-")
+	defer framework.Kubectl(t, env, "host", "", "delete", "cluster", "impostor")
 	reason, message, _ := waitReady(t, "impostor", "False", 20*time.Second)
 	assert.Equal(t, "DuplicateCluster", reason)
 	assert.Contains(t, message, `cluster "member1" already is this member`)
-	assert.Empty(t, kubectl(t, "", "get", "cluster", "impostor", "-o", "jsonpath={.status.uid}"), "a duplicate is never pinned")
+	assert.Empty(t, framework.Kubectl(t, env, "host", "", "get", "cluster", "impostor", "-o", "jsonpath={.status.uid}"), "a duplicate is never pinned")
 
 	// member1's Cluster now points at member2 with member2's credentials and CA:
 	// refused, its identity kept.
-	uid := kubectl(t, "", "get", "cluster", "member1", "-o", "jsonpath={.status.uid}")
-	original := kubectl(t, "", "get", "cluster", "member1", "-o", "jsonpath={.spec.connection}")
-	kubectl(t, "", "patch", "cluster", "member1", "--type=merge", "-p", fmt.Sprintf(
+	uid := framework.Kubectl(t, env, "host", "", "get", "cluster", "member1", "-o", "jsonpath={.status.uid}")
+	original := framework.Kubectl(t, env, "host", "", "get", "cluster", "member1", "-o", "jsonpath={.spec.connection}")
+	framework.Kubectl(t, env, "host", "", "patch", "cluster", "member1", "--type=merge", "-p", fmt.Sprintf(
 		`{"spec":{"connection":{"kubernetesAPIEndpoint":%q,"caBundle":null,"credentialsSecretRef":{"name":"member1-elsewhere-credentials"}}}}`,
 		env.MemberURL("member2")))
 	reason, message, _ = waitReady(t, "member1", "False", 20*time.Second)
 	assert.Equal(t, "IdentityMismatch", reason)
 	assert.Contains(t, message, "pinned to "+uid)
-	assert.Equal(t, uid, kubectl(t, "", "get", "cluster", "member1", "-o", "jsonpath={.status.uid}"))
+	assert.Equal(t, uid, framework.Kubectl(t, env, "host", "", "get", "cluster", "member1", "-o", "jsonpath={.status.uid}"))
 
-	kubectl(t, "", "patch", "cluster", "member1", "--type=merge", "-p", `{"spec":{"connection":`+original+`}}`)
+	framework.Kubectl(t, env, "host", "", "patch", "cluster", "member1", "--type=merge", "-p", `{"spec":{"connection":`+original+`}}`)
 	waitReady(t, "member1", "True", 20*time.Second)
-}
-
-// copySecret copies the credentials Secret from into a new Secret to, removed at the end.
-func copySecret(t *testing.T, from, to string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	require.NoError(t, env.CopySecret(ctx, from, to))
-	t.Cleanup(func() { kubectl(t, "", "delete", "secret", "-n", "kubesphere-system", to) })
 }
 
 // TestMetrics: the leader serves Prometheus metrics of what it sees, to a caller bound to
@@ -184,7 +146,7 @@ func TestMetrics(t *testing.T) {
 func TestLeaderFailover(t *testing.T) {
 	ctx := context.Background()
 	holder := func() string {
-		return kubectl(t, "", "get", "lease", "-n", localenv.ControllerManagerNamespace, "kubesphere-controller-manager", "-o", "jsonpath={.spec.holderIdentity}")
+		return framework.Kubectl(t, env, "host", "", "get", "lease", "-n", localenv.ControllerManagerNamespace, "kubesphere-controller-manager", "-o", "jsonpath={.spec.holderIdentity}")
 	}
 	leader := holder()
 	require.NotEmpty(t, leader)
@@ -214,17 +176,17 @@ func TestLeaderFailover(t *testing.T) {
 // TestHostIsAClusterToo: the host is registered as a Cluster with the host label, probed
 // and reachable through the proxy like any member; a second host is refused.
 func TestHostIsAClusterToo(t *testing.T) {
-	assert.Equal(t, "host", strings.TrimSpace(kubectl(t, "", "get", "clusters", "-l", "cluster-role.kubesphere.io/host", "-o", "jsonpath={.items[*].metadata.name}")))
+	assert.Equal(t, "host", strings.TrimSpace(framework.Kubectl(t, env, "host", "", "get", "clusters", "-l", "cluster-role.kubesphere.io/host", "-o", "jsonpath={.items[*].metadata.name}")))
 	waitReady(t, "host", "True", 30*time.Second)
 	hostUID, err := env.Kubectl(context.Background(), "host", "", "get", "namespace", "kube-system", "-o", "jsonpath={.metadata.uid}")
 	require.NoError(t, err)
-	assert.Equal(t, hostUID, kubectl(t, "", "get", "cluster", "host", "-o", "jsonpath={.status.uid}"), "its identity is the host's kube-system UID")
-	ns := kubectl(t, "", "get", "--raw", "/apis/clusters.kubesphere.io/v1alpha1/clusters/host/proxy/api/v1/namespaces/kubesphere-system")
+	assert.Equal(t, hostUID, framework.Kubectl(t, env, "host", "", "get", "cluster", "host", "-o", "jsonpath={.status.uid}"), "its identity is the host's kube-system UID")
+	ns := framework.Kubectl(t, env, "host", "", "get", "--raw", "/apis/clusters.kubesphere.io/v1alpha1/clusters/host/proxy/api/v1/namespaces/kubesphere-system")
 	assert.Contains(t, ns, `"name":"kubesphere-system"`, "the host through its own proxy path")
 
 	// A second host: refused by join before anything is made.
 	out, err := ksmc(t, "join", "member3", "--kubeconfig", env.Kubeconfig(), "--context", "member3", "--host-context", "host", "--host-cluster")
 	require.Error(t, err)
 	assert.Contains(t, out, `Cluster "host" is already the host`)
-	assert.NotContains(t, kubectl(t, "", "get", "clusters", "-o", "name"), "member3")
+	assert.NotContains(t, framework.Kubectl(t, env, "host", "", "get", "clusters", "-o", "name"), "member3")
 }

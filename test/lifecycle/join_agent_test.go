@@ -13,12 +13,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/yaml"
 
 	"kubesphere.io/multicluster/internal/localenv"
-	"kubesphere.io/multicluster/pkg/tunnel"
+	"kubesphere.io/multicluster/pkg/agenttoken"
+	"kubesphere.io/multicluster/test/framework"
 )
 
 // TestJoinByAgent joins member3 with `kubectl ksmc join --connection agent`, applies the
@@ -27,7 +26,7 @@ import (
 func TestJoinByAgent(t *testing.T) {
 	ctx := context.Background()
 	cmd := exec.Command(filepath.Join(env.BinDir, "kubectl"), "ksmc", "join", "member3", "--connection", "agent",
-		"--proxy-servers", strings.Join(env.TowerProxyURLs(), ","), "--proxy-ca-file", env.CAFile("host"),
+		"--tower-proxy-servers", strings.Join(env.TowerProxyURLs(), ","), "--tower-proxy-ca-file", env.CAFile("host"),
 		"--image", "registry.example/tower:test", "--host-context", "host")
 	cmd.Env = append(os.Environ(), "PATH="+env.BinDir+":"+os.Getenv("PATH"), "KUBECONFIG="+env.Kubeconfig())
 	var stdout, stderr bytes.Buffer
@@ -39,7 +38,7 @@ func TestJoinByAgent(t *testing.T) {
 		_, _ = ksmc(t, "unjoin", "member3", "--kubeconfig", env.Kubeconfig(), "--context", "member3", "--host-context", "host")
 	})
 	assert.Contains(t, stderr.String(), "shown only this once")
-	assert.Regexp(t, `(?m)^member3\s+Agent\s+`, kubectl(t, "", "get", "clusters"))
+	assert.Regexp(t, `(?m)^member3\s+Agent\s+`, framework.Kubectl(t, env, "host", "", "get", "clusters"))
 
 	// The manifests carry the token; the host keeps only its hash.
 	var token string
@@ -53,9 +52,9 @@ func TestJoinByAgent(t *testing.T) {
 	}
 	require.Len(t, token, 43, "a 256-bit token in the printed Secret")
 	assert.Contains(t, stdout.String(), "image: registry.example/tower:test")
-	stored := kubectl(t, "", "get", "secret", "-n", localenv.Namespace, tunnel.TokenSecretName("member3"), "-o", "jsonpath={.data}")
+	stored := framework.Kubectl(t, env, "host", "", "get", "secret", "-n", localenv.Namespace, agenttoken.SecretName("member3"), "-o", "jsonpath={.data}")
 	assert.NotContains(t, stored, token)
-	hash := kubectl(t, "", "get", "secret", "-n", localenv.Namespace, tunnel.TokenSecretName("member3"), "-o", "jsonpath={.data.sha256}")
+	hash := framework.Kubectl(t, env, "host", "", "get", "secret", "-n", localenv.Namespace, agenttoken.SecretName("member3"), "-o", "jsonpath={.data.sha256}")
 	assert.NotEmpty(t, hash)
 
 	// On the member: apply what join printed, then run the agent as the Deployment would.
@@ -63,30 +62,24 @@ func TestJoinByAgent(t *testing.T) {
 	require.NoError(t, err)
 	saToken, err := env.Kubectl(ctx, "member3", "", "create", "token", "kubesphere-cluster-proxy", "-n", "kube-system", "--duration=1h")
 	require.NoError(t, err)
-	dir := t.TempDir()
-	kc := filepath.Join(dir, "in-cluster.kubeconfig")
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["member3"] = &clientcmdapi.Cluster{Server: env.MemberURL("member3"), CertificateAuthority: env.CAFile("member3")}
-	cfg.AuthInfos["agent"] = &clientcmdapi.AuthInfo{Token: strings.TrimSpace(saToken)}
-	cfg.Contexts["agent"] = &clientcmdapi.Context{Cluster: "member3", AuthInfo: "agent"}
-	cfg.CurrentContext = "agent"
-	require.NoError(t, clientcmd.WriteToFile(*cfg, kc))
-	tokenFile := filepath.Join(dir, "token")
+	kc := framework.TokenKubeconfig(t, env.MemberURL("member3"), env.CAFile("member3"), strings.TrimSpace(saToken))
+	tokenFile := filepath.Join(t.TempDir(), "token")
 	require.NoError(t, os.WriteFile(tokenFile, []byte(token), 0o600))
 	require.NoError(t, env.StartAgentWith("member3", kc, tokenFile))
 	_, _, took := waitReady(t, "member3", "True", 40*time.Second)
 	t.Logf("member3 Ready %s after its agent started", took)
-	assert.Equal(t, "True", condition(t, "member3", "AgentAvailable")[0])
-	assert.Equal(t, "Agent", kubectl(t, "", "get", "cluster", "member3", "-o", "jsonpath={.spec.connection.type}"))
-	nodes := kubectl(t, "", "get", "--raw", "/apis/clusters.kubesphere.io/v1alpha1/clusters/member3/proxy/api/v1/nodes")
+	agentAvailable, _, _ := framework.Condition(t, env, "member3", "AgentAvailable")
+	assert.Equal(t, "True", agentAvailable)
+	assert.Equal(t, "Agent", framework.Kubectl(t, env, "host", "", "get", "cluster", "member3", "-o", "jsonpath={.spec.connection.type}"))
+	nodes := framework.Kubectl(t, env, "host", "", "get", "--raw", "/apis/clusters.kubesphere.io/v1alpha1/clusters/member3/proxy/api/v1/nodes")
 	assert.Contains(t, nodes, "member3-node-0")
-	assert.NotEmpty(t, kubectl(t, "", "get", "cluster", "member3", "-o", "jsonpath={.status.uid}"), "its identity is recorded")
+	assert.NotEmpty(t, framework.Kubectl(t, env, "host", "", "get", "cluster", "member3", "-o", "jsonpath={.status.uid}"), "its identity is recorded")
 
 	// Unjoin: the token is revoked (the tunnel closes), and join's objects leave both sides.
 	out, err := ksmc(t, "unjoin", "member3", "--kubeconfig", env.Kubeconfig(), "--context", "member3", "--host-context", "host")
 	require.NoError(t, err, out)
 	// Revoked by unjoin, or a moment earlier by the Cluster's finalizer: gone either way.
-	_, err = env.Kubectl(ctx, "host", "", "get", "secret", "-n", localenv.Namespace, tunnel.TokenSecretName("member3"))
+	_, err = env.Kubectl(ctx, "host", "", "get", "secret", "-n", localenv.Namespace, agenttoken.SecretName("member3"))
 	assert.ErrorContains(t, err, "NotFound")
 	for _, obj := range []string{"deployment/tower-agent", "secret/tower-agent", "serviceaccount/kubesphere-cluster-proxy"} {
 		_, err = env.Kubectl(ctx, "member3", "", "get", "-n", "kube-system", obj)

@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"kubesphere.io/multicluster/test/framework"
 )
 
 // ksmc runs the join CLI as a kubectl plugin ("kubectl ksmc ..."), with the host taken
@@ -48,8 +50,8 @@ func TestJoinAndUnjoin(t *testing.T) {
 	out, err = ksmc(t, "join", "member3", "--kubeconfig", nobody, "--host-context", "host")
 	require.Error(t, err)
 	assert.Contains(t, out, "no rights on the member")
-	assert.Contains(t, kubectl(t, "", "get", "clusters", "-o", "name"), "member1", "the host still answers")
-	assert.NotContains(t, kubectl(t, "", "get", "clusters", "-o", "name"), "member3", "a refused join leaves no Cluster")
+	assert.Contains(t, framework.Kubectl(t, env, "host", "", "get", "clusters", "-o", "name"), "member1", "the host still answers")
+	assert.NotContains(t, framework.Kubectl(t, env, "host", "", "get", "clusters", "-o", "name"), "member3", "a refused join leaves no Cluster")
 
 	// Join: Ready, and usable through the proxy.
 	start := time.Now()
@@ -57,11 +59,11 @@ func TestJoinAndUnjoin(t *testing.T) {
 	require.NoError(t, err, out)
 	t.Logf("join took %s:\n%s", time.Since(start).Round(time.Millisecond), out)
 	assert.Contains(t, out, "Cluster member3 is Ready")
-	nodes := kubectl(t, "", "get", "--raw", "/apis/clusters.kubesphere.io/v1alpha1/clusters/member3/proxy/api/v1/nodes")
+	nodes := framework.Kubectl(t, env, "host", "", "get", "--raw", "/apis/clusters.kubesphere.io/v1alpha1/clusters/member3/proxy/api/v1/nodes")
 	assert.Contains(t, nodes, "member3-node-0")
 
 	// The host stores a ServiceAccount token, never the admin certificate join was given.
-	stored := kubectl(t, "", "get", "secret", "-n", "kubesphere-system", "member3-credentials", "-o", "jsonpath={.data.kubeconfig}")
+	stored := framework.Kubectl(t, env, "host", "", "get", "secret", "-n", "kubesphere-system", "member3-credentials", "-o", "jsonpath={.data.kubeconfig}")
 	decoded, err := base64.StdEncoding.DecodeString(stored)
 	require.NoError(t, err)
 	assert.Contains(t, string(decoded), "token: ")
@@ -116,9 +118,9 @@ func TestJoinAndUnjoin(t *testing.T) {
 	out, err = ksmc(t, append([]string{"join", "member3", "--wait=0"}, member...)...)
 	require.NoError(t, err, out)
 	require.Eventually(t, func() bool {
-		return strings.Contains(kubectl(t, "", "get", "cluster", "member3", "-o", "jsonpath={.metadata.finalizers}"), "clusters.kubesphere.io/cleanup")
+		return strings.Contains(framework.Kubectl(t, env, "host", "", "get", "cluster", "member3", "-o", "jsonpath={.metadata.finalizers}"), "clusters.kubesphere.io/cleanup")
 	}, 30*time.Second, 200*time.Millisecond, "controller-manager adds its finalizer")
-	kubectl(t, "", "delete", "cluster", "member3", "--timeout=30s")
+	framework.Kubectl(t, env, "host", "", "delete", "cluster", "member3", "--timeout=30s")
 	_, err = env.Kubectl(context.Background(), "host", "", "get", "secret", "-n", "kubesphere-system", "member3-credentials")
 	assert.ErrorContains(t, err, "NotFound", "the credential went with its Cluster")
 	_, err = env.Kubectl(context.Background(), "member3", "", "get", "serviceaccount", "-n", "kube-system", "kubesphere-cluster-proxy")

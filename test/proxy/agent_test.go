@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -18,11 +17,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	clustersapi "kubesphere.io/multicluster/apis/clusters"
 	"kubesphere.io/multicluster/internal/localenv"
+	"kubesphere.io/multicluster/pkg/agenttoken"
 	"kubesphere.io/multicluster/pkg/tunnel"
+	"kubesphere.io/multicluster/test/framework"
 )
 
 // The tests here are about member2's agent connection itself; every other test of this
@@ -35,7 +35,7 @@ func waitVersion(t *testing.T, want bool, timeout time.Duration) (time.Duration,
 	start := time.Now()
 	var err error
 	for time.Since(start) < timeout {
-		_, err = kubectl(t, "member2-via-host", "", "get", "--raw", "/version", "--request-timeout=5s")
+		_, err = framework.TryKubectl(t, env, "member2-via-host", "", "get", "--raw", "/version", "--request-timeout=5s")
 		if (err == nil) == want {
 			return time.Since(start), err
 		}
@@ -65,8 +65,8 @@ func TestAgentKilledMidStreams(t *testing.T) {
 	ensureStreamPod(t, "member2")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	must(t, "member2", "", "create", "configmap", "agent-watch", "--from-literal=v=0")
-	defer func() { _, _ = kubectl(t, "member2", "", "delete", "configmap", "agent-watch") }()
+	framework.Kubectl(t, env, "member2", "", "create", "configmap", "agent-watch", "--from-literal=v=0")
+	defer func() { _, _ = framework.TryKubectl(t, env, "member2", "", "delete", "configmap", "agent-watch") }()
 	watch := func() <-chan string {
 		lines, _ := stream(t, env.KubectlCmd(ctx, env.Kubeconfig(), "member2-via-host",
 			"get", "configmap", "agent-watch", "-w", "--output-watch-events", "-o", "jsonpath={.type} {.object.data.v}{\"\\n\"}"))
@@ -100,7 +100,7 @@ func TestAgentKilledMidStreams(t *testing.T) {
 	// A watch resumes with a new request and sees changes.
 	events = watch()
 	require.Equal(t, "ADDED 0", <-events)
-	must(t, "member2", "", "patch", "configmap", "agent-watch", "-p", `{"data":{"v":"1"}}`)
+	framework.Kubectl(t, env, "member2", "", "patch", "configmap", "agent-watch", "-p", `{"data":{"v":"1"}}`)
 	select {
 	case e := <-events:
 		assert.Equal(t, "MODIFIED 1", e)
@@ -118,7 +118,7 @@ func TestTowerProxyRestart(t *testing.T) {
 			before := strings.Count(readLog(t, localenv.TowerProxyID(i)), `"Agent connected" cluster="member2"`)
 			require.NoError(t, env.StartTowerProxy(ctx, i))
 			for n := 0; n < 20; n++ {
-				must(t, "member2-via-host", "", "get", "--raw", "/version")
+				framework.Kubectl(t, env, "member2-via-host", "", "get", "--raw", "/version")
 			}
 			require.Eventually(t, func() bool {
 				return strings.Count(readLog(t, localenv.TowerProxyID(i)), `"Agent connected" cluster="member2"`) > before
@@ -165,19 +165,17 @@ func agentRequest(cluster, token string) string {
 }
 
 func TestTokensAndWhoMayDial(t *testing.T) {
-	b, err := os.ReadFile(env.AgentTokenFile("member2"))
-	require.NoError(t, err)
-	member2Token := strings.TrimSpace(string(b))
+	member2Token := framework.AgentToken(t, env, "member2")
 	// Another Agent cluster with a token of its own.
-	otherToken, err := tunnel.NewToken()
+	otherToken, err := agenttoken.New()
 	require.NoError(t, err)
-	must(t, "host", fmt.Sprintf(`apiVersion: v1
+	framework.Kubectl(t, env, "host", fmt.Sprintf(`apiVersion: v1
 kind: Secret
 metadata: {name: %s, namespace: %s, labels: {%s: "true"}}
 stringData: {%s: %s}
-`, tunnel.TokenSecretName("member9"), localenv.Namespace, tunnel.TokenSecretLabel, tunnel.TokenHashKey, tunnel.HashToken(otherToken)), "apply", "-f", "-")
+`, agenttoken.SecretName("member9"), localenv.Namespace, clustersapi.AgentTokenLabel, agenttoken.HashKey, agenttoken.Hash(otherToken)), "apply", "-f", "-")
 	defer func() {
-		_, _ = kubectl(t, "host", "", "delete", "secret", "-n", localenv.Namespace, tunnel.TokenSecretName("member9"))
+		_, _ = framework.TryKubectl(t, env, "host", "", "delete", "secret", "-n", localenv.Namespace, agenttoken.SecretName("member9"))
 	}()
 
 	for name, c := range map[string]struct{ cluster, token string }{
@@ -199,10 +197,7 @@ stringData: {%s: %s}
 	assert.Equal(t, http.StatusUnauthorized, code, "a join token is no dialer's credential: %s", body)
 	kc, err := env.IssueClientCert("host", "developer", "developers")
 	require.NoError(t, err)
-	cfg, err := clientcmd.BuildConfigFromFlags("", kc)
-	require.NoError(t, err)
-	cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
-	require.NoError(t, err)
+	cert := framework.ClientCertificate(t, kc)
 	code, body = towerDo(t, connect, &cert)
 	assert.Equal(t, http.StatusForbidden, code, body)
 	assert.Contains(t, body, `user \"developer\" may not open streams`)
@@ -211,34 +206,31 @@ stringData: {%s: %s}
 // TestRotatingTheTokenClosesTheTunnel: a new hash on the host cuts the agent off at once;
 // the agent given the new token comes back by itself.
 func TestRotatingTheTokenClosesTheTunnel(t *testing.T) {
-	newToken, err := tunnel.NewToken()
+	newToken, err := agenttoken.New()
 	require.NoError(t, err)
 	patch := func(hash string) {
-		must(t, "host", "", "patch", "secret", "-n", localenv.Namespace, tunnel.TokenSecretName("member2"), "--type=merge",
-			"-p", fmt.Sprintf(`{"stringData":{%q:%q}}`, tunnel.TokenHashKey, hash))
+		framework.Kubectl(t, env, "host", "", "patch", "secret", "-n", localenv.Namespace, agenttoken.SecretName("member2"), "--type=merge",
+			"-p", fmt.Sprintf(`{"stringData":{%q:%q}}`, agenttoken.HashKey, hash))
 	}
 	waitVersion(t, true, 10*time.Second)
 	rotated := time.Now()
-	patch(tunnel.HashToken(newToken))
+	patch(agenttoken.Hash(newToken))
 	cut, _ := waitVersion(t, false, 10*time.Second)
 	t.Logf("token rotated on the host: member2 unreachable %s later", cut)
-	require.Eventually(t, func() bool { return conditionOf(t, "member2", "AgentAvailable") == "False/AgentDisconnected" },
-		40*time.Second, 250*time.Millisecond)
+	require.Eventually(t, func() bool {
+		status, reason, _ := framework.Condition(t, env, "member2", "AgentAvailable")
+		return status == "False" && reason == "AgentDisconnected"
+	}, 40*time.Second, 250*time.Millisecond)
 	t.Logf("AgentAvailable=False %s after the rotation", time.Since(rotated).Round(time.Millisecond))
 
 	// The member gets the new token (its Secret updated): the agent reads it at its next attempt.
 	require.NoError(t, os.WriteFile(env.AgentTokenFile("member2"), []byte(newToken+"\n"), 0o600))
 	back, _ := waitVersion(t, true, 30*time.Second)
 	t.Logf("new token in place: member2 answered %s later", back)
-	require.Eventually(t, func() bool { return conditionOf(t, "member2", "AgentAvailable") == "True/AgentConnected" },
-		40*time.Second, 250*time.Millisecond)
-}
-
-func conditionOf(t *testing.T, cluster, typ string) string {
-	t.Helper()
-	out, _ := kubectl(t, "host", "", "get", "cluster", cluster, "-o",
-		`jsonpath={.status.conditions[?(@.type=="`+typ+`")].status}/{.status.conditions[?(@.type=="`+typ+`")].reason}`)
-	return out
+	require.Eventually(t, func() bool {
+		status, reason, _ := framework.Condition(t, env, "member2", "AgentAvailable")
+		return status == "True" && reason == "AgentConnected"
+	}, 40*time.Second, 250*time.Millisecond)
 }
 
 // TestAgentIdentitySeesOnlyItself: member2's join token, used against cluster-apiserver,
@@ -246,15 +238,7 @@ func conditionOf(t *testing.T, cluster, typ string) string {
 // attack suite in test/security tries every write).
 func TestAgentIdentitySeesOnlyItself(t *testing.T) {
 	ctx := context.Background()
-	b, err := os.ReadFile(env.AgentTokenFile("member2"))
-	require.NoError(t, err)
-	kc := filepath.Join(t.TempDir(), "agent.kubeconfig")
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["host"] = &clientcmdapi.Cluster{Server: env.ClusterAPIServerURL(), CertificateAuthority: env.CAFile("host")}
-	cfg.AuthInfos["agent"] = &clientcmdapi.AuthInfo{Token: strings.TrimSpace(string(b))}
-	cfg.Contexts["agent"] = &clientcmdapi.Context{Cluster: "host", AuthInfo: "agent"}
-	cfg.CurrentContext = "agent"
-	require.NoError(t, clientcmd.WriteToFile(*cfg, kc))
+	kc := framework.TokenKubeconfig(t, env.ClusterAPIServerURL(), env.CAFile("host"), framework.AgentToken(t, env, "member2"))
 	agent := func(args ...string) (string, error) { return env.KubectlAs(ctx, kc, "", "", args...) }
 
 	out, err := agent("get", "clusters", "-o", "name")

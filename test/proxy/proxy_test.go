@@ -13,6 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
+
+	"kubesphere.io/multicluster/test/framework"
 )
 
 // members are the two kinds of member: member1 is joined Direct, member2 by agent (its
@@ -62,11 +64,13 @@ func TestVerbsThroughBothPaths(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			k := func(stdin string, args ...string) string {
 				t.Helper()
-				return must(t, "", stdin, append(flags, args...)...)
+				return framework.Kubectl(t, env, "", stdin, append(flags, args...)...)
 			}
 			ns := "verbs-" + name
 			k("", "create", "namespace", ns)
-			defer func() { _, _ = kubectl(t, "", "", append(flags, "delete", "namespace", ns, "--wait=false")...) }()
+			defer func() {
+				_, _ = framework.TryKubectl(t, env, "", "", append(flags, "delete", "namespace", ns, "--wait=false")...)
+			}()
 			// Server-side apply, then every patch type, replace, label, delete.
 			k("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm, namespace: "+ns+"}\ndata: {a: \"1\"}\n", "apply", "--server-side", "-f", "-")
 			k("", "patch", "-n", ns, "configmap", "cm", "--type=merge", "-p", `{"data":{"b":"2"}}`)
@@ -102,15 +106,15 @@ func TestWatchAcrossAChange(t *testing.T) {
 		t.Run(m, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			must(t, m, "", "create", "configmap", "watched", "--from-literal=v=1")
-			defer func() { _, _ = kubectl(t, m, "", "delete", "configmap", "watched") }()
+			framework.Kubectl(t, env, m, "", "create", "configmap", "watched", "--from-literal=v=1")
+			defer func() { _, _ = framework.TryKubectl(t, env, m, "", "delete", "configmap", "watched") }()
 			out := make(chan string, 1)
 			go func() {
 				o, _ := env.Kubectl(ctx, m+"-via-host", "", "get", "configmap", "watched", "-w", "-o", "jsonpath={.data.v}{\"\\n\"}", "--request-timeout=8s")
 				out <- o
 			}()
 			time.Sleep(2 * time.Second)
-			must(t, m, "", "patch", "configmap", "watched", "-p", `{"data":{"v":"2"}}`)
+			framework.Kubectl(t, env, m, "", "patch", "configmap", "watched", "-p", `{"data":{"v":"2"}}`)
 			assert.Equal(t, "1\n2\n", <-out, "the watch saw the object, then the change")
 		})
 	}
@@ -119,10 +123,10 @@ func TestWatchAcrossAChange(t *testing.T) {
 func TestDeploymentRunsOnKwokNodes(t *testing.T) {
 	for _, m := range members {
 		t.Run(m, func(t *testing.T) {
-			must(t, m+"-via-host", "", "create", "deployment", "proxied", "--image=nginx", "--replicas=2")
-			defer func() { _, _ = kubectl(t, m+"-via-host", "", "delete", "deployment", "proxied") }()
-			must(t, m+"-via-host", "", "rollout", "status", "deployment/proxied", "--timeout=90s")
-			out := must(t, m+"-via-host", "", "get", "pods", "-l", "app=proxied", "-o", "jsonpath={range .items[*]}{.status.phase} {.spec.nodeName}{\"\\n\"}{end}")
+			framework.Kubectl(t, env, m+"-via-host", "", "create", "deployment", "proxied", "--image=nginx", "--replicas=2")
+			defer func() { _, _ = framework.TryKubectl(t, env, m+"-via-host", "", "delete", "deployment", "proxied") }()
+			framework.Kubectl(t, env, m+"-via-host", "", "rollout", "status", "deployment/proxied", "--timeout=90s")
+			out := framework.Kubectl(t, env, m+"-via-host", "", "get", "pods", "-l", "app=proxied", "-o", "jsonpath={range .items[*]}{.status.phase} {.spec.nodeName}{\"\\n\"}{end}")
 			for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
 				assert.Regexp(t, `^Running `+m+`-node-[01]$`, l)
 			}
@@ -137,21 +141,21 @@ func TestAuthorization(t *testing.T) {
 		name, server, member := r.name(), r.server(), r.member
 		t.Run(name, func(t *testing.T) {
 			user := "eve-" + name
-			kc := kubeconfigFor(t, user, server)
+			kc := framework.UserKubeconfig(t, env, server, user)
 			eve := func(args ...string) (string, error) { return env.KubectlAs(ctx, kc, "", "", args...) }
 
 			_, err := eve("get", "--raw", "/api/v1/namespaces/default/configmaps")
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), `cannot get resource "clusters/proxy" in API group "clusters.kubesphere.io"`, "no right on the host: the host refuses")
 
-			must(t, "host", "", "create", "clusterrole", user+"-proxy", "--verb=get,create,update,patch,delete", "--resource=clusters/proxy", "--resource-name="+member)
-			must(t, "host", "", "create", "clusterrolebinding", user+"-proxy", "--clusterrole="+user+"-proxy", "--user="+user)
+			framework.Kubectl(t, env, "host", "", "create", "clusterrole", user+"-proxy", "--verb=get,create,update,patch,delete", "--resource=clusters/proxy", "--resource-name="+member)
+			framework.Kubectl(t, env, "host", "", "create", "clusterrolebinding", user+"-proxy", "--clusterrole="+user+"-proxy", "--user="+user)
 			require.Eventually(t, func() bool {
 				_, err = eve("get", "configmaps", "-n", "default")
 				return err != nil && strings.Contains(err.Error(), `User "`+user+`" cannot list resource "configmaps"`)
 			}, 30*time.Second, 250*time.Millisecond, "bound on the host only: the member refuses the user by name: %v", err)
 
-			must(t, member, "", "create", "rolebinding", user+"-view", "-n", "default", "--clusterrole=view", "--user="+user)
+			framework.Kubectl(t, env, member, "", "create", "rolebinding", user+"-view", "-n", "default", "--clusterrole=view", "--user="+user)
 			require.Eventually(t, func() bool {
 				_, err = eve("get", "configmaps", "-n", "default")
 				return err == nil
@@ -170,7 +174,7 @@ func TestOtherClusterNeedsItsOwnRight(t *testing.T) {
 	// The developer of make local-up may use member1 only.
 	_, err := env.Kubectl(ctx, "member1-via-host-developer", "", "get", "pods")
 	require.NoError(t, err)
-	kc := kubeconfigFor(t, "developer", env.ViaHostURL("member2"), "developers")
+	kc := framework.UserKubeconfig(t, env, env.ViaHostURL("member2"), "developer", "developers")
 	// --raw: kubectl's discovery would hide the host's message behind "unknown".
 	_, err = env.KubectlAs(ctx, kc, "", "", "get", "--raw", "/api/v1/namespaces/default/pods")
 	require.Error(t, err)
@@ -182,17 +186,17 @@ func TestOtherClusterNeedsItsOwnRight(t *testing.T) {
 func TestIdentitySmuggling(t *testing.T) {
 	ctx := context.Background()
 	// The developer may use member1; on member2 the test gives it the same rights.
-	must(t, "host", "", "create", "clusterrole", "smuggling-member2", "--verb=get,create,update,patch,delete", "--resource=clusters/proxy", "--resource-name=member2")
-	must(t, "host", "", "create", "clusterrolebinding", "smuggling-member2", "--clusterrole=smuggling-member2", "--user=developer")
-	must(t, "member2", "", "create", "clusterrolebinding", "smuggling-view", "--clusterrole=view", "--user=developer")
+	framework.Kubectl(t, env, "host", "", "create", "clusterrole", "smuggling-member2", "--verb=get,create,update,patch,delete", "--resource=clusters/proxy", "--resource-name=member2")
+	framework.Kubectl(t, env, "host", "", "create", "clusterrolebinding", "smuggling-member2", "--clusterrole=smuggling-member2", "--user=developer")
+	framework.Kubectl(t, env, "member2", "", "create", "clusterrolebinding", "smuggling-view", "--clusterrole=view", "--user=developer")
 	defer func() {
-		_, _ = kubectl(t, "host", "", "delete", "clusterrolebinding,clusterrole", "smuggling-member2")
-		_, _ = kubectl(t, "member2", "", "delete", "clusterrolebinding", "smuggling-view")
+		_, _ = framework.TryKubectl(t, env, "host", "", "delete", "clusterrolebinding,clusterrole", "smuggling-member2")
+		_, _ = framework.TryKubectl(t, env, "member2", "", "delete", "clusterrolebinding", "smuggling-view")
 	}()
 	for _, r := range routes() {
 		name, server := r.name(), r.server()
 		t.Run(name, func(t *testing.T) {
-			kc := kubeconfigFor(t, "developer", server, "developers")
+			kc := framework.UserKubeconfig(t, env, server, "developer", "developers")
 			// The host's RBAC cache may lag the binding just made.
 			require.Eventually(t, func() bool {
 				_, err := env.KubectlAs(ctx, kc, "", "", "get", "--raw", "/api/v1/namespaces/default/configmaps")
@@ -205,7 +209,7 @@ func TestIdentitySmuggling(t *testing.T) {
 
 			// Raw headers the member would otherwise honour. The developer may not read
 			// kube-system's secrets; whatever is sent, the answer stays a refusal.
-			cfg := restFromKubeconfig(t, kc)
+			cfg := framework.RESTConfig(t, kc, "")
 			client, err := rest.HTTPClientFor(cfg)
 			require.NoError(t, err)
 			for _, h := range []http.Header{
@@ -244,15 +248,8 @@ func TestIdentitySmuggling(t *testing.T) {
 	}
 }
 
-func restFromKubeconfig(t *testing.T, kc string) *rest.Config {
-	t.Helper()
-	cfg, err := clientcmdConfig(kc)
-	require.NoError(t, err)
-	return cfg
-}
-
 func TestPathTricksStayInTheCluster(t *testing.T) {
-	admin, err := rest.HTTPClientFor(restFor(t, env.ClusterAPIServerURL()))
+	admin, err := rest.HTTPClientFor(framework.AdminRESTConfig(t, env, env.ClusterAPIServerURL()))
 	require.NoError(t, err)
 	get := func(rawURL string) (int, string) {
 		req, err := http.NewRequest(http.MethodGet, rawURL, nil)
@@ -296,8 +293,9 @@ func TestErrors(t *testing.T) {
 
 	t.Run("unreachable cluster", func(t *testing.T) {
 		// A port nobody listens on.
-		must(t, "host", clusterYAML("gone", "https://127.0.0.1:1", copiedSecret(t, "member1-credentials", "gone-credentials")), "apply", "-f", "-")
-		defer func() { _, _ = kubectl(t, "host", "", "delete", "cluster", "gone") }()
+		framework.Kubectl(t, env, "host", framework.ClusterManifest(framework.Cluster{Name: "gone", Endpoint: "https://127.0.0.1:1",
+			Secret: framework.CopySecret(t, env, "member1-credentials", "gone-credentials")}), "apply", "-f", "-")
+		defer func() { _, _ = framework.TryKubectl(t, env, "host", "", "delete", "cluster", "gone") }()
 		var s metav1.Status
 		var took time.Duration
 		require.Eventually(t, func() bool {
@@ -309,8 +307,8 @@ func TestErrors(t *testing.T) {
 	})
 
 	t.Run("bad credentials", func(t *testing.T) {
-		must(t, "host", clusterYAML("nocreds", env.MemberURL("member1"), "does-not-exist"), "apply", "-f", "-")
-		defer func() { _, _ = kubectl(t, "host", "", "delete", "cluster", "nocreds") }()
+		framework.Kubectl(t, env, "host", framework.ClusterManifest(framework.Cluster{Name: "nocreds", Endpoint: env.MemberURL("member1"), Secret: "does-not-exist"}), "apply", "-f", "-")
+		defer func() { _, _ = framework.TryKubectl(t, env, "host", "", "delete", "cluster", "nocreds") }()
 		var s metav1.Status
 		require.Eventually(t, func() bool {
 			s, _ = getStatus(t, env.DirectPathURL("nocreds")+"/version")
@@ -318,9 +316,11 @@ func TestErrors(t *testing.T) {
 		}, 20*time.Second, 500*time.Millisecond)
 		assert.Contains(t, s.Message, `cluster "nocreds": credentials Secret kubesphere-system/does-not-exist not found`)
 
-		must(t, "host", "", "create", "secret", "generic", "-n", "kubesphere-system", "garbage-creds", "--from-literal=kubeconfig=not yaml: [")
-		defer func() { _, _ = kubectl(t, "host", "", "delete", "secret", "-n", "kubesphere-system", "garbage-creds") }()
-		must(t, "host", clusterYAML("nocreds", env.MemberURL("member1"), "garbage-creds"), "apply", "-f", "-")
+		framework.Kubectl(t, env, "host", "", "create", "secret", "generic", "-n", "kubesphere-system", "garbage-creds", "--from-literal=kubeconfig=not yaml: [")
+		defer func() {
+			_, _ = framework.TryKubectl(t, env, "host", "", "delete", "secret", "-n", "kubesphere-system", "garbage-creds")
+		}()
+		framework.Kubectl(t, env, "host", framework.ClusterManifest(framework.Cluster{Name: "nocreds", Endpoint: env.MemberURL("member1"), Secret: "garbage-creds"}), "apply", "-f", "-")
 		require.Eventually(t, func() bool {
 			s, _ = getStatus(t, env.DirectPathURL("nocreds")+"/version")
 			return strings.Contains(s.Message, "garbage-creds: the kubeconfig does not parse")
@@ -337,35 +337,12 @@ func TestErrors(t *testing.T) {
 	})
 }
 
-func clusterYAML(name, endpoint, secret string) string {
-	return `apiVersion: clusters.kubesphere.io/v1alpha1
-kind: Cluster
-metadata: {name: ` + name + `}
-spec:
-  connection:
-    type: Direct
-    kubernetesAPIEndpoint: ` + endpoint + `
-    credentialsSecretRef: {namespace: kubesphere-system, name: ` + secret + `}
-`
-}
-
-// copiedSecret copies the credentials Secret from to a new Secret to (one Secret backs at
-// most one Cluster), removed when the test ends, and returns its name.
-func copiedSecret(t *testing.T, from, to string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	require.NoError(t, env.CopySecret(ctx, from, to))
-	t.Cleanup(func() { _, _ = kubectl(t, "host", "", "delete", "secret", "-n", "kubesphere-system", to) })
-	return to
-}
-
 // pin sets a Cluster's identity (status.uid) as the host admin may.
 func pin(t *testing.T, cluster, uid string) {
 	t.Helper()
 	require.NotEmpty(t, uid)
 	require.Eventually(t, func() bool {
-		_, err := kubectl(t, "host", "", "patch", "cluster", cluster, "--subresource=status", "--type=merge", "-p", `{"status":{"uid":"`+uid+`"}}`)
+		_, err := framework.TryKubectl(t, env, "host", "", "patch", "cluster", cluster, "--subresource=status", "--type=merge", "-p", `{"status":{"uid":"`+uid+`"}}`)
 		return err == nil
 	}, 20*time.Second, 250*time.Millisecond, "pinning %s", cluster)
 }
@@ -373,7 +350,7 @@ func pin(t *testing.T, cluster, uid string) {
 // getStatus GETs url as the host admin and decodes the Status answer.
 func getStatus(t *testing.T, url string) (metav1.Status, time.Duration) {
 	t.Helper()
-	cfg := restFor(t, env.ClusterAPIServerURL())
+	cfg := framework.AdminRESTConfig(t, env, env.ClusterAPIServerURL())
 	cfg.Timeout = 2 * time.Minute // a hang fails here, not at the suite's timeout
 	client, err := rest.HTTPClientFor(cfg)
 	require.NoError(t, err)
@@ -386,101 +363,4 @@ func getStatus(t *testing.T, url string) (metav1.Status, time.Duration) {
 	require.NoError(t, json.Unmarshal(body, &s), "a Status object: %s", body)
 	assert.Equal(t, int32(resp.StatusCode), s.Code)
 	return s, time.Since(start)
-}
-
-// A proxied request has one audit ID, on the host and on the member: the member's audit
-// log can be matched with cluster-apiserver's, and a client sees one Audit-Id and one
-// Cache-Control, not the host's and the member's one after the other.
-func TestOneAuditIDOnHostAndMember(t *testing.T) {
-	for _, r := range routes() {
-		t.Run(r.name(), func(t *testing.T) {
-			client, err := rest.HTTPClientFor(restFor(t, r.server()))
-			require.NoError(t, err)
-			get := func(auditID string) http.Header {
-				req, err := http.NewRequest(http.MethodGet, r.server()+"/api/v1/namespaces/default", nil)
-				require.NoError(t, err)
-				if auditID != "" {
-					req.Header.Set("Audit-ID", auditID)
-				}
-				resp, err := client.Do(req)
-				require.NoError(t, err)
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				require.Equal(t, http.StatusOK, resp.StatusCode)
-				return resp.Header
-			}
-			oneValue := func(h http.Header, name string) string {
-				values := h.Values(name)
-				require.NotEmpty(t, values, name)
-				if r.path == "direct-path" {
-					require.Len(t, values, 1, "%s: %v", name, values)
-				} else {
-					// The host's aggregator adds its own copy in front (upstream's
-					// behaviour); it must still be the same one.
-					for _, v := range values {
-						require.Equal(t, values[0], v, "%s: %v", name, values)
-					}
-				}
-				return values[0]
-			}
-
-			// The member answers with the audit ID it recorded; it must be the one
-			// cluster-apiserver audited the request under.
-			h := get("")
-			id := oneValue(h, "Audit-Id")
-			oneValue(h, "Cache-Control")
-			require.Eventually(t, func() bool {
-				return strings.Contains(readLog(t, "host-cluster-apiserver-audit"), `"auditID":"`+id+`"`)
-			}, 30*time.Second, 250*time.Millisecond, "cluster-apiserver's audit log has no event %s", id)
-
-			// A caller's own Audit-ID is kept end to end, as kube-apiserver keeps it.
-			own := "own-audit-id-" + r.name()
-			assert.Equal(t, own, oneValue(get(own), "Audit-Id"))
-		})
-	}
-}
-
-// A proxied watch its client closes is audited as a normal end, with the member's status:
-// not as a Panic with code 500 (the reverse proxy's abort when the client went away).
-func TestClosedWatchIsNotAPanic(t *testing.T) {
-	for _, r := range routes() {
-		t.Run(r.name(), func(t *testing.T) {
-			client, err := rest.HTTPClientFor(restFor(t, r.server()))
-			require.NoError(t, err)
-			id := "closed-watch-" + r.name()
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.server()+"/api/v1/namespaces?watch=true", nil)
-			require.NoError(t, err)
-			req.Header.Set("Audit-ID", id)
-			resp, err := client.Do(req)
-			require.NoError(t, err)
-			require.Equal(t, http.StatusOK, resp.StatusCode)
-			_, err = resp.Body.Read(make([]byte, 512)) // the first events
-			require.NoError(t, err)
-			cancel()
-			resp.Body.Close()
-
-			var events []string
-			require.Eventually(t, func() bool {
-				events = auditEvents(t, id)
-				return len(events) > 0 && strings.Contains(events[len(events)-1], `"stage":"ResponseComplete"`)
-			}, 30*time.Second, 250*time.Millisecond, "cluster-apiserver's audit log ends the watch: %v", events)
-			for _, ev := range events {
-				assert.NotContains(t, ev, `"stage":"Panic"`)
-			}
-			assert.Contains(t, events[len(events)-1], `"responseStatus":{"metadata":{},"code":200}`)
-		})
-	}
-}
-
-// auditEvents are the lines of cluster-apiserver's audit log with audit ID id.
-func auditEvents(t *testing.T, id string) []string {
-	var out []string
-	for _, line := range strings.Split(readLog(t, "host-cluster-apiserver-audit"), "\n") {
-		if strings.Contains(line, `"auditID":"`+id+`"`) {
-			out = append(out, line)
-		}
-	}
-	return out
 }

@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"kubesphere.io/multicluster/internal/faultnet"
+	"kubesphere.io/multicluster/test/framework"
 )
 
 // streamPods are a pod on a kwok node of each member: kwok runs its exec commands on this
@@ -47,10 +48,10 @@ metadata: {name: stream, namespace: default}
 spec:
   containers: [{name: main, image: busybox}]
 `
-		if _, p.err = kubectl(t, member, pod, "apply", "-f", "-"); p.err != nil {
+		if _, p.err = framework.TryKubectl(t, env, member, pod, "apply", "-f", "-"); p.err != nil {
 			return
 		}
-		_, p.err = kubectl(t, member, "", "wait", "--for=condition=Ready", "pod/stream", "--timeout=60s")
+		_, p.err = framework.TryKubectl(t, env, member, "", "wait", "--for=condition=Ready", "pod/stream", "--timeout=60s")
 	})
 	require.NoError(t, p.err)
 }
@@ -275,9 +276,9 @@ func TestLongWatch(t *testing.T) {
 		path, flags, member := r.path, r.flags, r.member
 		// One object per route: a change made through one route must not reach another's watch.
 		cm := "long-watch-" + r.name()
-		must(t, member, "", "create", "configmap", cm, "--from-literal=v=0")
+		framework.Kubectl(t, env, member, "", "create", "configmap", cm, "--from-literal=v=0")
 		// Not defer: the parallel subtests run after this function returns.
-		t.Cleanup(func() { _, _ = kubectl(t, member, "", "delete", "configmap", cm) })
+		t.Cleanup(func() { _, _ = framework.TryKubectl(t, env, member, "", "delete", "configmap", cm) })
 		t.Run(r.name(), func(t *testing.T) {
 			t.Parallel()
 			ctx, cancel := context.WithTimeout(context.Background(), hold+time.Minute)
@@ -293,7 +294,7 @@ func TestLongWatch(t *testing.T) {
 			default:
 			}
 			v := strings.ReplaceAll(path, "-", "")
-			must(t, member, "", "patch", "configmap", cm, "-p", `{"data":{"v":"`+v+`"}}`)
+			framework.Kubectl(t, env, member, "", "patch", "configmap", cm, "-p", `{"data":{"v":"`+v+`"}}`)
 			for {
 				select {
 				case e, ok := <-events:
@@ -325,7 +326,7 @@ func TestStoppedMember(t *testing.T) {
 		assert.Less(t, took, 5*time.Second)
 	}
 	require.NoError(t, env.StartKubeAPIServer(ctx, "member2"))
-	out := must(t, "member2-via-host", "", "get", "--raw", "/version")
+	out := framework.Kubectl(t, env, "member2-via-host", "", "get", "--raw", "/version")
 	assert.Contains(t, out, "v1.36.3", "back without any step on the host")
 
 	// A listener that accepts and never speaks.
@@ -341,8 +342,9 @@ func TestStoppedMember(t *testing.T) {
 			defer c.Close()
 		}
 	}()
-	must(t, "host", clusterYAML("silent", "https://"+l.Addr().String(), copiedSecret(t, "member1-credentials", "silent-credentials")), "apply", "-f", "-")
-	defer func() { _, _ = kubectl(t, "host", "", "delete", "cluster", "silent") }()
+	framework.Kubectl(t, env, "host", framework.ClusterManifest(framework.Cluster{Name: "silent", Endpoint: "https://" + l.Addr().String(),
+		Secret: framework.CopySecret(t, env, "member1-credentials", "silent-credentials")}), "apply", "-f", "-")
+	defer func() { _, _ = framework.TryKubectl(t, env, "host", "", "delete", "cluster", "silent") }()
 	var s metav1.Status
 	var took time.Duration
 	require.Eventually(t, func() bool {
@@ -363,14 +365,15 @@ func TestMemberGoneSilentOnAnOpenConnection(t *testing.T) {
 	relay, err := faultnet.NewRelay(strings.TrimPrefix(env.MemberURL("member1"), "https://"))
 	require.NoError(t, err)
 	defer relay.Close()
-	must(t, "host", clusterYAML("frozen", "https://"+relay.Addr(), copiedSecret(t, "member1-credentials", "frozen-credentials")), "apply", "-f", "-")
-	t.Cleanup(func() { _, _ = kubectl(t, "host", "", "delete", "cluster", "frozen") })
+	framework.Kubectl(t, env, "host", framework.ClusterManifest(framework.Cluster{Name: "frozen", Endpoint: "https://" + relay.Addr(),
+		Secret: framework.CopySecret(t, env, "member1-credentials", "frozen-credentials")}), "apply", "-f", "-")
+	t.Cleanup(func() { _, _ = framework.TryKubectl(t, env, "host", "", "delete", "cluster", "frozen") })
 	// A second Cluster of member1 is a duplicate that controller-manager never pins: the
 	// host admin pins it by hand, so that the proxy reaches member1 through the relay.
-	pin(t, "frozen", must(t, "host", "", "get", "cluster", "member1", "-o", "jsonpath={.status.uid}"))
+	pin(t, "frozen", framework.Kubectl(t, env, "host", "", "get", "cluster", "member1", "-o", "jsonpath={.status.uid}"))
 	url := env.DirectPathURL("frozen") + "/version"
 	require.Eventually(t, func() bool {
-		client, err := rest.HTTPClientFor(restFor(t, env.ClusterAPIServerURL()))
+		client, err := rest.HTTPClientFor(framework.AdminRESTConfig(t, env, env.ClusterAPIServerURL()))
 		require.NoError(t, err)
 		resp, err := client.Get(url)
 		if err != nil {

@@ -26,11 +26,11 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"kubesphere.io/multicluster/apis/clusters/v1alpha1"
 	clientset "kubesphere.io/multicluster/generated/clientset/versioned"
 	"kubesphere.io/multicluster/internal/localenv"
+	"kubesphere.io/multicluster/test/framework"
 )
 
 var env *localenv.Env
@@ -79,9 +79,7 @@ func (f *fakeMembers) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func clients(t *testing.T) (clientset.Interface, kubernetes.Interface) {
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
-		&clientcmd.ClientConfigLoadingRules{ExplicitPath: env.Kubeconfig()}, &clientcmd.ConfigOverrides{CurrentContext: "host"}).ClientConfig()
-	require.NoError(t, err)
+	cfg := framework.AdminRESTConfig(t, env, "")
 	cfg.QPS, cfg.Burst = -1, 0
 	return clientset.NewForConfigOrDie(cfg), kubernetes.NewForConfigOrDie(cfg)
 }

@@ -14,16 +14,17 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"kubesphere.io/multicluster/pkg/tunnel"
+	"kubesphere.io/multicluster/test/framework"
 )
 
 // An agent's join token writes nothing and reaches no member: the finding was that
 // member2's token could re-point its own Cluster at member1's credentials and label itself
 // the host. Every verb on every resource it might reach, on its own Cluster and another.
 func TestAgentIdentityWritesNothing(t *testing.T) {
-	token := agentToken(t, "member2")
+	token := framework.AgentToken(t, env, "member2")
 	c := client(t, nil, token)
 	api := env.ClusterAPIServerURL()
-	before := kubectl(t, "host", "", "get", "cluster", "member2", "-o", "jsonpath={.spec}|{.metadata.labels}|{.metadata.annotations}|{.metadata.finalizers}|{.status.uid}")
+	before := framework.Kubectl(t, env, "host", "", "get", "cluster", "member2", "-o", "jsonpath={.spec}|{.metadata.labels}|{.metadata.annotations}|{.metadata.finalizers}|{.status.uid}")
 
 	// What it may do: read its own Cluster, and list only that one.
 	code, body := do(t, c, "GET", api+clustersAPI+"/member2", "", nil)
@@ -82,7 +83,7 @@ func TestAgentIdentityWritesNothing(t *testing.T) {
 		return refused(do(t, client(t, nil, token), "GET", env.HostURL()+clustersAPI+"/member2", "", nil))
 	})
 	// kubectl with a kubeconfig that holds the token alone, as the finding did it.
-	kc := tokenKubeconfig(t, api, token)
+	kc := framework.TokenKubeconfig(t, api, env.CAFile("host"), token)
 	for _, args := range [][]string{
 		{"patch", "cluster", "member2", "--type=merge", "-p", redirect},
 		{"label", "cluster", "member2", "cluster-role.kubesphere.io/host=true"},
@@ -100,7 +101,7 @@ func TestAgentIdentityWritesNothing(t *testing.T) {
 			return nil
 		})
 	}
-	after := kubectl(t, "host", "", "get", "cluster", "member2", "-o", "jsonpath={.spec}|{.metadata.labels}|{.metadata.annotations}|{.metadata.finalizers}|{.status.uid}")
+	after := framework.Kubectl(t, env, "host", "", "get", "cluster", "member2", "-o", "jsonpath={.spec}|{.metadata.labels}|{.metadata.annotations}|{.metadata.finalizers}|{.status.uid}")
 	assert.Equal(t, before, after, "member2's Cluster is as it was")
 	out, err := env.Kubectl(testContext(t), "host", "", "get", "cluster", "agent-made", "agent-borrow", "--ignore-not-found", "-o", "name")
 	require.NoError(t, err)
@@ -111,7 +112,7 @@ func TestAgentIdentityWritesNothing(t *testing.T) {
 // (or for a name that does not exist, or with its last character changed) is refused by
 // every tower proxy, so one member can never serve another's traffic.
 func TestJoinTokenIsForOneCluster(t *testing.T) {
-	token := agentToken(t, "member2")
+	token := framework.AgentToken(t, env, "member2")
 	last := "A"
 	if strings.HasSuffix(token, "A") {
 		last = "B"

@@ -7,14 +7,13 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"kubesphere.io/multicluster/test/framework"
 )
 
 // caPool trusts the host CA, which signs the host's and cluster-apiserver's serving
@@ -61,49 +60,8 @@ func userCert(t *testing.T, user string, groups ...string) *tls.Certificate {
 	t.Helper()
 	kc, err := env.IssueClientCert("host", user, groups...)
 	require.NoError(t, err)
-	cfg, err := clientcmd.LoadFromFile(kc)
-	require.NoError(t, err)
-	auth := cfg.AuthInfos[cfg.Contexts[cfg.CurrentContext].AuthInfo]
-	cert, err := tls.LoadX509KeyPair(auth.ClientCertificate, auth.ClientKey)
-	require.NoError(t, err)
+	cert := framework.ClientCertificate(t, kc)
 	return &cert
-}
-
-// agentToken is member's join token, as its agent holds it.
-func agentToken(t *testing.T, member string) string {
-	t.Helper()
-	b, err := os.ReadFile(env.AgentTokenFile(member))
-	require.NoError(t, err)
-	return strings.TrimSpace(string(b))
-}
-
-// tokenKubeconfig is a kubeconfig for server whose user holds only token: no client
-// certificate rides along (with one, the certificate would win).
-func tokenKubeconfig(t *testing.T, server, token string) string {
-	t.Helper()
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["c"] = &clientcmdapi.Cluster{Server: server, CertificateAuthority: env.CAFile("host")}
-	cfg.AuthInfos["u"] = &clientcmdapi.AuthInfo{Token: token}
-	cfg.Contexts["c"] = &clientcmdapi.Context{Cluster: "c", AuthInfo: "u"}
-	cfg.CurrentContext = "c"
-	path := filepath.Join(t.TempDir(), "kubeconfig")
-	require.NoError(t, clientcmd.WriteToFile(*cfg, path))
-	return path
-}
-
-// certKubeconfig is a kubeconfig for server as user (a host client certificate) alone.
-func certKubeconfig(t *testing.T, server, user string, groups ...string) string {
-	t.Helper()
-	kc, err := env.IssueClientCert("host", user, groups...)
-	require.NoError(t, err)
-	cfg, err := clientcmd.LoadFromFile(kc)
-	require.NoError(t, err)
-	for _, c := range cfg.Clusters {
-		c.Server = server
-	}
-	path := filepath.Join(t.TempDir(), "kubeconfig")
-	require.NoError(t, clientcmd.WriteToFile(*cfg, path))
-	return path
 }
 
 // do sends one request with a raw URL (dot segments and encodings as written) and
@@ -149,16 +107,9 @@ func refused(code int, body string) error {
 // memberUID is the pinned identity of a Cluster (its member's kube-system UID).
 func memberUID(t *testing.T, cluster string) string {
 	t.Helper()
-	uid := kubectl(t, "host", "", "get", "cluster", cluster, "-o", "jsonpath={.status.uid}")
+	uid := framework.Kubectl(t, env, "host", "", "get", "cluster", cluster, "-o", "jsonpath={.status.uid}")
 	require.NotEmpty(t, uid, cluster)
 	return uid
-}
-
-func kubectl(t *testing.T, kubeContext, stdin string, args ...string) string {
-	t.Helper()
-	out, err := env.Kubectl(testContext(t), kubeContext, stdin, args...)
-	require.NoError(t, err, "kubectl %v", args)
-	return out
 }
 
 const clustersAPI = "/apis/clusters.kubesphere.io/v1alpha1/clusters"

@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"kubesphere.io/multicluster/test/framework"
 )
 
 // clusterOperator may create, change and delete Clusters and use every cluster's proxy,
@@ -33,19 +35,13 @@ roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: security
 subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: operator}]
 `
 
-func directCluster(name, endpoint, secret string) string {
-	return `{"apiVersion":"clusters.kubesphere.io/v1alpha1","kind":"Cluster","metadata":{"name":"` + name +
-		`"},"spec":{"connection":{"type":"Direct","kubernetesAPIEndpoint":"` + endpoint +
-		`","credentialsSecretRef":{"namespace":"kubesphere-system","name":"` + secret + `"}}}}`
-}
-
 func TestClusterWritesCannotBorrowOrLeakCredentials(t *testing.T) {
-	kubectl(t, "host", clusterOperator, "apply", "-f", "-")
+	framework.Kubectl(t, env, "host", clusterOperator, "apply", "-f", "-")
 	c := client(t, userCert(t, "operator"), "")
 	json := http.Header{"Content-Type": {"application/json"}}
 	for _, path := range []string{env.HostURL(), env.ClusterAPIServerURL()} {
 		probe(t, "credential borrowing", "create a Cluster with member1's Secret via "+path, func() error {
-			code, body := do(t, c, "POST", path+clustersAPI, directCluster("borrow", env.MemberURL("member1"), "member1-credentials"), json)
+			code, body := do(t, c, "POST", path+clustersAPI, framework.ClusterManifest(framework.Cluster{Name: "borrow", Endpoint: env.MemberURL("member1"), Secret: "member1-credentials"}), json)
 			if err := refused(code, body); err != nil {
 				return err
 			}
@@ -55,10 +51,10 @@ func TestClusterWritesCannotBorrowOrLeakCredentials(t *testing.T) {
 			return nil
 		})
 		probe(t, "credential borrowing", "create a Cluster with member2's token Secret via "+path, func() error {
-			return refused(do(t, c, "POST", path+clustersAPI, directCluster("borrow", env.MemberURL("member2"), "member2-agent-token"), json))
+			return refused(do(t, c, "POST", path+clustersAPI, framework.ClusterManifest(framework.Cluster{Name: "borrow", Endpoint: env.MemberURL("member2"), Secret: "member2-agent-token"}), json))
 		})
 		probe(t, "credential borrowing", "create a Cluster with a Secret elsewhere via "+path, func() error {
-			return refused(do(t, c, "POST", path+clustersAPI, strings.Replace(directCluster("borrow", env.MemberURL("member1"), "x"), "kubesphere-system", "kube-system", 1), json))
+			return refused(do(t, c, "POST", path+clustersAPI, framework.ClusterManifest(framework.Cluster{Name: "borrow", Endpoint: env.MemberURL("member1"), Secret: "x", SecretNamespace: "kube-system"}), json))
 		})
 		// Leaking: sending member1's credentials to an address of the operator's choosing.
 		for name, patch := range map[string]string{
@@ -76,16 +72,16 @@ func TestClusterWritesCannotBorrowOrLeakCredentials(t *testing.T) {
 	apply := http.Header{"Content-Type": {"application/apply-patch+yaml"}}
 	for _, path := range []string{env.HostURL(), env.ClusterAPIServerURL()} {
 		probe(t, "credential borrowing", "server-side apply creating borrow via "+path, func() error {
-			return refused(do(t, c, "PATCH", path+clustersAPI+"/borrow?fieldManager=intruder", directCluster("borrow", env.MemberURL("member1"), "member1-credentials"), apply))
+			return refused(do(t, c, "PATCH", path+clustersAPI+"/borrow?fieldManager=intruder", framework.ClusterManifest(framework.Cluster{Name: "borrow", Endpoint: env.MemberURL("member1"), Secret: "member1-credentials"}), apply))
 		})
 		probe(t, "credential borrowing", "dry-run create of borrow via "+path, func() error {
-			return refused(do(t, c, "POST", path+clustersAPI+"?dryRun=All", directCluster("borrow", env.MemberURL("member1"), "member1-credentials"), json))
+			return refused(do(t, c, "POST", path+clustersAPI+"?dryRun=All", framework.ClusterManifest(framework.Cluster{Name: "borrow", Endpoint: env.MemberURL("member1"), Secret: "member1-credentials"}), json))
 		})
 		probe(t, "credential leaking", "server-side apply re-pointing member1 via "+path, func() error {
-			return refused(do(t, c, "PATCH", path+clustersAPI+"/member1?fieldManager=intruder&force=true", directCluster("member1", "https://127.0.0.1:9", "member1-credentials"), apply))
+			return refused(do(t, c, "PATCH", path+clustersAPI+"/member1?fieldManager=intruder&force=true", framework.ClusterManifest(framework.Cluster{Name: "member1", Endpoint: "https://127.0.0.1:9", Secret: "member1-credentials"}), apply))
 		})
 		probe(t, "credential leaking", "PUT re-pointing member1 via "+path, func() error {
-			current := kubectl(t, "host", "", "get", "cluster", "member1", "-o", "json")
+			current := framework.Kubectl(t, env, "host", "", "get", "cluster", "member1", "-o", "json")
 			replaced := strings.Replace(current, env.MemberURL("member1"), "https://127.0.0.1:9", 1)
 			return refused(do(t, c, "PUT", path+clustersAPI+"/member1", replaced, json))
 		})
@@ -105,13 +101,13 @@ func TestClusterWritesCannotBorrowOrLeakCredentials(t *testing.T) {
 	out, err := env.Kubectl(testContext(t), "host", "", "get", "cluster", "borrow", "--ignore-not-found", "-o", "name")
 	require.NoError(t, err)
 	assert.Empty(t, out, "no Cluster borrow was made")
-	assert.Equal(t, env.MemberURL("member1"), kubectl(t, "host", "", "get", "cluster", "member1", "-o", "jsonpath={.spec.connection.kubernetesAPIEndpoint}"))
+	assert.Equal(t, env.MemberURL("member1"), framework.Kubectl(t, env, "host", "", "get", "cluster", "member1", "-o", "jsonpath={.spec.connection.kubernetesAPIEndpoint}"))
 
 	// Even the host admin, who may read every Secret, gives each Cluster its own.
 	probe(t, "credential borrowing", "a second Cluster on member1's Secret, as the host admin", func() error {
-		out, err := env.Kubectl(testContext(t), "host", directCluster("borrow", env.MemberURL("member1"), "member1-credentials"), "create", "-f", "-")
+		out, err := env.Kubectl(testContext(t), "host", framework.ClusterManifest(framework.Cluster{Name: "borrow", Endpoint: env.MemberURL("member1"), Secret: "member1-credentials"}), "create", "-f", "-")
 		if err == nil {
-			kubectl(t, "host", "", "delete", "cluster", "borrow")
+			framework.Kubectl(t, env, "host", "", "delete", "cluster", "borrow")
 			return fmt.Errorf("created: %s", out)
 		}
 		if !strings.Contains(err.Error(), `Secret kubesphere-system/member1-credentials already backs Cluster "member1"`) {
@@ -123,8 +119,8 @@ func TestClusterWritesCannotBorrowOrLeakCredentials(t *testing.T) {
 
 // One host: the host label needs its own verb, and at most one Cluster carries it.
 func TestOneHost(t *testing.T) {
-	kubectl(t, "host", clusterOperator, "apply", "-f", "-")
-	kc := certKubeconfig(t, env.HostURL(), "operator")
+	framework.Kubectl(t, env, "host", clusterOperator, "apply", "-f", "-")
+	kc := framework.UserKubeconfig(t, env, env.HostURL(), "operator")
 	probe(t, "host label", "label a member host with plain update rights", func() error {
 		out, err := env.KubectlAs(testContext(t), kc, "", "", "label", "cluster", "member1", "cluster-role.kubesphere.io/host=true")
 		if err == nil {
@@ -138,21 +134,25 @@ func TestOneHost(t *testing.T) {
 	probe(t, "host label", "create a Cluster labelled host with plain create rights", func() error {
 		_, err := env.KubectlAs(testContext(t), kc, `{"apiVersion":"clusters.kubesphere.io/v1alpha1","kind":"Cluster","metadata":{"name":"own","labels":{"cluster-role.kubesphere.io/host":""}},"spec":{"connection":{"type":"Agent"}}}`, "", "create", "-f", "-")
 		if err == nil {
-			kubectl(t, "host", "", "delete", "cluster", "own")
+			framework.Kubectl(t, env, "host", "", "delete", "cluster", "own")
 			return fmt.Errorf("created")
 		}
 		return nil
 	})
 	// The host admin (artifacts' kubesphere:host-admin) may designate one host, and only one.
-	kubectl(t, "host", "", "create", "clusterrolebinding", "security-test:host-admin", "--clusterrole=kubesphere:host-admin", "--user=hostadmin")
-	t.Cleanup(func() { kubectl(t, "host", "", "delete", "clusterrolebinding", "security-test:host-admin") })
-	out, err := env.KubectlAs(testContext(t), certKubeconfig(t, env.HostURL(), "hostadmin"), "", "", "label", "cluster", "member1", "cluster-role.kubesphere.io/host=")
+	framework.Kubectl(t, env, "host", "", "create", "clusterrolebinding", "security-test:host-admin", "--clusterrole=kubesphere:host-admin", "--user=hostadmin")
+	t.Cleanup(func() {
+		framework.Kubectl(t, env, "host", "", "delete", "clusterrolebinding", "security-test:host-admin")
+	})
+	out, err := env.KubectlAs(testContext(t), framework.UserKubeconfig(t, env, env.HostURL(), "hostadmin"), "", "", "label", "cluster", "member1", "cluster-role.kubesphere.io/host=")
 	require.NoError(t, err, out)
-	t.Cleanup(func() { kubectl(t, "host", "", "label", "cluster", "member1", "cluster-role.kubesphere.io/host-") })
+	t.Cleanup(func() {
+		framework.Kubectl(t, env, "host", "", "label", "cluster", "member1", "cluster-role.kubesphere.io/host-")
+	})
 	probe(t, "host label", "a second host, as the host admin", func() error {
 		out, err := env.Kubectl(testContext(t), "host", "", "label", "cluster", "member2", "cluster-role.kubesphere.io/host=true")
 		if err == nil {
-			kubectl(t, "host", "", "label", "cluster", "member2", "cluster-role.kubesphere.io/host-")
+			framework.Kubectl(t, env, "host", "", "label", "cluster", "member2", "cluster-role.kubesphere.io/host-")
 			return fmt.Errorf("labelled: %s", out)
 		}
 		if !strings.Contains(err.Error(), `Cluster "member1" is already the host`) {

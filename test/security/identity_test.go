@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"kubesphere.io/multicluster/internal/faultnet"
+	"kubesphere.io/multicluster/test/framework"
 )
 
 // A Cluster re-pointed at another member (the finding: member2's Cluster rewritten to
@@ -83,21 +84,19 @@ func TestIdentityMismatchIsNeverForwarded(t *testing.T) {
 	})
 
 	t.Run("cluster re-pointed", func(t *testing.T) {
-		require.NoError(t, env.CopySecret(testContext(t), "member1-credentials", "member2-repointed-credentials"))
-		t.Cleanup(func() {
-			kubectl(t, "host", "", "delete", "secret", "-n", "kubesphere-system", "member2-repointed-credentials")
-		})
-		kubectl(t, "host", "", "patch", "cluster", "member2", "--type=merge", "-p", `{"spec":{"connection":{"type":"Direct","kubernetesAPIEndpoint":"`+
+		framework.CopySecret(t, env, "member1-credentials", "member2-repointed-credentials")
+		framework.Kubectl(t, env, "host", "", "patch", "cluster", "member2", "--type=merge", "-p", `{"spec":{"connection":{"type":"Direct","kubernetesAPIEndpoint":"`+
 			env.MemberURL("member1")+`","caBundle":null,"credentialsSecretRef":{"namespace":"kubesphere-system","name":"member2-repointed-credentials"}}}}`)
 		restore := func() {
-			kubectl(t, "host", "", "patch", "cluster", "member2", "--type=merge", "-p",
+			framework.Kubectl(t, env, "host", "", "patch", "cluster", "member2", "--type=merge", "-p",
 				`{"spec":{"connection":{"type":"Agent","kubernetesAPIEndpoint":null,"caBundle":null,"credentialsSecretRef":null}}}`)
 		}
 		t.Cleanup(restore)
 		last := watch("identity pinning (direct)", 10*time.Second)
 		expectRefusal(t, last)
 		assert.Eventually(t, func() bool {
-			return kubectl(t, "host", "", "get", "cluster", "member2", "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].reason}`) == "IdentityMismatch"
+			_, reason, _ := framework.Condition(t, env, "member2", "Ready")
+			return reason == "IdentityMismatch"
 		}, 30*time.Second, 500*time.Millisecond, "controller-manager sees it too")
 		assert.Equal(t, uid2, memberUID(t, "member2"), "the pinned identity is kept")
 		restore()
@@ -126,17 +125,16 @@ func TestEndpointThatLeadsElsewhereIsRefused(t *testing.T) {
 	relay, err := faultnet.NewRelay(strings.TrimPrefix(env.MemberURL("member1"), "https://"))
 	require.NoError(t, err)
 	t.Cleanup(relay.Close)
-	require.NoError(t, env.CopySecret(ctx, "member1-credentials", "moving-credentials"))
-	t.Cleanup(func() { kubectl(t, "host", "", "delete", "secret", "-n", "kubesphere-system", "moving-credentials") })
+	moving := framework.CopySecret(t, env, "member1-credentials", "moving-credentials")
 	var bundle []byte
 	for _, m := range []string{"member1", "member2"} {
 		b, err := os.ReadFile(env.CAFile(m))
 		require.NoError(t, err)
 		bundle = append(bundle, b...)
 	}
-	kubectl(t, "host", fmt.Sprintf(`{"apiVersion":"clusters.kubesphere.io/v1alpha1","kind":"Cluster","metadata":{"name":"moving"},"spec":{"connection":{"type":"Direct","kubernetesAPIEndpoint":"https://%s","caBundle":%q,"credentialsSecretRef":{"namespace":"kubesphere-system","name":"moving-credentials"}}}}`,
-		relay.Addr(), base64.StdEncoding.EncodeToString(bundle)), "apply", "-f", "-")
-	t.Cleanup(func() { kubectl(t, "host", "", "delete", "cluster", "moving") })
+	framework.Kubectl(t, env, "host", framework.ClusterManifest(framework.Cluster{Name: "moving", Endpoint: "https://" + relay.Addr(),
+		CABundle: base64.StdEncoding.EncodeToString(bundle), Secret: moving}), "apply", "-f", "-")
+	t.Cleanup(func() { framework.Kubectl(t, env, "host", "", "delete", "cluster", "moving") })
 	// A second Cluster of member1 is a duplicate controller-manager never pins: the host
 	// admin pins it by hand.
 	require.Eventually(t, func() bool {

@@ -14,9 +14,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"kubesphere.io/multicluster/internal/localenv"
+	"kubesphere.io/multicluster/test/framework"
 )
 
 const (
@@ -36,23 +36,11 @@ const (
 // metricsClientAs is a client with the client certificate of a host kubeconfig.
 func metricsClientAs(t *testing.T, kubeconfig string) *http.Client {
 	t.Helper()
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(&clientcmd.ClientConfigLoadingRules{ExplicitPath: kubeconfig},
-		&clientcmd.ConfigOverrides{CurrentContext: "host"}).ClientConfig()
-	require.NoError(t, err)
+	cfg := framework.RESTConfig(t, kubeconfig, "host")
 	cfg.Timeout = 15 * time.Second
 	c, err := rest.HTTPClientFor(cfg)
 	require.NoError(t, err)
 	return c
-}
-
-// metricsCert is the client certificate of a kubeconfig from env.IssueClientCert.
-func metricsCert(t *testing.T, kubeconfig string) tls.Certificate {
-	t.Helper()
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	require.NoError(t, err)
-	cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
-	require.NoError(t, err)
-	return cert
 }
 
 // metricsGet GETs url with client and extra headers; a transport error is returned as is.
@@ -257,10 +245,10 @@ func TestTowerProxyUnauthenticated(t *testing.T) {
 	anonymous := client(t, nil, "")
 	nobodyConfig, err := env.IssueClientCert("host", "nobody")
 	require.NoError(t, err)
-	nobody := metricsCert(t, nobodyConfig)
+	nobody := framework.ClientCertificate(t, nobodyConfig)
 	dialerConfig, err := env.IssueClientCert("host", localenv.ControllerManagerUser)
 	require.NoError(t, err)
-	dialer := metricsCert(t, dialerConfig)
+	dialer := framework.ClientCertificate(t, dialerConfig)
 
 	for i, base := range env.TowerProxyURLs() {
 		id := localenv.TowerProxyID(i)

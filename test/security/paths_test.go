@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"kubesphere.io/multicluster/test/framework"
 )
 
 // The developer may use member1 only. Every trick below tries to reach member2 (or the
@@ -75,8 +77,8 @@ func TestClientIdentityHeadersAreNotBelieved(t *testing.T) {
 	// A pod to exec into on each member, in a namespace where the developer may not exec:
 	// a believed identity header would open a shell there.
 	for _, m := range []string{"member1", "member2"} {
-		kubectl(t, m, shellPod("kube-system"), "apply", "-f", "-")
-		kubectl(t, m, "", "wait", "-n", "kube-system", "--for=condition=Ready", "pod/shell", "--timeout=60s")
+		framework.Kubectl(t, env, m, shellPod("kube-system"), "apply", "-f", "-")
+		framework.Kubectl(t, env, m, "", "wait", "-n", "kube-system", "--for=condition=Ready", "pod/shell", "--timeout=60s")
 	}
 	dev := client(t, userCert(t, "developer", "developers"), "")
 	// Positive control: the developer reads member1's pods in kube-system (view).
@@ -84,7 +86,7 @@ func TestClientIdentityHeadersAreNotBelieved(t *testing.T) {
 	require.Equal(t, http.StatusOK, code, body)
 	nobody := client(t, userCert(t, "nobody"), "")
 	anonymous := client(t, nil, "")
-	agent := agentToken(t, "member2")
+	agent := framework.AgentToken(t, env, "member2")
 	forged := []http.Header{
 		{"Impersonate-User": {"system:admin"}},
 		{"Impersonate-Group": {"system:masters"}, "Impersonate-User": {"developer"}},

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"kubesphere.io/multicluster/test/framework"
 )
 
 // readOnly may only get clusters/proxy of member1 on the host (the read-only mapping:
@@ -46,11 +48,11 @@ spec:
 `
 
 func TestStreamsAreWrites(t *testing.T) {
-	kubectl(t, "host", readOnlyOnHost, "apply", "-f", "-")
-	kubectl(t, "member1", readerOnMember, "apply", "-f", "-")
-	kubectl(t, "member1", "", "wait", "--for=condition=Ready", "pod/shell", "--timeout=60s")
+	framework.Kubectl(t, env, "host", readOnlyOnHost, "apply", "-f", "-")
+	framework.Kubectl(t, env, "member1", readerOnMember, "apply", "-f", "-")
+	framework.Kubectl(t, env, "member1", "", "wait", "--for=condition=Ready", "pod/shell", "--timeout=60s")
 	for path, server := range map[string]string{"host path": env.ViaHostURL("member1"), "direct path": env.DirectPathURL("member1")} {
-		kc := certKubeconfig(t, server, "reader")
+		kc := framework.UserKubeconfig(t, env, server, "reader")
 		// The grant works for what it is for.
 		out, err := env.KubectlAs(testContext(t), kc, "", "", "get", "pod", "shell", "-o", "name")
 		require.NoError(t, err, "%s: %s", path, out)

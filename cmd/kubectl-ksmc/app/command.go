@@ -168,7 +168,7 @@ func joinAgent(ctx context.Context, cmd *cobra.Command, o join.Options, proxySer
 		// The manifests go to stdout (kubectl apply -f -); progress must not mix with them.
 		o.Out = cmd.ErrOrStderr()
 	}
-	res, err := join.JoinAgent(ctx, join.AgentOptions{Options: o, ProxyServers: proxyServers, ProxyCA: ca, Image: image})
+	res, err := join.JoinAgent(ctx, join.AgentOptions{Options: o, TowerProxyServers: proxyServers, TowerProxyCA: ca, Image: image})
 	if err != nil || o.Member != nil {
 		return err
 	}

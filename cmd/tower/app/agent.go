@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/tools/clientcmd"
@@ -27,27 +28,30 @@ import (
 // AgentOptions are the flags of tower agent.
 type AgentOptions struct {
 	ClusterName       string
-	ProxyServers      []string
-	ProxyCAFile       string
+	TowerProxyServers []string
+	TowerProxyCAFile  string
 	TokenFile         string
 	Kubeconfig        string
 	HealthBindAddress string
 	Profiling         bool
-	GoMaxProcs        int
 	BackoffInitial    time.Duration
 	BackoffMax        time.Duration
 }
 
 func newAgentCommand() *cobra.Command {
-	o := &AgentOptions{BackoffInitial: tunnel.DefaultBackoff.Initial, BackoffMax: tunnel.DefaultBackoff.Max, GoMaxProcs: defaultGoMaxProcs}
+	o := &AgentOptions{BackoffInitial: tunnel.DefaultBackoff.Initial, BackoffMax: tunnel.DefaultBackoff.Max}
 	var fss cliflag.NamedFlagSets
 	fs := fss.FlagSet("host")
 	fs.StringVar(&o.ClusterName, "cluster-name", o.ClusterName, "Name of this cluster's Cluster on the host, as given to join. Required.")
-	fs.StringSliceVar(&o.ProxyServers, "proxy-servers", o.ProxyServers,
+	fs.StringSliceVar(&o.TowerProxyServers, "tower-proxy-servers", o.TowerProxyServers,
 		"URLs of the host's tower proxies (https://host:port, comma-separated). A name with several addresses "+
 			"is every replica: the agent keeps a tunnel to each. Required.")
-	fs.StringVar(&o.ProxyCAFile, "proxy-ca-file", o.ProxyCAFile,
+	fs.StringVar(&o.TowerProxyCAFile, "tower-proxy-ca-file", o.TowerProxyCAFile,
 		"The host CA from the join command: the only CA trusted for the tower proxies' certificates. Required.")
+	// Their names before they said which proxy they mean (as cluster-apiserver's do): still
+	// accepted, deprecated.
+	addDeprecatedAlias(fs, "proxy-servers", "tower-proxy-servers")
+	addDeprecatedAlias(fs, "proxy-ca-file", "tower-proxy-ca-file")
 	fs.StringVar(&o.TokenFile, "token-file", o.TokenFile,
 		"File holding the join token. Read at each connection, so a rotated token needs no restart. Required.")
 	fs.DurationVar(&o.BackoffInitial, "reconnect-backoff-initial", o.BackoffInitial,
@@ -60,7 +64,6 @@ func newAgentCommand() *cobra.Command {
 	fs.StringVar(&o.HealthBindAddress, "health-bind-address", o.HealthBindAddress,
 		"Address of /healthz (the process runs) and /readyz (at least one tunnel is up), plain HTTP. Empty turns them off; in a pod use :8081.")
 	fs = fss.FlagSet("runtime")
-	addGoMaxProcsFlag(fs, &o.GoMaxProcs)
 	fs.BoolVar(&o.Profiling, "profiling", o.Profiling,
 		"Also serve Go's profiles at /debug/pprof/ on --health-bind-address. Off by default: that address has no authentication.")
 
@@ -78,20 +81,25 @@ credential; the caller's identity arrives as impersonation.`,
 	return cli.AddFlags(cmd, fss)
 }
 
+// addDeprecatedAlias makes old another name of the flag name of fs: it sets the same
+// value, is hidden from the help, and prints a deprecation notice when used.
+func addDeprecatedAlias(fs *pflag.FlagSet, old, name string) {
+	f := fs.Lookup(name)
+	fs.AddFlag(&pflag.Flag{Name: old, Usage: f.Usage, Value: f.Value, DefValue: f.DefValue})
+	_ = fs.MarkDeprecated(old, "use --"+name+" instead")
+}
+
 // Validate reports every bad flag at once.
 func (o *AgentOptions) Validate() error {
 	var errs []error
 	if msgs := validation.IsDNS1123Label(o.ClusterName); len(msgs) > 0 {
 		errs = append(errs, fmt.Errorf("--cluster-name %q: %v", o.ClusterName, msgs))
 	}
-	if len(o.ProxyServers) == 0 {
-		errs = append(errs, errors.New("--proxy-servers is required"))
+	if len(o.TowerProxyServers) == 0 {
+		errs = append(errs, errors.New("--tower-proxy-servers is required"))
 	}
-	if o.ProxyCAFile == "" || o.TokenFile == "" {
-		errs = append(errs, errors.New("--proxy-ca-file and --token-file are required"))
-	}
-	if err := validateGoMaxProcs(o.GoMaxProcs); err != nil {
-		errs = append(errs, err)
+	if o.TowerProxyCAFile == "" || o.TokenFile == "" {
+		errs = append(errs, errors.New("--tower-proxy-ca-file and --token-file are required"))
 	}
 	if o.Profiling && o.HealthBindAddress == "" {
 		errs = append(errs, errors.New("--profiling needs --health-bind-address"))
@@ -104,7 +112,7 @@ func (o *AgentOptions) Validate() error {
 
 // Run keeps the tunnels up until ctx ends.
 func (o *AgentOptions) Run(ctx context.Context) error {
-	roots, err := cli.CertPool("--proxy-ca-file", o.ProxyCAFile)
+	roots, err := cli.CertPool("--tower-proxy-ca-file", o.TowerProxyCAFile)
 	if err != nil {
 		return err
 	}
@@ -122,7 +130,7 @@ func (o *AgentOptions) Run(ctx context.Context) error {
 		return err
 	}
 	agent := &tunnel.Agent{
-		Cluster: o.ClusterName, TokenFile: o.TokenFile, Servers: o.ProxyServers, RootCAs: roots,
+		Cluster: o.ClusterName, TokenFile: o.TokenFile, Servers: o.TowerProxyServers, RootCAs: roots,
 		Handler: forwarder, Backoff: tunnel.Backoff{Initial: o.BackoffInitial, Max: o.BackoffMax},
 	}
 	if o.HealthBindAddress != "" {
@@ -130,9 +138,8 @@ func (o *AgentOptions) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	setGoMaxProcs(o.GoMaxProcs)
 	go releaseMemory(ctx, memoryReleasePeriod, memoryReleaseMin)
-	klog.InfoS("Agent starting", "cluster", o.ClusterName, "proxies", o.ProxyServers, "member", cfg.Host)
+	klog.InfoS("Agent starting", "cluster", o.ClusterName, "proxies", o.TowerProxyServers, "member", cfg.Host)
 	return agent.Run(ctx)
 }
 

@@ -21,7 +21,9 @@ import (
 	cliflag "k8s.io/component-base/cli/flag"
 	"k8s.io/klog/v2"
 
+	clustersapi "kubesphere.io/multicluster/apis/clusters"
 	"kubesphere.io/multicluster/internal/cli"
+	"kubesphere.io/multicluster/pkg/agenttoken"
 	"kubesphere.io/multicluster/pkg/tunnel"
 )
 
@@ -36,12 +38,11 @@ type ProxyOptions struct {
 	Kubeconfig          string
 	Namespace           string
 	ShutdownGracePeriod time.Duration
-	GoMaxProcs          int
 }
 
 func newProxyCommand() *cobra.Command {
 	o := &ProxyOptions{BindAddress: "0.0.0.0", SecurePort: 8443, AllowedDialers: tunnel.DefaultDialers,
-		Namespace: "kubesphere-system", ShutdownGracePeriod: 5 * time.Second, GoMaxProcs: defaultGoMaxProcs}
+		Namespace: "kubesphere-system", ShutdownGracePeriod: 5 * time.Second}
 	var fss cliflag.NamedFlagSets
 	fs := fss.FlagSet("serving")
 	fs.StringVar(&o.BindAddress, "bind-address", o.BindAddress, "Address to listen on for agents and host components.")
@@ -57,11 +58,10 @@ func newProxyCommand() *cobra.Command {
 	fs = fss.FlagSet("host")
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "Kubeconfig of the host cluster. Empty means in-cluster.")
 	fs.StringVar(&o.Namespace, "namespace", o.Namespace,
-		"Host namespace of the agents' token Secrets (<cluster>-agent-token, labelled "+tunnel.TokenSecretLabel+"); the proxy reads no other Secret.")
+		"Host namespace of the agents' token Secrets (<cluster>-agent-token, labelled "+clustersapi.AgentTokenLabel+"); the proxy reads no other Secret.")
 	fs = fss.FlagSet("lifecycle")
 	fs.DurationVar(&o.ShutdownGracePeriod, "shutdown-grace-period", o.ShutdownGracePeriod,
 		"On SIGTERM, how long streams in flight may go on before the tunnels close. Agents are told to go at once and reconnect to the other replicas.")
-	addGoMaxProcsFlag(fss.FlagSet("runtime"), &o.GoMaxProcs)
 
 	cmd := &cobra.Command{
 		Use:   "proxy",
@@ -97,15 +97,11 @@ func (o *ProxyOptions) Validate() error {
 	if o.ShutdownGracePeriod < 0 {
 		errs = append(errs, errors.New("--shutdown-grace-period must not be negative"))
 	}
-	if err := validateGoMaxProcs(o.GoMaxProcs); err != nil {
-		errs = append(errs, err)
-	}
 	return utilerrors.NewAggregate(errs)
 }
 
 // Run serves until ctx ends, then drains.
 func (o *ProxyOptions) Run(ctx context.Context) error {
-	setGoMaxProcs(o.GoMaxProcs)
 	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
 		&clientcmd.ClientConfigLoadingRules{ExplicitPath: o.Kubeconfig}, &clientcmd.ConfigOverrides{}).ClientConfig()
 	if err != nil {
@@ -133,14 +129,15 @@ func (o *ProxyOptions) Run(ctx context.Context) error {
 	}
 
 	factory := informers.NewSharedInformerFactoryWithOptions(host, 0, informers.WithNamespace(o.Namespace),
-		informers.WithTweakListOptions(func(lo *metav1.ListOptions) { lo.LabelSelector = tunnel.TokenSecretLabel }))
+		informers.WithTweakListOptions(func(lo *metav1.ListOptions) { lo.LabelSelector = agenttoken.LabelSelector }))
 	secrets := factory.Core().V1().Secrets()
 	lookup := func(cluster string) (string, bool) {
-		s, err := secrets.Lister().Secrets(o.Namespace).Get(tunnel.TokenSecretName(cluster))
-		if err != nil || len(s.Data[tunnel.TokenHashKey]) == 0 {
+		s, err := secrets.Lister().Secrets(o.Namespace).Get(agenttoken.SecretName(cluster))
+		if err != nil {
 			return "", false
 		}
-		return string(s.Data[tunnel.TokenHashKey]), true
+		owner, hash, ok := agenttoken.HashOf(s)
+		return hash, ok && owner == cluster
 	}
 	server := tunnel.NewServer(lookup, tunnel.AuthorizeUsers(o.AllowedDialers, host.AuthenticationV1().TokenReviews()))
 	// A token that changes or goes closes its tunnels at once.
@@ -149,7 +146,7 @@ func (o *ProxyOptions) Run(ctx context.Context) error {
 			obj = tomb.Obj
 		}
 		if s, ok := obj.(*corev1.Secret); ok {
-			if cluster := tunnel.ClusterOfTokenSecret(s.Name); cluster != "" {
+			if cluster := agenttoken.ClusterOf(s.Name); cluster != "" {
 				server.Revalidate(cluster)
 			}
 		}

@@ -15,18 +15,16 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 
+	clustersapi "kubesphere.io/multicluster/apis/clusters"
 	"kubesphere.io/multicluster/apis/clusters/v1alpha1"
 	clientset "kubesphere.io/multicluster/generated/clientset/versioned"
 	clusterinformers "kubesphere.io/multicluster/generated/informers/externalversions/clusters/v1alpha1"
 	clusterlisters "kubesphere.io/multicluster/generated/listers/clusters/v1alpha1"
+	"kubesphere.io/multicluster/pkg/agenttoken"
 	"kubesphere.io/multicluster/pkg/controller/internal/workers"
-	"kubesphere.io/multicluster/pkg/join"
 )
 
-// Finalizer holds a deleted Cluster until its host-side objects are gone.
-const Finalizer = "clusters.kubesphere.io/cleanup"
-
-// Controller adds Finalizer and acts on it.
+// Controller adds clustersapi.CleanupFinalizer and acts on it.
 type Controller struct {
 	client clientset.Interface
 	host   kubernetes.Interface
@@ -58,7 +56,7 @@ func New(client clientset.Interface, host kubernetes.Interface, tokenNamespace s
 
 // needsWork: a live Cluster without the finalizer, or a deleted one with it.
 func needsWork(cl *v1alpha1.Cluster) bool {
-	has := slices.Contains(cl.Finalizers, Finalizer)
+	has := slices.Contains(cl.Finalizers, clustersapi.CleanupFinalizer)
 	return has == (cl.DeletionTimestamp != nil)
 }
 
@@ -95,12 +93,12 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 	}
 	updated := cluster.DeepCopy()
 	if cluster.DeletionTimestamp == nil {
-		updated.Finalizers = append(updated.Finalizers, Finalizer)
+		updated.Finalizers = append(updated.Finalizers, clustersapi.CleanupFinalizer)
 	} else {
 		if err := c.cleanUp(ctx, cluster); err != nil {
 			return err
 		}
-		updated.Finalizers = slices.DeleteFunc(updated.Finalizers, func(f string) bool { return f == Finalizer })
+		updated.Finalizers = slices.DeleteFunc(updated.Finalizers, func(f string) bool { return f == clustersapi.CleanupFinalizer })
 	}
 	_, err = c.client.ClustersV1alpha1().Clusters().Update(ctx, updated, metav1.UpdateOptions{})
 	if apierrors.IsNotFound(err) {
@@ -113,7 +111,7 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 // credentials Secret join made for this Cluster; a Secret someone else made (and may
 // share) stays.
 func (c *Controller) cleanUp(ctx context.Context, cluster *v1alpha1.Cluster) error {
-	if revoked, err := join.RevokeAgentToken(ctx, c.host, c.tokenNamespace, cluster.Name); err != nil {
+	if revoked, err := agenttoken.Revoke(ctx, c.host, c.tokenNamespace, cluster.Name); err != nil {
 		return err
 	} else if revoked {
 		klog.InfoS("Revoked the agent token of a deleted cluster", "cluster", cluster.Name)
@@ -128,7 +126,7 @@ func (c *Controller) cleanUp(ctx context.Context, cluster *v1alpha1.Cluster) err
 	} else if err != nil {
 		return fmt.Errorf("reading credentials Secret %s/%s: %w", ref.Namespace, ref.Name, err)
 	}
-	if secret.Labels[join.ManagedByLabel] != join.ManagedBy || secret.Labels[join.ClusterLabel] != cluster.Name {
+	if secret.Labels[clustersapi.ManagedByLabel] != clustersapi.ManagedBy || secret.Labels[clustersapi.ClusterLabel] != cluster.Name {
 		return nil
 	}
 	err = c.host.CoreV1().Secrets(ref.Namespace).Delete(ctx, ref.Name, metav1.DeleteOptions{

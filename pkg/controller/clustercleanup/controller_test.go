@@ -11,11 +11,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kfake "k8s.io/client-go/kubernetes/fake"
 
+	clustersapi "kubesphere.io/multicluster/apis/clusters"
 	"kubesphere.io/multicluster/apis/clusters/v1alpha1"
 	"kubesphere.io/multicluster/generated/clientset/versioned/fake"
 	"kubesphere.io/multicluster/generated/informers/externalversions"
-	"kubesphere.io/multicluster/pkg/join"
-	"kubesphere.io/multicluster/pkg/tunnel"
+	"kubesphere.io/multicluster/pkg/agenttoken"
 )
 
 func cluster(name, secret string) *v1alpha1.Cluster {
@@ -42,7 +42,7 @@ func deleteAndSync(t *testing.T, c *Controller, client *fake.Clientset, index fu
 	require.NoError(t, c.sync(ctx, name))
 	after, err := client.ClustersV1alpha1().Clusters().Get(ctx, name, metav1.GetOptions{})
 	require.NoError(t, err)
-	assert.NotContains(t, after.Finalizers, Finalizer, "the finalizer is released")
+	assert.NotContains(t, after.Finalizers, clustersapi.CleanupFinalizer, "the finalizer is released")
 }
 
 func TestFinalizerAndCleanup(t *testing.T) {
@@ -51,9 +51,9 @@ func TestFinalizerAndCleanup(t *testing.T) {
 	agent := &v1alpha1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: "agent"}, Spec: v1alpha1.ClusterSpec{Connection: v1alpha1.Connection{Type: v1alpha1.ConnectionAgent}}}
 	client := fake.NewSimpleClientset(joined, shared, agent)
 	host := kfake.NewSimpleClientset(
-		secret("joined-credentials", map[string]string{join.ManagedByLabel: join.ManagedBy, join.ClusterLabel: "joined"}),
+		secret("joined-credentials", map[string]string{clustersapi.ManagedByLabel: clustersapi.ManagedBy, clustersapi.ClusterLabel: "joined"}),
 		secret("shared", nil),
-		secret(tunnel.TokenSecretName("agent"), map[string]string{tunnel.TokenSecretLabel: "true"}))
+		secret(agenttoken.SecretName("agent"), map[string]string{clustersapi.AgentTokenLabel: "true"}))
 	informer := externalversions.NewSharedInformerFactory(client, 0).Clusters().V1alpha1().Clusters()
 	c, err := New(client, host, "kubesphere-system", informer)
 	require.NoError(t, err)
@@ -64,7 +64,7 @@ func TestFinalizerAndCleanup(t *testing.T) {
 		require.NoError(t, c.sync(ctx, cl.Name))
 		got, err := client.ClustersV1alpha1().Clusters().Get(ctx, cl.Name, metav1.GetOptions{})
 		require.NoError(t, err)
-		assert.Equal(t, []string{Finalizer}, got.Finalizers)
+		assert.Equal(t, []string{clustersapi.CleanupFinalizer}, got.Finalizers)
 		index(got)
 		assert.False(t, needsWork(got), "nothing more to do for a live Cluster with the finalizer")
 	}
@@ -78,6 +78,6 @@ func TestFinalizerAndCleanup(t *testing.T) {
 	assert.NoError(t, err, "a Secret join did not make stays")
 
 	deleteAndSync(t, c, client, index, "agent")
-	_, err = host.CoreV1().Secrets("kubesphere-system").Get(ctx, tunnel.TokenSecretName("agent"), metav1.GetOptions{})
+	_, err = host.CoreV1().Secrets("kubesphere-system").Get(ctx, agenttoken.SecretName("agent"), metav1.GetOptions{})
 	assert.True(t, apierrors.IsNotFound(err), "deleting an Agent cluster revokes its token: %v", err)
 }
