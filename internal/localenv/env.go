@@ -20,6 +20,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	clustersapi "kubesphere.io/multicluster/apis/clusters"
 )
 
 // Identities the environment gives to the project's components.
@@ -45,7 +47,7 @@ const (
 	// kubesphere:metrics-reader, as an install binds Prometheus: tests scrape as it.
 	MetricsReaderUser = "metrics-reader"
 	// Namespace is where the control plane's objects live on the host.
-	Namespace = "kubesphere-system"
+	Namespace = clustersapi.DefaultNamespace
 	// APIServiceName registers cluster-apiserver with the host's aggregator.
 	APIServiceName = "v1alpha1.clusters.kubesphere.io"
 )

@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	clustersapi "kubesphere.io/multicluster/apis/clusters"
 	"kubesphere.io/multicluster/pkg/join"
 )
 
@@ -44,7 +45,7 @@ kind: Cluster
 metadata:
   name: {{.Name}}
 {{- if .Host}}
-  labels: {"cluster-role.kubesphere.io/host": ""}
+  labels: {"{{.HostLabel}}": ""}
 {{- end}}
 spec:
   provider: local
@@ -92,7 +93,7 @@ func (e *Env) registerMember(ctx context.Context, m string) error {
 		}
 	}
 	_, err = e.Kubectl(ctx, "host", render(memberRegistration, map[string]any{
-		"Name": m, "Namespace": Namespace, "Endpoint": e.clusterURL(m), "Host": m == "host",
+		"Name": m, "Namespace": Namespace, "Endpoint": e.clusterURL(m), "Host": m == "host", "HostLabel": clustersapi.HostClusterLabel,
 		"Kubeconfig": base64.StdEncoding.EncodeToString(kubeconfig),
 		"CABundle":   base64.StdEncoding.EncodeToString(ca),
 	}), "apply", "--server-side", "--force-conflicts", "-f", "-")

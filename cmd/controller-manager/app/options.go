@@ -7,6 +7,7 @@ import (
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	cliflag "k8s.io/component-base/cli/flag"
 
+	clustersapi "kubesphere.io/multicluster/apis/clusters"
 	"kubesphere.io/multicluster/internal/secureserving"
 	"kubesphere.io/multicluster/pkg/controller/clusterhealth"
 	"kubesphere.io/multicluster/pkg/tunnel"
@@ -41,7 +42,7 @@ type Options struct {
 // NewOptions returns the defaults.
 func NewOptions() *Options {
 	return &Options{
-		CredentialsNamespace: "kubesphere-system",
+		CredentialsNamespace: clustersapi.DefaultNamespace,
 		// client-go's 5 QPS wrote the first status of 1,000 new clusters in over 3 minutes.
 		KubeAPIQPS:   50,
 		KubeAPIBurst: 100,

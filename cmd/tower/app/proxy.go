@@ -42,7 +42,7 @@ type ProxyOptions struct {
 
 func newProxyCommand() *cobra.Command {
 	o := &ProxyOptions{BindAddress: "0.0.0.0", SecurePort: 8443, AllowedDialers: tunnel.DefaultDialers,
-		Namespace: "kubesphere-system", ShutdownGracePeriod: 5 * time.Second}
+		Namespace: clustersapi.DefaultNamespace, ShutdownGracePeriod: 5 * time.Second}
 	var fss cliflag.NamedFlagSets
 	fs := fss.FlagSet("serving")
 	fs.StringVar(&o.BindAddress, "bind-address", o.BindAddress, "Address to listen on for agents and host components.")
