@@ -1,7 +1,6 @@
 package security
 
 import (
-	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -9,11 +8,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -22,7 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"kubesphere.io/multicluster/internal/procnet"
 )
 
 // TestEmbeddedEtcd attacks the registered cluster-apiserver's embedded etcd as another
@@ -36,7 +35,8 @@ func TestEmbeddedEtcd(t *testing.T) {
 		t.Fatalf("cluster-apiserver pid file: %v", err)
 	}
 	pid := strings.TrimSpace(string(data))
-	listening := etcdListeningAddrs(t, pid)
+	listening, err := procnet.ListeningTCP(pid)
+	require.NoError(t, err, "the sockets of cluster-apiserver")
 	var ports []int
 	for port, ip := range listening {
 		switch {
@@ -167,51 +167,4 @@ func etcdForeignCertificate(t *testing.T) tls.Certificate {
 		t.Fatal(err)
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
-
-// etcdListeningAddrs maps the TCP ports process pid listens on to their local address:
-// its socket inodes (/proc/<pid>/fd) looked up in its network namespace's tables.
-func etcdListeningAddrs(t *testing.T, pid string) map[int]net.IP {
-	t.Helper()
-	fdDir := filepath.Join("/proc", pid, "fd")
-	fds, err := os.ReadDir(fdDir)
-	if err != nil {
-		t.Fatalf("sockets of cluster-apiserver (pid %s): %v", pid, err)
-	}
-	inodes := map[string]bool{}
-	for _, fd := range fds {
-		link, err := os.Readlink(filepath.Join(fdDir, fd.Name()))
-		if err == nil && strings.HasPrefix(link, "socket:[") {
-			inodes[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")] = true
-		}
-	}
-	addrs := map[int]net.IP{}
-	for _, table := range []string{"tcp", "tcp6"} {
-		f, err := os.Open(filepath.Join("/proc", pid, "net", table))
-		if err != nil {
-			continue // no IPv6
-		}
-		sc := bufio.NewScanner(f)
-		sc.Scan() // header
-		for sc.Scan() {
-			// sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
-			fields := strings.Fields(sc.Text())
-			if len(fields) < 10 || fields[3] != "0A" || !inodes[fields[9]] { // 0A: LISTEN
-				continue
-			}
-			hexIP, hexPort, _ := strings.Cut(fields[1], ":")
-			raw, err1 := hex.DecodeString(hexIP)
-			port, err2 := strconv.ParseInt(hexPort, 16, 32)
-			if err1 != nil || err2 != nil {
-				t.Fatalf("%s: address %q", table, fields[1])
-			}
-			// The address is printed as 32-bit words in host byte order (little-endian).
-			for i := 0; i+4 <= len(raw); i += 4 {
-				raw[i], raw[i+1], raw[i+2], raw[i+3] = raw[i+3], raw[i+2], raw[i+1], raw[i]
-			}
-			addrs[int(port)] = net.IP(raw)
-		}
-		_ = f.Close()
-	}
-	return addrs
 }
