@@ -62,8 +62,8 @@ type Agent struct {
 	Handler http.Handler
 	// ServeStreams, when set, is given each tunnel's streams as a listener instead of
 	// Handler: for a caller that is not an HTTP upstream and takes raw streams (the tunnel
-	// benchmark, hack/bench-tunnel, forwards them to an echo server; tower agent never sets
-	// it). It returns when the listener fails, which it does when the tunnel closes.
+	// benchmark, hack/bench/bench-tunnel, forwards them to an echo server; tower agent never
+	// sets it). It returns when the listener fails, which it does when the tunnel closes.
 	ServeStreams func(net.Listener) error
 	Backoff      Backoff
 	// Resolve is how often names in Servers are looked up again for new replicas.

@@ -265,7 +265,7 @@ func (s *Server) serveDial(w http.ResponseWriter, req *http.Request) {
 
 // Dial opens a stream to cluster's agent on the newest of its tunnels to this server, in
 // the process that holds the tunnel, without a CONNECT: for a caller that runs the Server
-// itself (the tunnel benchmark, hack/bench-tunnel). Host components use a Dialer.
+// itself (the tunnel benchmark, hack/bench/bench-tunnel). Host components use a Dialer.
 func (s *Server) Dial(cluster string) (net.Conn, error) {
 	t := s.newest(cluster)
 	if t == nil {
