@@ -41,9 +41,9 @@ func AuditPolicy() ([]byte, error) {
 	return []byte(policy), nil
 }
 
-// GOMAXPROCS is the thread count the manifests' CPU limits give every component: each
-// container of ours gets the environment variable GOMAXPROCS from its limits.cpu (divisor
-// 1, which the kubelet rounds up), and every limit is at most one core. Go's own default
-// under a CPU limit is never below 2. The local environment and bench-proxy's bare hops
-// run with it, as an install does.
+// GOMAXPROCS is the thread count the manifests give the relays, cluster-apiserver and
+// tower (proxy, and the agent join renders): the environment variable GOMAXPROCS from
+// their limits.cpu (divisor 1, which the kubelet rounds up), a limit of at most one core.
+// Go's own default under a CPU limit is never below 2. The local environment runs them,
+// and bench-proxy its bare hops, with it, as an install does.
 const GOMAXPROCS = 1

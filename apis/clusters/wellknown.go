@@ -34,3 +34,16 @@ const (
 	// AgentsGroup holds every agent identity.
 	AgentsGroup = "system:kubesphere:agents"
 )
+
+// The control plane's own identities on the host, after the ServiceAccounts that
+// artifacts/ binds.
+const (
+	// ControllerManagerNamespace holds controller-manager and its leader-election Lease.
+	ControllerManagerNamespace = "kube-federation-system"
+	// ClusterAPIServerUser is cluster-apiserver's user.
+	ClusterAPIServerUser = "system:serviceaccount:" + DefaultNamespace + ":cluster-apiserver"
+	// ControllerManagerUser is controller-manager's user.
+	ControllerManagerUser = "system:serviceaccount:" + ControllerManagerNamespace + ":controller-manager"
+	// TowerProxyUser is the tower proxies' user.
+	TowerProxyUser = "system:serviceaccount:" + DefaultNamespace + ":tower-proxy"
+)

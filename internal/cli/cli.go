@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	cliflag "k8s.io/component-base/cli/flag"
 	"k8s.io/component-base/cli/globalflag"
 	"k8s.io/component-base/term"
@@ -23,6 +24,15 @@ func AddFlags(cmd *cobra.Command, fss cliflag.NamedFlagSets) *cobra.Command {
 	cols, _, _ := term.TerminalSize(cmd.OutOrStdout())
 	cliflag.SetUsageAndHelpFunc(cmd, fss, cols)
 	return cmd
+}
+
+// AddDeprecatedAlias makes old another name of the flag name of fs: it sets the same
+// value, is hidden from the help, and prints a deprecation notice when used. Flags that
+// were renamed keep working this way for a release.
+func AddDeprecatedAlias(fs *pflag.FlagSet, old, name string) {
+	f := fs.Lookup(name)
+	fs.AddFlag(&pflag.Flag{Name: old, Usage: f.Usage, Value: f.Value, DefValue: f.DefValue})
+	_ = fs.MarkDeprecated(old, "use --"+name+" instead")
 }
 
 // CertPool reads the PEM CA bundle file named by flag; a file with no certificate is an

@@ -29,17 +29,17 @@ const (
 	// ClusterAPIServerUser is cluster-apiserver's user on the host: its client
 	// certificate carries the name of the ServiceAccount the manifests (artifacts/) bind,
 	// so the environment runs on exactly their RBAC.
-	ClusterAPIServerUser = "system:serviceaccount:kubesphere-system:cluster-apiserver"
+	ClusterAPIServerUser = clustersapi.ClusterAPIServerUser
 	// ClusterProxyUser is the user the host's credentials Secret holds on each member: it
 	// may only impersonate (and read what health checks need).
 	ClusterProxyUser = "system:kubesphere:cluster-proxy"
 	// ControllerManagerUser is controller-manager's user on the host, named like
 	// ClusterAPIServerUser after its ServiceAccount in artifacts/.
-	ControllerManagerUser = "system:serviceaccount:kube-federation-system:controller-manager"
+	ControllerManagerUser = clustersapi.ControllerManagerUser
 	// TowerProxyUser is the tower proxies' user on the host, after their ServiceAccount.
-	TowerProxyUser = "system:serviceaccount:kubesphere-system:tower-proxy"
+	TowerProxyUser = clustersapi.TowerProxyUser
 	// ControllerManagerNamespace holds controller-manager's leader-election Lease.
-	ControllerManagerNamespace = "kube-federation-system"
+	ControllerManagerNamespace = clustersapi.ControllerManagerNamespace
 	// DeveloperUser is a non-admin host user that may use clusters/proxy on the first
 	// member only, and has view rights there (edit in its default namespace).
 	DeveloperUser = "developer"

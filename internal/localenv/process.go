@@ -293,7 +293,6 @@ func (e *Env) waitReady(ctx context.Context, id, url string, timeout time.Durati
 }
 
 // httpClient trusts every CA of the environment and sends no client certificate: the
-
 // health endpoints it polls are open to anonymous requests.
 func (e *Env) httpClient() *http.Client {
 	pool := x509.NewCertPool()

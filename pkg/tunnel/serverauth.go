@@ -19,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	authnclient "k8s.io/client-go/kubernetes/typed/authentication/v1"
 
+	clustersapi "kubesphere.io/multicluster/apis/clusters"
 	"kubesphere.io/multicluster/apis/clusters/v1alpha1"
 )
 
@@ -29,8 +30,8 @@ type AuthorizeDialer func(req *http.Request) (user string, err error)
 // DefaultDialers are the host components that may open streams to clusters: the
 // ServiceAccounts of cluster-apiserver and controller-manager.
 var DefaultDialers = []string{
-	"system:serviceaccount:kubesphere-system:cluster-apiserver",
-	"system:serviceaccount:kube-federation-system:controller-manager",
+	clustersapi.ClusterAPIServerUser,
+	clustersapi.ControllerManagerUser,
 }
 
 // AuthorizeUsers lets in the users named in allowed, known by a client certificate the TLS

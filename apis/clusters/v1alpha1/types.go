@@ -2,6 +2,7 @@ package v1alpha1
 
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	clusters "kubesphere.io/multicluster/apis/clusters"
 )
 
 // ConnectionType says how the host reaches a member cluster.
@@ -149,3 +150,9 @@ type ClusterProxyOptions struct {
 	// +optional
 	Path string `json:"path,omitempty"`
 }
+
+// HostClusterLabel marks the Cluster object that stands for the host cluster itself.
+//
+// Deprecated: use HostClusterLabel of package kubesphere.io/multicluster/apis/clusters,
+// where every well-known name is defined.
+const HostClusterLabel = clusters.HostClusterLabel

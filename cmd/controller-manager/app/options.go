@@ -50,7 +50,7 @@ func NewOptions() *Options {
 		SecureServing:      secureserving.NewOptions("controller-manager", DefaultSecurePort),
 		Health:             clusterhealth.DefaultOptions(),
 		LeaderElect:        true,
-		LeaseNamespace:     "kube-federation-system",
+		LeaseNamespace:     clustersapi.ControllerManagerNamespace,
 		LeaseName:          "kubesphere-controller-manager",
 		LeaseDuration:      15 * time.Second,
 		LeaseRenewDeadline: 10 * time.Second,

@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	clustersapi "kubesphere.io/multicluster/apis/clusters"
+	"kubesphere.io/multicluster/internal/cli"
 	"kubesphere.io/multicluster/pkg/join"
 )
 
@@ -144,10 +145,8 @@ the member; without, it prints them, and this is the only time the token is show
 	cmd.Flags().StringSliceVar(&proxyServers, "tower-proxy-servers", nil, "Agent: URLs of the host's tower proxies as the member reaches them (https://host:port, comma-separated).")
 	cmd.Flags().StringVar(&proxyCAFile, "tower-proxy-ca-file", "", "Agent: CA of the tower proxies' serving certificates; the agent trusts this CA only.")
 	// The names before tower agent's and cluster-apiserver's were made the same.
-	cmd.Flags().StringSliceVar(&proxyServers, "proxy-servers", nil, "")
-	cmd.Flags().StringVar(&proxyCAFile, "proxy-ca-file", "", "")
-	_ = cmd.Flags().MarkDeprecated("proxy-servers", "use --tower-proxy-servers")
-	_ = cmd.Flags().MarkDeprecated("proxy-ca-file", "use --tower-proxy-ca-file")
+	cli.AddDeprecatedAlias(cmd.Flags(), "proxy-servers", "tower-proxy-servers")
+	cli.AddDeprecatedAlias(cmd.Flags(), "proxy-ca-file", "tower-proxy-ca-file")
 	cmd.Flags().StringVar(&image, "image", "", "Agent: the tower image of the agent's Deployment.")
 	cmd.Flags().BoolVar(&hostCluster, "host-cluster", false, "The cluster joined is the host itself (--kubeconfig reaches the host's API server): it gets the label "+
 		clustersapi.HostClusterLabel+" and is managed like any member. There is one host.")

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/tools/clientcmd"
@@ -50,8 +49,8 @@ func newAgentCommand() *cobra.Command {
 		"The host CA from the join command: the only CA trusted for the tower proxies' certificates. Required.")
 	// Their names before they said which proxy they mean (as cluster-apiserver's do): still
 	// accepted, deprecated.
-	addDeprecatedAlias(fs, "proxy-servers", "tower-proxy-servers")
-	addDeprecatedAlias(fs, "proxy-ca-file", "tower-proxy-ca-file")
+	cli.AddDeprecatedAlias(fs, "proxy-servers", "tower-proxy-servers")
+	cli.AddDeprecatedAlias(fs, "proxy-ca-file", "tower-proxy-ca-file")
 	fs.StringVar(&o.TokenFile, "token-file", o.TokenFile,
 		"File holding the join token. Read at each connection, so a rotated token needs no restart. Required.")
 	fs.DurationVar(&o.BackoffInitial, "reconnect-backoff-initial", o.BackoffInitial,
@@ -79,14 +78,6 @@ credential; the caller's identity arrives as impersonation.`,
 		RunE:         func(cmd *cobra.Command, args []string) error { return run(args, o.Validate, o.Run) },
 	}
 	return cli.AddFlags(cmd, fss)
-}
-
-// addDeprecatedAlias makes old another name of the flag name of fs: it sets the same
-// value, is hidden from the help, and prints a deprecation notice when used.
-func addDeprecatedAlias(fs *pflag.FlagSet, old, name string) {
-	f := fs.Lookup(name)
-	fs.AddFlag(&pflag.Flag{Name: old, Usage: f.Usage, Value: f.Value, DefValue: f.DefValue})
-	_ = fs.MarkDeprecated(old, "use --"+name+" instead")
 }
 
 // Validate reports every bad flag at once.
