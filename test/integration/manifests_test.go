@@ -15,6 +15,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	auditinternal "k8s.io/apiserver/pkg/apis/audit"
 	"k8s.io/apiserver/pkg/audit/policy"
 	"k8s.io/apiserver/pkg/authentication/user"
@@ -219,24 +220,20 @@ func TestManifestsGOMAXPROCS(t *testing.T) {
 		var containers []corev1.Container
 		var workloads, owners []string // owners[i] runs containers[i]
 		for _, doc := range strings.Split(kustomize(t, dir), "\n---\n") {
-			var kind struct{ Kind string }
-			require.NoError(t, yaml.Unmarshal([]byte(doc), &kind))
-			switch kind.Kind {
-			case "Deployment":
-				var d appsv1.Deployment
-				require.NoError(t, yaml.Unmarshal([]byte(doc), &d))
-				for _, c := range d.Spec.Template.Spec.Containers {
-					containers, owners = append(containers, c), append(owners, d.Name)
-				}
-				workloads = append(workloads, d.Name)
-			case "StatefulSet":
-				var sts appsv1.StatefulSet
-				require.NoError(t, yaml.Unmarshal([]byte(doc), &sts))
-				for _, c := range sts.Spec.Template.Spec.Containers {
-					containers, owners = append(containers, c), append(owners, sts.Name)
-				}
-				workloads = append(workloads, sts.Name)
+			// Deployments and StatefulSets alike hold their pods in spec.template.
+			var w struct {
+				Kind     string
+				Metadata metav1.ObjectMeta
+				Spec     struct{ Template corev1.PodTemplateSpec }
 			}
+			require.NoError(t, yaml.Unmarshal([]byte(doc), &w))
+			if w.Kind != "Deployment" && w.Kind != "StatefulSet" {
+				continue
+			}
+			for _, c := range w.Spec.Template.Spec.Containers {
+				containers, owners = append(containers, c), append(owners, w.Metadata.Name)
+			}
+			workloads = append(workloads, w.Metadata.Name)
 		}
 		assert.ElementsMatch(t, []string{"cluster-apiserver", "controller-manager", "tower-proxy"}, workloads, "%s: the workloads", dir)
 		for i, c := range containers {
