@@ -12,10 +12,10 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
-	"k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
 
 	"kubesphere.io/multicluster/apis/clusters"
+	"kubesphere.io/multicluster/pkg/registry/access"
 )
 
 // DesignateHostVerb is the permission on clusters (resourceName: the Cluster) that adding
@@ -30,9 +30,7 @@ type Guard struct {
 	// Authorizer decides SubjectAccessReviews for the requesting user (the server's own
 	// authorizer: agents locally, everyone else by the host). Without one, every write
 	// that needs a decision is refused.
-	Authorizer interface {
-		Authorize(context.Context, authorizer.Attributes) (authorizer.Decision, string, error)
-	}
+	Authorizer access.Authorizer
 	// list returns every stored Cluster.
 	list func(context.Context) ([]clusters.Cluster, error)
 }
@@ -63,38 +61,20 @@ func (g Guard) admit(ctx context.Context, obj, old runtime.Object) error {
 		// writable even for Clusters that predate these checks.
 		return nil
 	}
-	u, ok := request.UserFrom(ctx)
-	if !ok || g.Authorizer == nil {
-		return apierrors.NewForbidden(clusters.Resource("clusters"), c.Name, fmt.Errorf("no user or no authorizer to decide this write"))
-	}
+	resource := clusters.Resource("clusters")
 	if connectionChanged {
-		attrs := authorizer.AttributesRecord{User: u, Verb: "get", APIVersion: "v1", Resource: "secrets",
-			Namespace: ref.Namespace, Name: ref.Name, ResourceRequest: true}
-		if decision, reason, err := g.Authorizer.Authorize(ctx, attrs); decision != authorizer.DecisionAllow {
-			why := fmt.Sprintf("naming credentials Secret %s/%s (or changing where its credentials are sent) needs the right to read it: "+
-				"user %q may not get secrets %q in namespace %q", ref.Namespace, ref.Name, u.GetName(), ref.Name, ref.Namespace)
-			if reason != "" {
-				why += ": " + reason
-			}
-			if err != nil {
-				why += fmt.Sprintf(" (%v)", err)
-			}
-			return apierrors.NewForbidden(clusters.Resource("clusters"), c.Name, fmt.Errorf("%s", why))
+		if err := access.ReadSecret(ctx, g.Authorizer, resource, c.Name, ref.Namespace, ref.Name); err != nil {
+			return err
 		}
 	}
 	if isHost != wasHost {
-		attrs := authorizer.AttributesRecord{User: u, Verb: DesignateHostVerb, APIGroup: clusters.GroupName, APIVersion: "v1alpha1",
+		attrs := authorizer.AttributesRecord{Verb: DesignateHostVerb, APIGroup: clusters.GroupName, APIVersion: "v1alpha1",
 			Resource: "clusters", Name: c.Name, ResourceRequest: true}
-		if decision, reason, err := g.Authorizer.Authorize(ctx, attrs); decision != authorizer.DecisionAllow {
-			why := fmt.Sprintf("adding or removing the label %s needs the verb %q on clusters %q, which user %q lacks: the host Cluster is designated by the host admin only",
-				clusters.HostClusterLabel, DesignateHostVerb, c.Name, u.GetName())
-			if reason != "" {
-				why += ": " + reason
-			}
-			if err != nil {
-				why += fmt.Sprintf(" (%v)", err)
-			}
-			return apierrors.NewForbidden(clusters.Resource("clusters"), c.Name, fmt.Errorf("%s", why))
+		if err := access.Require(ctx, g.Authorizer, resource, c.Name, attrs, func(user string) string {
+			return fmt.Sprintf("adding or removing the label %s needs the verb %q on clusters %q, which user %q lacks: the host Cluster is designated by the host admin only",
+				clusters.HostClusterLabel, DesignateHostVerb, c.Name, user)
+		}); err != nil {
+			return err
 		}
 	}
 	// Uniqueness is checked for what this write adds: a new Secret reference, a new host.
@@ -130,31 +110,14 @@ func (g Guard) admit(ctx context.Context, obj, old runtime.Object) error {
 
 // Create admits the new Cluster after the caller's own admission.
 func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
-	return r.Store.Create(ctx, obj, r.admitCreate(createValidation), options)
+	return r.Store.Create(ctx, obj, access.OnCreate(createValidation, r.guard.admit), options)
 }
 
 // Update admits the Cluster as it will be stored after the caller's own admission, and a
 // Cluster that an update creates (server-side apply of a new one) as Create does.
 func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
-	return r.Store.Update(ctx, name, objInfo, r.admitCreate(createValidation), func(ctx context.Context, obj, old runtime.Object) error {
-		if updateValidation != nil {
-			if err := updateValidation(ctx, obj, old); err != nil {
-				return err
-			}
-		}
-		return r.guard.admit(ctx, obj, old)
-	}, forceAllowCreate, options)
-}
-
-func (r *REST) admitCreate(createValidation rest.ValidateObjectFunc) rest.ValidateObjectFunc {
-	return func(ctx context.Context, obj runtime.Object) error {
-		if createValidation != nil {
-			if err := createValidation(ctx, obj); err != nil {
-				return err
-			}
-		}
-		return r.guard.admit(ctx, obj, nil)
-	}
+	return r.Store.Update(ctx, name, objInfo, access.OnCreate(createValidation, r.guard.admit),
+		access.OnUpdate(updateValidation, r.guard.admit), forceAllowCreate, options)
 }
 
 // storedClusters lists every Cluster from the store's watch cache.

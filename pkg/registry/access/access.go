@@ -1,0 +1,83 @@
+// Package access is what a storage checks, inside its create and update, beyond the write
+// itself: a right of the requesting user that the object's content calls for (reading the
+// Secret it names, a special verb), decided by the server's own authorizer. Clusters and
+// App Store Repos name credentials Secrets alike, so they share one rule and one message.
+package access
+
+import (
+	"context"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+	"k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/apiserver/pkg/registry/rest"
+)
+
+// Authorizer decides SubjectAccessReviews (the server's authorizer: agents locally, everyone
+// else by the host).
+type Authorizer interface {
+	Authorize(context.Context, authorizer.Attributes) (authorizer.Decision, string, error)
+}
+
+// Require allows the write to resource name only if the requesting user may do attrs (its
+// User is filled in here). A refusal is a Forbidden whose message is why(user) and the
+// authorizer's reason; no user or no authorizer refuses too: nothing is decided unchecked.
+func Require(ctx context.Context, authz Authorizer, resource schema.GroupResource, name string,
+	attrs authorizer.AttributesRecord, why func(user string) string) error {
+	u, ok := request.UserFrom(ctx)
+	if !ok || authz == nil {
+		return apierrors.NewForbidden(resource, name, fmt.Errorf("no user or no authorizer to decide this write"))
+	}
+	attrs.User = u
+	decision, reason, err := authz.Authorize(ctx, attrs)
+	if decision == authorizer.DecisionAllow {
+		return nil
+	}
+	msg := why(u.GetName())
+	if reason != "" {
+		msg += ": " + reason
+	}
+	if err != nil {
+		msg += fmt.Sprintf(" (%v)", err)
+	}
+	return apierrors.NewForbidden(resource, name, fmt.Errorf("%s", msg))
+}
+
+// ReadSecret requires the right to get Secret namespace/secret: an object that names a
+// credentials Secret uses what is in it, so naming one must not give more than reading it.
+func ReadSecret(ctx context.Context, authz Authorizer, resource schema.GroupResource, name, namespace, secret string) error {
+	attrs := authorizer.AttributesRecord{Verb: "get", APIVersion: "v1", Resource: "secrets",
+		Namespace: namespace, Name: secret, ResourceRequest: true}
+	return Require(ctx, authz, resource, name, attrs, func(user string) string {
+		return fmt.Sprintf("naming credentials Secret %s/%s (or changing where its credentials are sent) needs the right to read it: "+
+			"user %q may not get secrets %q in namespace %q", namespace, secret, user, secret, namespace)
+	})
+}
+
+// OnCreate runs admit after the caller's own create validation.
+func OnCreate(validate rest.ValidateObjectFunc, admit func(ctx context.Context, obj, old runtime.Object) error) rest.ValidateObjectFunc {
+	return func(ctx context.Context, obj runtime.Object) error {
+		if validate != nil {
+			if err := validate(ctx, obj); err != nil {
+				return err
+			}
+		}
+		return admit(ctx, obj, nil)
+	}
+}
+
+// OnUpdate runs admit after the caller's own update validation, on the object as it will
+// be stored (a patch already applied).
+func OnUpdate(validate rest.ValidateObjectUpdateFunc, admit func(ctx context.Context, obj, old runtime.Object) error) rest.ValidateObjectUpdateFunc {
+	return func(ctx context.Context, obj, old runtime.Object) error {
+		if validate != nil {
+			if err := validate(ctx, obj, old); err != nil {
+				return err
+			}
+		}
+		return admit(ctx, obj, old)
+	}
+}
