@@ -22,8 +22,10 @@ import (
 	runtime "k8s.io/apimachinery/pkg/runtime"
 	schema "k8s.io/apimachinery/pkg/runtime/schema"
 	managedfields "k8s.io/apimachinery/pkg/util/managedfields"
-	v1alpha1 "kubesphere.io/multicluster/apis/clusters/v1alpha1"
-	clustersv1alpha1 "kubesphere.io/multicluster/generated/applyconfiguration/clusters/v1alpha1"
+	v1alpha1 "kubesphere.io/multicluster/apis/appstore/v1alpha1"
+	clustersv1alpha1 "kubesphere.io/multicluster/apis/clusters/v1alpha1"
+	appstorev1alpha1 "kubesphere.io/multicluster/generated/applyconfiguration/appstore/v1alpha1"
+	applyconfigurationclustersv1alpha1 "kubesphere.io/multicluster/generated/applyconfiguration/clusters/v1alpha1"
 	internal "kubesphere.io/multicluster/generated/applyconfiguration/internal"
 )
 
@@ -31,17 +33,45 @@ import (
 // apply configuration type exists for the given GroupVersionKind.
 func ForKind(kind schema.GroupVersionKind) interface{} {
 	switch kind {
-	// Group=clusters.kubesphere.io, Version=v1alpha1
-	case v1alpha1.SchemeGroupVersion.WithKind("Cluster"):
-		return &clustersv1alpha1.ClusterApplyConfiguration{}
-	case v1alpha1.SchemeGroupVersion.WithKind("ClusterSpec"):
-		return &clustersv1alpha1.ClusterSpecApplyConfiguration{}
-	case v1alpha1.SchemeGroupVersion.WithKind("ClusterStatus"):
-		return &clustersv1alpha1.ClusterStatusApplyConfiguration{}
-	case v1alpha1.SchemeGroupVersion.WithKind("Connection"):
-		return &clustersv1alpha1.ConnectionApplyConfiguration{}
-	case v1alpha1.SchemeGroupVersion.WithKind("SecretReference"):
-		return &clustersv1alpha1.SecretReferenceApplyConfiguration{}
+	// Group=appstore.kubesphere.io, Version=v1alpha1
+	case v1alpha1.SchemeGroupVersion.WithKind("ApplicationRelease"):
+		return &appstorev1alpha1.ApplicationReleaseApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("ApplicationReleaseSpec"):
+		return &appstorev1alpha1.ApplicationReleaseSpecApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("ApplicationReleaseStatus"):
+		return &appstorev1alpha1.ApplicationReleaseStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("ClusterRelease"):
+		return &appstorev1alpha1.ClusterReleaseApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("LocalSecretReference"):
+		return &appstorev1alpha1.LocalSecretReferenceApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("Placement"):
+		return &appstorev1alpha1.PlacementApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("ReleaseRollback"):
+		return &appstorev1alpha1.ReleaseRollbackApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("Repo"):
+		return &appstorev1alpha1.RepoApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("RepoSpec"):
+		return &appstorev1alpha1.RepoSpecApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("RepoStatus"):
+		return &appstorev1alpha1.RepoStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("Requester"):
+		return &appstorev1alpha1.RequesterApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("RequestRecord"):
+		return &appstorev1alpha1.RequestRecordApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("RevisionRecord"):
+		return &appstorev1alpha1.RevisionRecordApplyConfiguration{}
+
+		// Group=clusters.kubesphere.io, Version=v1alpha1
+	case clustersv1alpha1.SchemeGroupVersion.WithKind("Cluster"):
+		return &applyconfigurationclustersv1alpha1.ClusterApplyConfiguration{}
+	case clustersv1alpha1.SchemeGroupVersion.WithKind("ClusterSpec"):
+		return &applyconfigurationclustersv1alpha1.ClusterSpecApplyConfiguration{}
+	case clustersv1alpha1.SchemeGroupVersion.WithKind("ClusterStatus"):
+		return &applyconfigurationclustersv1alpha1.ClusterStatusApplyConfiguration{}
+	case clustersv1alpha1.SchemeGroupVersion.WithKind("Connection"):
+		return &applyconfigurationclustersv1alpha1.ConnectionApplyConfiguration{}
+	case clustersv1alpha1.SchemeGroupVersion.WithKind("SecretReference"):
+		return &applyconfigurationclustersv1alpha1.SecretReferenceApplyConfiguration{}
 
 	}
 	return nil

@@ -28,73 +28,100 @@ import (
 	version "k8s.io/apimachinery/pkg/version"
 	common "k8s.io/kube-openapi/pkg/common"
 	spec "k8s.io/kube-openapi/pkg/validation/spec"
-	v1alpha1 "kubesphere.io/multicluster/apis/clusters/v1alpha1"
+	v1alpha1 "kubesphere.io/multicluster/apis/appstore/v1alpha1"
+	clustersv1alpha1 "kubesphere.io/multicluster/apis/clusters/v1alpha1"
 )
 
 func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenAPIDefinition {
 	return map[string]common.OpenAPIDefinition{
-		resource.Quantity{}.OpenAPIModelName():            schema_apimachinery_pkg_api_resource_Quantity(ref),
-		v1.APIGroup{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_APIGroup(ref),
-		v1.APIGroupList{}.OpenAPIModelName():              schema_pkg_apis_meta_v1_APIGroupList(ref),
-		v1.APIResource{}.OpenAPIModelName():               schema_pkg_apis_meta_v1_APIResource(ref),
-		v1.APIResourceList{}.OpenAPIModelName():           schema_pkg_apis_meta_v1_APIResourceList(ref),
-		v1.APIVersions{}.OpenAPIModelName():               schema_pkg_apis_meta_v1_APIVersions(ref),
-		v1.ApplyOptions{}.OpenAPIModelName():              schema_pkg_apis_meta_v1_ApplyOptions(ref),
-		v1.Condition{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_Condition(ref),
-		v1.CreateOptions{}.OpenAPIModelName():             schema_pkg_apis_meta_v1_CreateOptions(ref),
-		v1.DeleteOptions{}.OpenAPIModelName():             schema_pkg_apis_meta_v1_DeleteOptions(ref),
-		v1.Duration{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_Duration(ref),
-		v1.FieldSelectorRequirement{}.OpenAPIModelName():  schema_pkg_apis_meta_v1_FieldSelectorRequirement(ref),
-		v1.FieldsV1{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_FieldsV1(ref),
-		v1.GetOptions{}.OpenAPIModelName():                schema_pkg_apis_meta_v1_GetOptions(ref),
-		v1.GroupKind{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_GroupKind(ref),
-		v1.GroupResource{}.OpenAPIModelName():             schema_pkg_apis_meta_v1_GroupResource(ref),
-		v1.GroupVersion{}.OpenAPIModelName():              schema_pkg_apis_meta_v1_GroupVersion(ref),
-		v1.GroupVersionForDiscovery{}.OpenAPIModelName():  schema_pkg_apis_meta_v1_GroupVersionForDiscovery(ref),
-		v1.GroupVersionKind{}.OpenAPIModelName():          schema_pkg_apis_meta_v1_GroupVersionKind(ref),
-		v1.GroupVersionResource{}.OpenAPIModelName():      schema_pkg_apis_meta_v1_GroupVersionResource(ref),
-		v1.InternalEvent{}.OpenAPIModelName():             schema_pkg_apis_meta_v1_InternalEvent(ref),
-		v1.LabelSelector{}.OpenAPIModelName():             schema_pkg_apis_meta_v1_LabelSelector(ref),
-		v1.LabelSelectorRequirement{}.OpenAPIModelName():  schema_pkg_apis_meta_v1_LabelSelectorRequirement(ref),
-		v1.List{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_List(ref),
-		v1.ListMeta{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_ListMeta(ref),
-		v1.ListOptions{}.OpenAPIModelName():               schema_pkg_apis_meta_v1_ListOptions(ref),
-		v1.ManagedFieldsEntry{}.OpenAPIModelName():        schema_pkg_apis_meta_v1_ManagedFieldsEntry(ref),
-		v1.MicroTime{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_MicroTime(ref),
-		v1.ObjectMeta{}.OpenAPIModelName():                schema_pkg_apis_meta_v1_ObjectMeta(ref),
-		v1.OwnerReference{}.OpenAPIModelName():            schema_pkg_apis_meta_v1_OwnerReference(ref),
-		v1.PartialObjectMetadata{}.OpenAPIModelName():     schema_pkg_apis_meta_v1_PartialObjectMetadata(ref),
-		v1.PartialObjectMetadataList{}.OpenAPIModelName(): schema_pkg_apis_meta_v1_PartialObjectMetadataList(ref),
-		v1.Patch{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_Patch(ref),
-		v1.PatchOptions{}.OpenAPIModelName():              schema_pkg_apis_meta_v1_PatchOptions(ref),
-		v1.Preconditions{}.OpenAPIModelName():             schema_pkg_apis_meta_v1_Preconditions(ref),
-		v1.RootPaths{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_RootPaths(ref),
-		v1.ServerAddressByClientCIDR{}.OpenAPIModelName(): schema_pkg_apis_meta_v1_ServerAddressByClientCIDR(ref),
-		v1.ShardInfo{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_ShardInfo(ref),
-		v1.Status{}.OpenAPIModelName():                    schema_pkg_apis_meta_v1_Status(ref),
-		v1.StatusCause{}.OpenAPIModelName():               schema_pkg_apis_meta_v1_StatusCause(ref),
-		v1.StatusDetails{}.OpenAPIModelName():             schema_pkg_apis_meta_v1_StatusDetails(ref),
-		v1.Table{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_Table(ref),
-		v1.TableColumnDefinition{}.OpenAPIModelName():     schema_pkg_apis_meta_v1_TableColumnDefinition(ref),
-		v1.TableOptions{}.OpenAPIModelName():              schema_pkg_apis_meta_v1_TableOptions(ref),
-		v1.TableRow{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_TableRow(ref),
-		v1.TableRowCondition{}.OpenAPIModelName():         schema_pkg_apis_meta_v1_TableRowCondition(ref),
-		v1.Time{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_Time(ref),
-		v1.Timestamp{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_Timestamp(ref),
-		v1.TypeMeta{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_TypeMeta(ref),
-		v1.UpdateOptions{}.OpenAPIModelName():             schema_pkg_apis_meta_v1_UpdateOptions(ref),
-		v1.WatchEvent{}.OpenAPIModelName():                schema_pkg_apis_meta_v1_WatchEvent(ref),
-		runtime.RawExtension{}.OpenAPIModelName():         schema_k8sio_apimachinery_pkg_runtime_RawExtension(ref),
-		runtime.TypeMeta{}.OpenAPIModelName():             schema_k8sio_apimachinery_pkg_runtime_TypeMeta(ref),
-		runtime.Unknown{}.OpenAPIModelName():              schema_k8sio_apimachinery_pkg_runtime_Unknown(ref),
-		version.Info{}.OpenAPIModelName():                 schema_k8sio_apimachinery_pkg_version_Info(ref),
-		v1alpha1.Cluster{}.OpenAPIModelName():             schema_multicluster_apis_clusters_v1alpha1_Cluster(ref),
-		v1alpha1.ClusterList{}.OpenAPIModelName():         schema_multicluster_apis_clusters_v1alpha1_ClusterList(ref),
-		v1alpha1.ClusterProxyOptions{}.OpenAPIModelName(): schema_multicluster_apis_clusters_v1alpha1_ClusterProxyOptions(ref),
-		v1alpha1.ClusterSpec{}.OpenAPIModelName():         schema_multicluster_apis_clusters_v1alpha1_ClusterSpec(ref),
-		v1alpha1.ClusterStatus{}.OpenAPIModelName():       schema_multicluster_apis_clusters_v1alpha1_ClusterStatus(ref),
-		v1alpha1.Connection{}.OpenAPIModelName():          schema_multicluster_apis_clusters_v1alpha1_Connection(ref),
-		v1alpha1.SecretReference{}.OpenAPIModelName():     schema_multicluster_apis_clusters_v1alpha1_SecretReference(ref),
+		resource.Quantity{}.OpenAPIModelName():                    schema_apimachinery_pkg_api_resource_Quantity(ref),
+		v1.APIGroup{}.OpenAPIModelName():                          schema_pkg_apis_meta_v1_APIGroup(ref),
+		v1.APIGroupList{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_APIGroupList(ref),
+		v1.APIResource{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_APIResource(ref),
+		v1.APIResourceList{}.OpenAPIModelName():                   schema_pkg_apis_meta_v1_APIResourceList(ref),
+		v1.APIVersions{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_APIVersions(ref),
+		v1.ApplyOptions{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_ApplyOptions(ref),
+		v1.Condition{}.OpenAPIModelName():                         schema_pkg_apis_meta_v1_Condition(ref),
+		v1.CreateOptions{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_CreateOptions(ref),
+		v1.DeleteOptions{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_DeleteOptions(ref),
+		v1.Duration{}.OpenAPIModelName():                          schema_pkg_apis_meta_v1_Duration(ref),
+		v1.FieldSelectorRequirement{}.OpenAPIModelName():          schema_pkg_apis_meta_v1_FieldSelectorRequirement(ref),
+		v1.FieldsV1{}.OpenAPIModelName():                          schema_pkg_apis_meta_v1_FieldsV1(ref),
+		v1.GetOptions{}.OpenAPIModelName():                        schema_pkg_apis_meta_v1_GetOptions(ref),
+		v1.GroupKind{}.OpenAPIModelName():                         schema_pkg_apis_meta_v1_GroupKind(ref),
+		v1.GroupResource{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_GroupResource(ref),
+		v1.GroupVersion{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_GroupVersion(ref),
+		v1.GroupVersionForDiscovery{}.OpenAPIModelName():          schema_pkg_apis_meta_v1_GroupVersionForDiscovery(ref),
+		v1.GroupVersionKind{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_GroupVersionKind(ref),
+		v1.GroupVersionResource{}.OpenAPIModelName():              schema_pkg_apis_meta_v1_GroupVersionResource(ref),
+		v1.InternalEvent{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_InternalEvent(ref),
+		v1.LabelSelector{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_LabelSelector(ref),
+		v1.LabelSelectorRequirement{}.OpenAPIModelName():          schema_pkg_apis_meta_v1_LabelSelectorRequirement(ref),
+		v1.List{}.OpenAPIModelName():                              schema_pkg_apis_meta_v1_List(ref),
+		v1.ListMeta{}.OpenAPIModelName():                          schema_pkg_apis_meta_v1_ListMeta(ref),
+		v1.ListOptions{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_ListOptions(ref),
+		v1.ManagedFieldsEntry{}.OpenAPIModelName():                schema_pkg_apis_meta_v1_ManagedFieldsEntry(ref),
+		v1.MicroTime{}.OpenAPIModelName():                         schema_pkg_apis_meta_v1_MicroTime(ref),
+		v1.ObjectMeta{}.OpenAPIModelName():                        schema_pkg_apis_meta_v1_ObjectMeta(ref),
+		v1.OwnerReference{}.OpenAPIModelName():                    schema_pkg_apis_meta_v1_OwnerReference(ref),
+		v1.PartialObjectMetadata{}.OpenAPIModelName():             schema_pkg_apis_meta_v1_PartialObjectMetadata(ref),
+		v1.PartialObjectMetadataList{}.OpenAPIModelName():         schema_pkg_apis_meta_v1_PartialObjectMetadataList(ref),
+		v1.Patch{}.OpenAPIModelName():                             schema_pkg_apis_meta_v1_Patch(ref),
+		v1.PatchOptions{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_PatchOptions(ref),
+		v1.Preconditions{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_Preconditions(ref),
+		v1.RootPaths{}.OpenAPIModelName():                         schema_pkg_apis_meta_v1_RootPaths(ref),
+		v1.ServerAddressByClientCIDR{}.OpenAPIModelName():         schema_pkg_apis_meta_v1_ServerAddressByClientCIDR(ref),
+		v1.ShardInfo{}.OpenAPIModelName():                         schema_pkg_apis_meta_v1_ShardInfo(ref),
+		v1.Status{}.OpenAPIModelName():                            schema_pkg_apis_meta_v1_Status(ref),
+		v1.StatusCause{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_StatusCause(ref),
+		v1.StatusDetails{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_StatusDetails(ref),
+		v1.Table{}.OpenAPIModelName():                             schema_pkg_apis_meta_v1_Table(ref),
+		v1.TableColumnDefinition{}.OpenAPIModelName():             schema_pkg_apis_meta_v1_TableColumnDefinition(ref),
+		v1.TableOptions{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_TableOptions(ref),
+		v1.TableRow{}.OpenAPIModelName():                          schema_pkg_apis_meta_v1_TableRow(ref),
+		v1.TableRowCondition{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_TableRowCondition(ref),
+		v1.Time{}.OpenAPIModelName():                              schema_pkg_apis_meta_v1_Time(ref),
+		v1.Timestamp{}.OpenAPIModelName():                         schema_pkg_apis_meta_v1_Timestamp(ref),
+		v1.TypeMeta{}.OpenAPIModelName():                          schema_pkg_apis_meta_v1_TypeMeta(ref),
+		v1.UpdateOptions{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_UpdateOptions(ref),
+		v1.WatchEvent{}.OpenAPIModelName():                        schema_pkg_apis_meta_v1_WatchEvent(ref),
+		runtime.RawExtension{}.OpenAPIModelName():                 schema_k8sio_apimachinery_pkg_runtime_RawExtension(ref),
+		runtime.TypeMeta{}.OpenAPIModelName():                     schema_k8sio_apimachinery_pkg_runtime_TypeMeta(ref),
+		runtime.Unknown{}.OpenAPIModelName():                      schema_k8sio_apimachinery_pkg_runtime_Unknown(ref),
+		version.Info{}.OpenAPIModelName():                         schema_k8sio_apimachinery_pkg_version_Info(ref),
+		v1alpha1.Application{}.OpenAPIModelName():                 schema_multicluster_apis_appstore_v1alpha1_Application(ref),
+		v1alpha1.ApplicationList{}.OpenAPIModelName():             schema_multicluster_apis_appstore_v1alpha1_ApplicationList(ref),
+		v1alpha1.ApplicationRelease{}.OpenAPIModelName():          schema_multicluster_apis_appstore_v1alpha1_ApplicationRelease(ref),
+		v1alpha1.ApplicationReleaseList{}.OpenAPIModelName():      schema_multicluster_apis_appstore_v1alpha1_ApplicationReleaseList(ref),
+		v1alpha1.ApplicationReleaseSpec{}.OpenAPIModelName():      schema_multicluster_apis_appstore_v1alpha1_ApplicationReleaseSpec(ref),
+		v1alpha1.ApplicationReleaseStatus{}.OpenAPIModelName():    schema_multicluster_apis_appstore_v1alpha1_ApplicationReleaseStatus(ref),
+		v1alpha1.ApplicationSpec{}.OpenAPIModelName():             schema_multicluster_apis_appstore_v1alpha1_ApplicationSpec(ref),
+		v1alpha1.ApplicationStatus{}.OpenAPIModelName():           schema_multicluster_apis_appstore_v1alpha1_ApplicationStatus(ref),
+		v1alpha1.ApplicationVersion{}.OpenAPIModelName():          schema_multicluster_apis_appstore_v1alpha1_ApplicationVersion(ref),
+		v1alpha1.ApplicationVersionList{}.OpenAPIModelName():      schema_multicluster_apis_appstore_v1alpha1_ApplicationVersionList(ref),
+		v1alpha1.ApplicationVersionSpec{}.OpenAPIModelName():      schema_multicluster_apis_appstore_v1alpha1_ApplicationVersionSpec(ref),
+		v1alpha1.ApplicationVersionStatus{}.OpenAPIModelName():    schema_multicluster_apis_appstore_v1alpha1_ApplicationVersionStatus(ref),
+		v1alpha1.ClusterRelease{}.OpenAPIModelName():              schema_multicluster_apis_appstore_v1alpha1_ClusterRelease(ref),
+		v1alpha1.LocalSecretReference{}.OpenAPIModelName():        schema_multicluster_apis_appstore_v1alpha1_LocalSecretReference(ref),
+		v1alpha1.Maintainer{}.OpenAPIModelName():                  schema_multicluster_apis_appstore_v1alpha1_Maintainer(ref),
+		v1alpha1.Placement{}.OpenAPIModelName():                   schema_multicluster_apis_appstore_v1alpha1_Placement(ref),
+		v1alpha1.ReleaseRollback{}.OpenAPIModelName():             schema_multicluster_apis_appstore_v1alpha1_ReleaseRollback(ref),
+		v1alpha1.Repo{}.OpenAPIModelName():                        schema_multicluster_apis_appstore_v1alpha1_Repo(ref),
+		v1alpha1.RepoList{}.OpenAPIModelName():                    schema_multicluster_apis_appstore_v1alpha1_RepoList(ref),
+		v1alpha1.RepoSpec{}.OpenAPIModelName():                    schema_multicluster_apis_appstore_v1alpha1_RepoSpec(ref),
+		v1alpha1.RepoStatus{}.OpenAPIModelName():                  schema_multicluster_apis_appstore_v1alpha1_RepoStatus(ref),
+		v1alpha1.RequestRecord{}.OpenAPIModelName():               schema_multicluster_apis_appstore_v1alpha1_RequestRecord(ref),
+		v1alpha1.Requester{}.OpenAPIModelName():                   schema_multicluster_apis_appstore_v1alpha1_Requester(ref),
+		v1alpha1.ReviewRecord{}.OpenAPIModelName():                schema_multicluster_apis_appstore_v1alpha1_ReviewRecord(ref),
+		v1alpha1.ReviewRequest{}.OpenAPIModelName():               schema_multicluster_apis_appstore_v1alpha1_ReviewRequest(ref),
+		v1alpha1.RevisionRecord{}.OpenAPIModelName():              schema_multicluster_apis_appstore_v1alpha1_RevisionRecord(ref),
+		clustersv1alpha1.Cluster{}.OpenAPIModelName():             schema_multicluster_apis_clusters_v1alpha1_Cluster(ref),
+		clustersv1alpha1.ClusterList{}.OpenAPIModelName():         schema_multicluster_apis_clusters_v1alpha1_ClusterList(ref),
+		clustersv1alpha1.ClusterProxyOptions{}.OpenAPIModelName(): schema_multicluster_apis_clusters_v1alpha1_ClusterProxyOptions(ref),
+		clustersv1alpha1.ClusterSpec{}.OpenAPIModelName():         schema_multicluster_apis_clusters_v1alpha1_ClusterSpec(ref),
+		clustersv1alpha1.ClusterStatus{}.OpenAPIModelName():       schema_multicluster_apis_clusters_v1alpha1_ClusterStatus(ref),
+		clustersv1alpha1.Connection{}.OpenAPIModelName():          schema_multicluster_apis_clusters_v1alpha1_Connection(ref),
+		clustersv1alpha1.SecretReference{}.OpenAPIModelName():     schema_multicluster_apis_clusters_v1alpha1_SecretReference(ref),
 	}
 }
 
@@ -2772,6 +2799,1635 @@ func schema_k8sio_apimachinery_pkg_version_Info(ref common.ReferenceCallback) co
 	}
 }
 
+func schema_multicluster_apis_appstore_v1alpha1_Application(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "Application is one chart of a Repo. It is read-only and computed from the Repo's synced snapshot, never stored: a large repository has thousands of charts. Its name is \"<repo>.<chart>\" and it carries the labels appstore.kubesphere.io/repo and /app.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard object metadata; creationTimestamp is that of the oldest version.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"spec": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Spec describes the chart, from its latest version.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.ApplicationSpec{}.OpenAPIModelName()),
+						},
+					},
+					"status": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Status summarizes the chart's versions.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.ApplicationStatus{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1.ObjectMeta{}.OpenAPIModelName(), v1alpha1.ApplicationSpec{}.OpenAPIModelName(), v1alpha1.ApplicationStatus{}.OpenAPIModelName()},
+	}
+}
+
+func schema_multicluster_apis_appstore_v1alpha1_ApplicationList(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApplicationList is a list of Applications.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard list metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ListMeta{}.OpenAPIModelName()),
+						},
+					},
+					"items": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Items is the list of Applications.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.Application{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"items"},
+			},
+		},
+		Dependencies: []string{
+			v1.ListMeta{}.OpenAPIModelName(), v1alpha1.Application{}.OpenAPIModelName()},
+	}
+}
+
+func schema_multicluster_apis_appstore_v1alpha1_ApplicationRelease(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApplicationRelease installs one application version as a Helm release on every cluster of its placement, as the user who asked (recorded by the server in status.requester). Creating or changing it needs that user's clusters/proxy right on each cluster.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard object metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"spec": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Spec is what to install, where, and how.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.ApplicationReleaseSpec{}.OpenAPIModelName()),
+						},
+					},
+					"status": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Status is the release on each cluster and who asked for it. Requester and requests are set by the server only.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.ApplicationReleaseStatus{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1.ObjectMeta{}.OpenAPIModelName(), v1alpha1.ApplicationReleaseSpec{}.OpenAPIModelName(), v1alpha1.ApplicationReleaseStatus{}.OpenAPIModelName()},
+	}
+}
+
+func schema_multicluster_apis_appstore_v1alpha1_ApplicationReleaseList(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApplicationReleaseList is a list of ApplicationReleases.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard list metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ListMeta{}.OpenAPIModelName()),
+						},
+					},
+					"items": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Items is the list of ApplicationReleases.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.ApplicationRelease{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"items"},
+			},
+		},
+		Dependencies: []string{
+			v1.ListMeta{}.OpenAPIModelName(), v1alpha1.ApplicationRelease{}.OpenAPIModelName()},
+	}
+}
+
+func schema_multicluster_apis_appstore_v1alpha1_ApplicationReleaseSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApplicationReleaseSpec is what to install, where, and how.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"application": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Application is the name of the Application, \"<repo>.<chart>\".",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"version": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Version is the exact chart version, as the ApplicationVersion's spec.version spells it.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"values": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Values are the chart values, a JSON object of at most 256 KiB (Helm stores them in the release record on every cluster).",
+							Ref:         ref(runtime.RawExtension{}.OpenAPIModelName()),
+						},
+					},
+					"targetNamespace": {
+						SchemaProps: spec.SchemaProps{
+							Description: "TargetNamespace is the namespace on each member the release is installed into.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"createNamespace": {
+						SchemaProps: spec.SchemaProps{
+							Description: "CreateNamespace creates targetNamespace on the member when it is missing.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+					"releaseName": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ReleaseName is the Helm release name on the members. Defaults to metadata.name (set by the server on create); immutable, since Helm cannot rename a release.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"placement": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Placement selects the clusters to install on.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.Placement{}.OpenAPIModelName()),
+						},
+					},
+					"removalPolicy": {
+						SchemaProps: spec.SchemaProps{
+							Description: "RemovalPolicy is Uninstall (the default) or Keep: what happens on a cluster that leaves the placement.\n\nPossible enum values:\n - `\"Keep\"` : the Helm release stays and the cluster is shown as Kept.\n - `\"Uninstall\"` : the Helm release is uninstalled from that cluster (the default).",
+							Type:        []string{"string"},
+							Format:      "",
+							Enum:        []interface{}{"Keep", "Uninstall"},
+						},
+					},
+					"rollback": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Rollback asks to return to an earlier generation's revisions. The server clears it when version or values change in the same update.",
+							Ref:         ref(v1alpha1.ReleaseRollback{}.OpenAPIModelName()),
+						},
+					},
+					"timeout": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Timeout bounds one operation on one cluster. Defaults to 5m.",
+							Ref:         ref(v1.Duration{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"application", "version", "targetNamespace", "placement"},
+			},
+		},
+		Dependencies: []string{
+			v1.Duration{}.OpenAPIModelName(), runtime.RawExtension{}.OpenAPIModelName(), v1alpha1.Placement{}.OpenAPIModelName(), v1alpha1.ReleaseRollback{}.OpenAPIModelName()},
+	}
+}
+
+func schema_multicluster_apis_appstore_v1alpha1_ApplicationReleaseStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApplicationReleaseStatus is a release's state on each cluster and who asked for it.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"observedGeneration": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ObservedGeneration is the metadata.generation the controller last acted on.",
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"requester": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Requester is the user the controller acts as on the members: the last one who created or changed the spec. Set by the server from the request; clients cannot set it.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.Requester{}.OpenAPIModelName()),
+						},
+					},
+					"requests": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Requests are the last 50 requests made of the release, oldest first. Server-set.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.RequestRecord{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"conditions": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-map-keys": []interface{}{
+									"type",
+								},
+								"x-kubernetes-list-type":       "map",
+								"x-kubernetes-patch-merge-key": "type",
+								"x-kubernetes-patch-strategy":  "merge",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Conditions: Ready and Progressing.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1.Condition{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"clusters": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-map-keys": []interface{}{
+									"cluster",
+								},
+								"x-kubernetes-list-type": "map",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Clusters is the release on each cluster of the placement, and on those that left it.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.ClusterRelease{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1.Condition{}.OpenAPIModelName(), v1alpha1.ClusterRelease{}.OpenAPIModelName(), v1alpha1.RequestRecord{}.OpenAPIModelName(), v1alpha1.Requester{}.OpenAPIModelName()},
+	}
+}
+
+func schema_multicluster_apis_appstore_v1alpha1_ApplicationSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApplicationSpec describes a chart, from its latest version.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"repo": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Repo is the name of the Repo the chart is in.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"chart": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Chart is the chart's name as the repository spells it.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"description": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Description is the chart's one-line description.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"icon": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Icon is the URL of the chart's icon.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"home": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Home is the URL of the project's home page.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"keywords": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Keywords are the chart's search keywords.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+					"sources": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Sources are URLs of the project's source code.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+					"maintainers": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Maintainers are the chart's maintainers.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.Maintainer{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"repo", "chart"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.Maintainer{}.OpenAPIModelName()},
+	}
+}
+
+func schema_multicluster_apis_appstore_v1alpha1_ApplicationStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApplicationStatus summarizes a chart's versions.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"latestVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "LatestVersion is the highest chart version (semver order).",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"latestAppVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "LatestAppVersion is the appVersion of the latest version.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"versionCount": {
+						SchemaProps: spec.SchemaProps{
+							Description: "VersionCount is the number of versions of the chart.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"deprecated": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Deprecated is true when the latest version is marked deprecated.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+					"updated": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Updated is the creation time of the newest version.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"state": {
+						SchemaProps: spec.SchemaProps{
+							Description: "State is Active for Index and OCI repos; for uploads, the state of the newest version.\n\nPossible enum values:\n - `\"Active\"` : offered to users; only Active versions can be installed.\n - `\"Draft\"` : uploaded (or being uploaded), not yet submitted for review.\n - `\"Passed\"` : approved by a reviewer, not yet offered to users.\n - `\"Rejected\"` : refused by a reviewer; the chart may be replaced and resubmitted.\n - `\"Submitted\"` : waiting for a reviewer.\n - `\"Suspended\"` : withdrawn from users; existing releases keep running.",
+							Type:        []string{"string"},
+							Format:      "",
+							Enum:        []interface{}{"Active", "Draft", "Passed", "Rejected", "Submitted", "Suspended"},
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_multicluster_apis_appstore_v1alpha1_ApplicationVersion(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApplicationVersion is one version of a chart, named \"<repo>.<chart>.<version>\". For Index and OCI repos it is read-only and computed from the synced snapshot (a full history is ~15,000 versions, too many to store). In an Upload repo, create makes a Draft whose chart archive is then uploaded to applicationversions/<name>/chart; it is reviewed through the subresources submit, pass, reject, activate, suspend and recover.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard object metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"spec": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Spec is the version's Chart.yaml and index entry.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.ApplicationVersionSpec{}.OpenAPIModelName()),
+						},
+					},
+					"status": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Status is the version's review state, changed only by the review subresources.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.ApplicationVersionStatus{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1.ObjectMeta{}.OpenAPIModelName(), v1alpha1.ApplicationVersionSpec{}.OpenAPIModelName(), v1alpha1.ApplicationVersionStatus{}.OpenAPIModelName()},
+	}
+}
+
+func schema_multicluster_apis_appstore_v1alpha1_ApplicationVersionList(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApplicationVersionList is a list of ApplicationVersions.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard list metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ListMeta{}.OpenAPIModelName()),
+						},
+					},
+					"items": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Items is the list of ApplicationVersions.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.ApplicationVersion{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"items"},
+			},
+		},
+		Dependencies: []string{
+			v1.ListMeta{}.OpenAPIModelName(), v1alpha1.ApplicationVersion{}.OpenAPIModelName()},
+	}
+}
+
+func schema_multicluster_apis_appstore_v1alpha1_ApplicationVersionSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApplicationVersionSpec is a chart version's Chart.yaml and index entry.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"repo": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Repo is the name of the Repo the version is in.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"chart": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Chart is the chart's name as the repository spells it.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"application": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Application is the name of the version's Application, \"<repo>.<chart>\".",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"version": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Version is the chart version as the repository spells it.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"appVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "AppVersion is the version of the application the chart packages.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"description": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Description is the chart's one-line description in this version.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"kubeVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "KubeVersion is the semver range of Kubernetes versions the chart supports.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"created": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Created is when the version was packaged (index) or uploaded.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"digest": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Digest is \"sha256:<hex>\" of the chart archive, checked on every download.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"chartURLs": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "ChartURLs are where an Index repo serves the archive, relative to the Repo URL or absolute: the \"urls\" of the index entry.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+					"ociReference": {
+						SchemaProps: spec.SchemaProps{
+							Description: "OCIReference is the registry reference of an OCI version, host/path/chart:tag.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"deprecated": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Deprecated is true when the chart marks this version deprecated.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"repo", "chart", "application", "version"},
+			},
+		},
+		Dependencies: []string{
+			v1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_multicluster_apis_appstore_v1alpha1_ApplicationVersionStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApplicationVersionStatus is a chart version's review state.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"state": {
+						SchemaProps: spec.SchemaProps{
+							Description: "State is the review state; Active for Index and OCI repos.\n\nPossible enum values:\n - `\"Active\"` : offered to users; only Active versions can be installed.\n - `\"Draft\"` : uploaded (or being uploaded), not yet submitted for review.\n - `\"Passed\"` : approved by a reviewer, not yet offered to users.\n - `\"Rejected\"` : refused by a reviewer; the chart may be replaced and resubmitted.\n - `\"Submitted\"` : waiting for a reviewer.\n - `\"Suspended\"` : withdrawn from users; existing releases keep running.",
+							Type:        []string{"string"},
+							Format:      "",
+							Enum:        []interface{}{"Active", "Draft", "Passed", "Rejected", "Submitted", "Suspended"},
+						},
+					},
+					"chartSize": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ChartSize is the size in bytes of an uploaded chart archive.",
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"reviews": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Reviews are the last 20 review transitions of an uploaded version, oldest first.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.ReviewRecord{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.ReviewRecord{}.OpenAPIModelName()},
+	}
+}
+
+func schema_multicluster_apis_appstore_v1alpha1_ClusterRelease(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ClusterRelease is a release on one cluster.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"cluster": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Cluster is the Cluster's name.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"phase": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Phase is where the release stands on the cluster.\n\nPossible enum values:\n - `\"ClusterDeleted\"` : the Cluster object is gone; there is nothing to call.\n - `\"Deployed\"` : the current generation is deployed on the member.\n - `\"Failed\"` : the last operation failed; reason and message say why.\n - `\"Installing\"` : the first install is running.\n - `\"Kept\"` : the cluster left the placement and removalPolicy is Keep.\n - `\"Pending\"` : not yet attempted, or waiting for a retry.\n - `\"RollingBack\"` : a rollback is running.\n - `\"Uninstalled\"` : removed from a cluster that left the placement.\n - `\"Uninstalling\"` : the uninstall is running.\n - `\"Unreachable\"` : the member could not be reached; retried with backoff.\n - `\"Upgrading\"` : an upgrade (version or values change) is running.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+							Enum:        []interface{}{"ClusterDeleted", "Deployed", "Failed", "Installing", "Kept", "Pending", "RollingBack", "Uninstalled", "Uninstalling", "Unreachable", "Upgrading"},
+						},
+					},
+					"revision": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Revision is the Helm revision now on the cluster (0 before the first install).",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"chartVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ChartVersion is the chart version of that revision.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"appliedGeneration": {
+						SchemaProps: spec.SchemaProps{
+							Description: "AppliedGeneration is the metadata.generation that revision was made for.",
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"readyResources": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ReadyResources is how many of the release's resources are ready on the member.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"totalResources": {
+						SchemaProps: spec.SchemaProps{
+							Description: "TotalResources is how many resources the release has on the member.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"reason": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Reason is a CamelCase word for the last error, for example Forbidden, OperationInProgress, ChartDigestMismatch, VersionNotInIndex, ReleaseTooLarge or AgentDisconnected.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"message": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Message says what failed, for example which right the user lacks on the member.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"lastTransitionTime": {
+						SchemaProps: spec.SchemaProps{
+							Description: "LastTransitionTime is when the phase last changed.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"nextAttemptTime": {
+						SchemaProps: spec.SchemaProps{
+							Description: "NextAttemptTime is when a failed operation is retried (backoff).",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"attempts": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Attempts counts the attempts at the current generation.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"revisions": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Revisions are the last 20 Helm revisions on the cluster, oldest first.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.RevisionRecord{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"cluster", "phase", "lastTransitionTime"},
+			},
+		},
+		Dependencies: []string{
+			v1.Time{}.OpenAPIModelName(), v1alpha1.RevisionRecord{}.OpenAPIModelName()},
+	}
+}
+
+func schema_multicluster_apis_appstore_v1alpha1_LocalSecretReference(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "LocalSecretReference names a Secret in the credentials namespace of cluster-apiserver, which is a flag, not part of the object: users cannot point the server at other namespaces.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Name of the Secret.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"name"},
+			},
+		},
+	}
+}
+
+func schema_multicluster_apis_appstore_v1alpha1_Maintainer(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "Maintainer is a chart maintainer as Chart.yaml names them.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Name of the maintainer.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"email": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Email of the maintainer.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"url": {
+						SchemaProps: spec.SchemaProps{
+							Description: "URL of the maintainer.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"name"},
+			},
+		},
+	}
+}
+
+func schema_multicluster_apis_appstore_v1alpha1_Placement(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "Placement selects the clusters of a release: exactly one of clusters and clusterSelector.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"clusters": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "set",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Clusters are the names of Clusters.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+					"clusterSelector": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ClusterSelector selects Clusters by label; clusters joining or leaving it follow.",
+							Ref:         ref(v1.LabelSelector{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1.LabelSelector{}.OpenAPIModelName()},
+	}
+}
+
+func schema_multicluster_apis_appstore_v1alpha1_ReleaseRollback(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ReleaseRollback asks to roll the release back, per cluster, to a Helm revision.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"toGeneration": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ToGeneration is an earlier metadata.generation: each cluster rolls back to the revision status recorded for that generation.",
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"revisions": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Revisions names a Helm revision per cluster, overriding toGeneration for that cluster.",
+							Type:        []string{"object"},
+							AdditionalProperties: &spec.SchemaOrBool{
+								Allows: true,
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"integer"},
+										Format: "int32",
+									},
+								},
+							},
+						},
+					},
+				},
+			},
+		},
+	}
+}
+
+func schema_multicluster_apis_appstore_v1alpha1_Repo(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "Repo is a chart repository: an https Helm repository, an OCI registry or a pool of uploaded charts. Every cluster-apiserver replica syncs it and serves its Applications and ApplicationVersions from what it read. Its name is a DNS-1123 label: it is the first segment of every Application and ApplicationVersion name.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard object metadata. The name must be a DNS-1123 label (no dots).",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"spec": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Spec says where the charts come from and how often they are read.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.RepoSpec{}.OpenAPIModelName()),
+						},
+					},
+					"status": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Status is what the last sync found, written by cluster-apiserver's syncer.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.RepoStatus{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1.ObjectMeta{}.OpenAPIModelName(), v1alpha1.RepoSpec{}.OpenAPIModelName(), v1alpha1.RepoStatus{}.OpenAPIModelName()},
+	}
+}
+
+func schema_multicluster_apis_appstore_v1alpha1_RepoList(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "RepoList is a list of Repos.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard list metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ListMeta{}.OpenAPIModelName()),
+						},
+					},
+					"items": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Items is the list of Repos.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.Repo{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"items"},
+			},
+		},
+		Dependencies: []string{
+			v1.ListMeta{}.OpenAPIModelName(), v1alpha1.Repo{}.OpenAPIModelName()},
+	}
+}
+
+func schema_multicluster_apis_appstore_v1alpha1_RepoSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "RepoSpec says where a Repo's charts come from and how often they are read.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"source": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Source is Index, OCI or Upload. Defaults from url: oci:// is OCI, another URL is Index, no URL is Upload. It cannot change, since names and stored uploads depend on it.\n\nPossible enum values:\n - `\"Index\"` : an https Helm repository (index.yaml and chart archives).\n - `\"OCI\"` : an OCI registry; only the tags of the charts the Repo names are listed, because registries have no index and a catalog crawl does not scale.\n - `\"Upload\"` : charts uploaded to the host; their versions follow the review states.",
+							Type:        []string{"string"},
+							Format:      "",
+							Enum:        []interface{}{"Index", "OCI", "Upload"},
+						},
+					},
+					"url": {
+						SchemaProps: spec.SchemaProps{
+							Description: "URL is the https:// URL of a Helm repository (index.yaml is appended unless the path ends in .yaml or .json) or the oci://host/path of a registry. Empty for Upload.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"charts": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "set",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Charts are the chart names under an OCI URL whose tags are listed. Required for OCI, forbidden otherwise.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+					"credentialsSecretRef": {
+						SchemaProps: spec.SchemaProps{
+							Description: "CredentialsSecretRef names a Secret in cluster-apiserver's credentials namespace with the keys username and password, or token. Naming or changing it needs get on that Secret.",
+							Ref:         ref(v1alpha1.LocalSecretReference{}.OpenAPIModelName()),
+						},
+					},
+					"caBundle": {
+						SchemaProps: spec.SchemaProps{
+							Description: "CABundle is the PEM-encoded CA bundle that signs the source's serving certificate. Empty means the system roots.",
+							Type:        []string{"string"},
+							Format:      "byte",
+						},
+					},
+					"syncInterval": {
+						SchemaProps: spec.SchemaProps{
+							Description: "SyncInterval is how often the source is read. Defaults to 1h; at least 3m, so that a Repo cannot make every replica poll a server continuously.",
+							Ref:         ref(v1.Duration{}.OpenAPIModelName()),
+						},
+					},
+					"maxIndexSize": {
+						SchemaProps: spec.SchemaProps{
+							Description: "MaxIndexSize caps the bytes of the index read per sync, since the body is held in memory while it is parsed. Defaults to 50Mi.",
+							Ref:         ref(resource.Quantity{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			resource.Quantity{}.OpenAPIModelName(), v1.Duration{}.OpenAPIModelName(), v1alpha1.LocalSecretReference{}.OpenAPIModelName()},
+	}
+}
+
+func schema_multicluster_apis_appstore_v1alpha1_RepoStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "RepoStatus is what the last sync of a Repo found.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"observedGeneration": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ObservedGeneration is the metadata.generation the last sync used.",
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"conditions": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-map-keys": []interface{}{
+									"type",
+								},
+								"x-kubernetes-list-type":       "map",
+								"x-kubernetes-patch-merge-key": "type",
+								"x-kubernetes-patch-strategy":  "merge",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Conditions: Synced, with a reason saying what failed (IndexTooLarge, Unreachable, TLSError, Unauthorized, NotFound, InvalidIndex) or SlowParse.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1.Condition{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"lastSyncTime": {
+						SchemaProps: spec.SchemaProps{
+							Description: "LastSyncTime is when the source was last read successfully, changed or not.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"lastChangeTime": {
+						SchemaProps: spec.SchemaProps{
+							Description: "LastChangeTime is when the source's content last changed (a new index digest).",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"syncRequestTime": {
+						SchemaProps: spec.SchemaProps{
+							Description: "SyncRequestTime is set by the repos/sync subresource: every replica syncs when it moves past its last sync.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"indexDigest": {
+						SchemaProps: spec.SchemaProps{
+							Description: "IndexDigest is \"sha256:<hex>\" of the index body (OCI: of the sorted tag-to-manifest list), so that an unchanged source is not parsed again.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"indexSize": {
+						SchemaProps: spec.SchemaProps{
+							Description: "IndexSize is the size in bytes of the index last read.",
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"chartCount": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ChartCount is the number of charts in the snapshot.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"versionCount": {
+						SchemaProps: spec.SchemaProps{
+							Description: "VersionCount is the number of chart versions in the snapshot.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"skippedEntries": {
+						SchemaProps: spec.SchemaProps{
+							Description: "SkippedEntries counts index entries left out because they were invalid.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1.Condition{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_multicluster_apis_appstore_v1alpha1_RequestRecord(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "RequestRecord is one request a user made of a release.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"generation": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Generation is the metadata.generation the request produced.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"action": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Action is what was asked.\n\nPossible enum values:\n - `\"Create\"` : the release was created.\n - `\"Delete\"` : it was deleted.\n - `\"Rollback\"` : spec.rollback was set.\n - `\"Update\"` : its spec changed.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+							Enum:        []interface{}{"Create", "Delete", "Rollback", "Update"},
+						},
+					},
+					"user": {
+						SchemaProps: spec.SchemaProps{
+							Description: "User is the name of the user who asked.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"time": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Time is when.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"version": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Version is spec.version after the request.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"generation", "action", "user", "time"},
+			},
+		},
+		Dependencies: []string{
+			v1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_multicluster_apis_appstore_v1alpha1_Requester(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "Requester is a user as the host authenticated them, enough to impersonate them.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"username": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Username of the user.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"uid": {
+						SchemaProps: spec.SchemaProps{
+							Description: "UID of the user.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"groups": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Groups of the user.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+					"extra": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Extra are the user's extra attributes, by key.",
+							Type:        []string{"object"},
+							AdditionalProperties: &spec.SchemaOrBool{
+								Allows: true,
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type: []string{"array"},
+										Items: &spec.SchemaOrArray{
+											Schema: &spec.Schema{
+												SchemaProps: spec.SchemaProps{
+													Type:   []string{"string"},
+													Format: "",
+												},
+											},
+										},
+									},
+								},
+							},
+						},
+					},
+				},
+			},
+		},
+	}
+}
+
+func schema_multicluster_apis_appstore_v1alpha1_ReviewRecord(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ReviewRecord is one review transition, recorded by the server with the requesting user.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"action": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Action is the transition made.\n\nPossible enum values:\n - `\"Activate\"` : Passed to Active (applicationversions/activate).\n - `\"Pass\"` : Submitted to Passed (applicationversions/pass).\n - `\"Recover\"` : Suspended to Active (applicationversions/recover).\n - `\"Reject\"` : Submitted to Rejected (applicationversions/reject).\n - `\"Submit\"` : Draft or Rejected to Submitted (applicationversions/submit).\n - `\"Suspend\"` : Active to Suspended (applicationversions/suspend).",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+							Enum:        []interface{}{"Activate", "Pass", "Recover", "Reject", "Submit", "Suspend"},
+						},
+					},
+					"from": {
+						SchemaProps: spec.SchemaProps{
+							Description: "From is the state before the transition.\n\nPossible enum values:\n - `\"Active\"` : offered to users; only Active versions can be installed.\n - `\"Draft\"` : uploaded (or being uploaded), not yet submitted for review.\n - `\"Passed\"` : approved by a reviewer, not yet offered to users.\n - `\"Rejected\"` : refused by a reviewer; the chart may be replaced and resubmitted.\n - `\"Submitted\"` : waiting for a reviewer.\n - `\"Suspended\"` : withdrawn from users; existing releases keep running.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+							Enum:        []interface{}{"Active", "Draft", "Passed", "Rejected", "Submitted", "Suspended"},
+						},
+					},
+					"to": {
+						SchemaProps: spec.SchemaProps{
+							Description: "To is the state after the transition.\n\nPossible enum values:\n - `\"Active\"` : offered to users; only Active versions can be installed.\n - `\"Draft\"` : uploaded (or being uploaded), not yet submitted for review.\n - `\"Passed\"` : approved by a reviewer, not yet offered to users.\n - `\"Rejected\"` : refused by a reviewer; the chart may be replaced and resubmitted.\n - `\"Submitted\"` : waiting for a reviewer.\n - `\"Suspended\"` : withdrawn from users; existing releases keep running.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+							Enum:        []interface{}{"Active", "Draft", "Passed", "Rejected", "Submitted", "Suspended"},
+						},
+					},
+					"user": {
+						SchemaProps: spec.SchemaProps{
+							Description: "User is the name of the user who made it.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"time": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Time is when it was made.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"message": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Message is the ReviewRequest's message, for example a reviewer's reason to reject.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"action", "from", "to", "user", "time"},
+			},
+		},
+		Dependencies: []string{
+			v1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_multicluster_apis_appstore_v1alpha1_ReviewRequest(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ReviewRequest is the body of a review transition (POST to applicationversions/<name>/submit, pass, reject, activate, suspend or recover). Who makes it comes from the request, never from the body.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard object metadata, unused: the create handler expects an object with metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"message": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Message is kept in the version's review record, for example why it was rejected.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_multicluster_apis_appstore_v1alpha1_RevisionRecord(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "RevisionRecord is one Helm revision on a cluster, and who made it.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"revision": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Revision is the Helm revision number.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"generation": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Generation is the metadata.generation the revision was made for.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"action": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Action is the Helm operation.\n\nPossible enum values:\n - `\"Install\"` : helm install.\n - `\"Rollback\"` : helm rollback.\n - `\"Uninstall\"` : helm uninstall.\n - `\"Upgrade\"` : helm upgrade.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+							Enum:        []interface{}{"Install", "Rollback", "Uninstall", "Upgrade"},
+						},
+					},
+					"user": {
+						SchemaProps: spec.SchemaProps{
+							Description: "User is the name of the user the operation ran as.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"time": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Time is when the operation finished.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"result": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Result is Helm's status of the revision (deployed, failed, superseded, ...).",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"message": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Message is Helm's description or error for the revision.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"revision", "generation", "action", "user", "time"},
+			},
+		},
+		Dependencies: []string{
+			v1.Time{}.OpenAPIModelName()},
+	}
+}
+
 func schema_multicluster_apis_clusters_v1alpha1_Cluster(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
@@ -2804,21 +4460,21 @@ func schema_multicluster_apis_clusters_v1alpha1_Cluster(ref common.ReferenceCall
 						SchemaProps: spec.SchemaProps{
 							Description: "Spec says how to reach the cluster and where it runs.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha1.ClusterSpec{}.OpenAPIModelName()),
+							Ref:         ref(clustersv1alpha1.ClusterSpec{}.OpenAPIModelName()),
 						},
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Status is the cluster's observed state, written by the controller-manager through the status subresource. Writes of status through the main resource are ignored.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha1.ClusterStatus{}.OpenAPIModelName()),
+							Ref:         ref(clustersv1alpha1.ClusterStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
 			},
 		},
 		Dependencies: []string{
-			v1.ObjectMeta{}.OpenAPIModelName(), v1alpha1.ClusterSpec{}.OpenAPIModelName(), v1alpha1.ClusterStatus{}.OpenAPIModelName()},
+			v1.ObjectMeta{}.OpenAPIModelName(), clustersv1alpha1.ClusterSpec{}.OpenAPIModelName(), clustersv1alpha1.ClusterStatus{}.OpenAPIModelName()},
 	}
 }
 
@@ -2857,7 +4513,7 @@ func schema_multicluster_apis_clusters_v1alpha1_ClusterList(ref common.Reference
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
-										Ref: ref(v1alpha1.Cluster{}.OpenAPIModelName()),
+										Ref: ref(clustersv1alpha1.Cluster{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -2868,7 +4524,7 @@ func schema_multicluster_apis_clusters_v1alpha1_ClusterList(ref common.Reference
 			},
 		},
 		Dependencies: []string{
-			v1.ListMeta{}.OpenAPIModelName(), v1alpha1.Cluster{}.OpenAPIModelName()},
+			v1.ListMeta{}.OpenAPIModelName(), clustersv1alpha1.Cluster{}.OpenAPIModelName()},
 	}
 }
 
@@ -2917,7 +4573,7 @@ func schema_multicluster_apis_clusters_v1alpha1_ClusterSpec(ref common.Reference
 						SchemaProps: spec.SchemaProps{
 							Description: "Connection says how the host reaches the member's API server.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha1.Connection{}.OpenAPIModelName()),
+							Ref:         ref(clustersv1alpha1.Connection{}.OpenAPIModelName()),
 						},
 					},
 					"provider": {
@@ -2939,7 +4595,7 @@ func schema_multicluster_apis_clusters_v1alpha1_ClusterSpec(ref common.Reference
 			},
 		},
 		Dependencies: []string{
-			v1alpha1.Connection{}.OpenAPIModelName()},
+			clustersv1alpha1.Connection{}.OpenAPIModelName()},
 	}
 }
 
@@ -3066,14 +4722,14 @@ func schema_multicluster_apis_clusters_v1alpha1_Connection(ref common.ReferenceC
 					"credentialsSecretRef": {
 						SchemaProps: spec.SchemaProps{
 							Description: "CredentialsSecretRef names a Secret on the host that holds the member's credentials: a \"kubeconfig\" key, or a \"token\" key, or \"tls.crt\" and \"tls.key\" keys. Required for Direct, forbidden for Agent.",
-							Ref:         ref(v1alpha1.SecretReference{}.OpenAPIModelName()),
+							Ref:         ref(clustersv1alpha1.SecretReference{}.OpenAPIModelName()),
 						},
 					},
 				},
 			},
 		},
 		Dependencies: []string{
-			v1alpha1.SecretReference{}.OpenAPIModelName()},
+			clustersv1alpha1.SecretReference{}.OpenAPIModelName()},
 	}
 }
 

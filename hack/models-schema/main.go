@@ -28,7 +28,7 @@ func main() {
 	}
 	doc := spec.Swagger{SwaggerProps: spec.SwaggerProps{
 		Swagger:     "2.0",
-		Info:        &spec.Info{InfoProps: spec.InfoProps{Title: "clusters.kubesphere.io", Version: "unversioned"}},
+		Info:        &spec.Info{InfoProps: spec.InfoProps{Title: "kubesphere.io/multicluster", Version: "unversioned"}},
 		Definitions: schemas,
 	}}
 	if err := json.NewEncoder(os.Stdout).Encode(&doc); err != nil {

@@ -39,6 +39,8 @@ func Parser() *typed.Parser {
 var parserOnce sync.Once
 var parser *typed.Parser
 var schemaYAML = typed.YAMLObject(`types:
+- name: io.k8s.apimachinery.pkg.api.resource.Quantity
+  scalar: untyped
 - name: io.k8s.apimachinery.pkg.apis.meta.v1.Condition
   map:
     fields:
@@ -64,6 +66,8 @@ var schemaYAML = typed.YAMLObject(`types:
       type:
         scalar: string
       default: ""
+- name: io.k8s.apimachinery.pkg.apis.meta.v1.Duration
+  scalar: string
 - name: io.k8s.apimachinery.pkg.apis.meta.v1.FieldsV1
   map:
     elementType:
@@ -76,6 +80,38 @@ var schemaYAML = typed.YAMLObject(`types:
         elementType:
           namedType: __untyped_deduced_
         elementRelationship: separable
+- name: io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector
+  map:
+    fields:
+    - name: matchExpressions
+      type:
+        list:
+          elementType:
+            namedType: io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelectorRequirement
+          elementRelationship: atomic
+    - name: matchLabels
+      type:
+        map:
+          elementType:
+            scalar: string
+    elementRelationship: atomic
+- name: io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelectorRequirement
+  map:
+    fields:
+    - name: key
+      type:
+        scalar: string
+      default: ""
+    - name: operator
+      type:
+        scalar: string
+      default: ""
+    - name: values
+      type:
+        list:
+          elementType:
+            scalar: string
+          elementRelationship: atomic
 - name: io.k8s.apimachinery.pkg.apis.meta.v1.ManagedFieldsEntry
   map:
     fields:
@@ -191,6 +227,343 @@ var schemaYAML = typed.YAMLObject(`types:
     elementRelationship: atomic
 - name: io.k8s.apimachinery.pkg.apis.meta.v1.Time
   scalar: untyped
+- name: io.k8s.apimachinery.pkg.runtime.RawExtension
+  map:
+    elementType:
+      scalar: untyped
+      list:
+        elementType:
+          namedType: __untyped_atomic_
+        elementRelationship: atomic
+      map:
+        elementType:
+          namedType: __untyped_deduced_
+        elementRelationship: separable
+- name: io.kubesphere.multicluster.apis.appstore.v1alpha1.ApplicationRelease
+  map:
+    fields:
+    - name: apiVersion
+      type:
+        scalar: string
+    - name: kind
+      type:
+        scalar: string
+    - name: metadata
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta
+      default: {}
+    - name: spec
+      type:
+        namedType: io.kubesphere.multicluster.apis.appstore.v1alpha1.ApplicationReleaseSpec
+      default: {}
+    - name: status
+      type:
+        namedType: io.kubesphere.multicluster.apis.appstore.v1alpha1.ApplicationReleaseStatus
+      default: {}
+- name: io.kubesphere.multicluster.apis.appstore.v1alpha1.ApplicationReleaseSpec
+  map:
+    fields:
+    - name: application
+      type:
+        scalar: string
+      default: ""
+    - name: createNamespace
+      type:
+        scalar: boolean
+    - name: placement
+      type:
+        namedType: io.kubesphere.multicluster.apis.appstore.v1alpha1.Placement
+      default: {}
+    - name: releaseName
+      type:
+        scalar: string
+    - name: removalPolicy
+      type:
+        scalar: string
+    - name: rollback
+      type:
+        namedType: io.kubesphere.multicluster.apis.appstore.v1alpha1.ReleaseRollback
+    - name: targetNamespace
+      type:
+        scalar: string
+      default: ""
+    - name: timeout
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Duration
+    - name: values
+      type:
+        namedType: __untyped_atomic_
+    - name: version
+      type:
+        scalar: string
+      default: ""
+- name: io.kubesphere.multicluster.apis.appstore.v1alpha1.ApplicationReleaseStatus
+  map:
+    fields:
+    - name: clusters
+      type:
+        list:
+          elementType:
+            namedType: io.kubesphere.multicluster.apis.appstore.v1alpha1.ClusterRelease
+          elementRelationship: associative
+          keys:
+          - cluster
+    - name: conditions
+      type:
+        list:
+          elementType:
+            namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Condition
+          elementRelationship: associative
+          keys:
+          - type
+    - name: observedGeneration
+      type:
+        scalar: numeric
+    - name: requester
+      type:
+        namedType: io.kubesphere.multicluster.apis.appstore.v1alpha1.Requester
+      default: {}
+    - name: requests
+      type:
+        list:
+          elementType:
+            namedType: io.kubesphere.multicluster.apis.appstore.v1alpha1.RequestRecord
+          elementRelationship: atomic
+- name: io.kubesphere.multicluster.apis.appstore.v1alpha1.ClusterRelease
+  map:
+    fields:
+    - name: appliedGeneration
+      type:
+        scalar: numeric
+    - name: attempts
+      type:
+        scalar: numeric
+    - name: chartVersion
+      type:
+        scalar: string
+    - name: cluster
+      type:
+        scalar: string
+      default: ""
+    - name: lastTransitionTime
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: message
+      type:
+        scalar: string
+    - name: nextAttemptTime
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: phase
+      type:
+        scalar: string
+      default: ""
+    - name: readyResources
+      type:
+        scalar: numeric
+    - name: reason
+      type:
+        scalar: string
+    - name: revision
+      type:
+        scalar: numeric
+    - name: revisions
+      type:
+        list:
+          elementType:
+            namedType: io.kubesphere.multicluster.apis.appstore.v1alpha1.RevisionRecord
+          elementRelationship: atomic
+    - name: totalResources
+      type:
+        scalar: numeric
+- name: io.kubesphere.multicluster.apis.appstore.v1alpha1.LocalSecretReference
+  map:
+    fields:
+    - name: name
+      type:
+        scalar: string
+      default: ""
+- name: io.kubesphere.multicluster.apis.appstore.v1alpha1.Placement
+  map:
+    fields:
+    - name: clusterSelector
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector
+    - name: clusters
+      type:
+        list:
+          elementType:
+            scalar: string
+          elementRelationship: associative
+- name: io.kubesphere.multicluster.apis.appstore.v1alpha1.ReleaseRollback
+  map:
+    fields:
+    - name: revisions
+      type:
+        map:
+          elementType:
+            scalar: numeric
+    - name: toGeneration
+      type:
+        scalar: numeric
+- name: io.kubesphere.multicluster.apis.appstore.v1alpha1.Repo
+  map:
+    fields:
+    - name: apiVersion
+      type:
+        scalar: string
+    - name: kind
+      type:
+        scalar: string
+    - name: metadata
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta
+      default: {}
+    - name: spec
+      type:
+        namedType: io.kubesphere.multicluster.apis.appstore.v1alpha1.RepoSpec
+      default: {}
+    - name: status
+      type:
+        namedType: io.kubesphere.multicluster.apis.appstore.v1alpha1.RepoStatus
+      default: {}
+- name: io.kubesphere.multicluster.apis.appstore.v1alpha1.RepoSpec
+  map:
+    fields:
+    - name: caBundle
+      type:
+        scalar: string
+    - name: charts
+      type:
+        list:
+          elementType:
+            scalar: string
+          elementRelationship: associative
+    - name: credentialsSecretRef
+      type:
+        namedType: io.kubesphere.multicluster.apis.appstore.v1alpha1.LocalSecretReference
+    - name: maxIndexSize
+      type:
+        namedType: io.k8s.apimachinery.pkg.api.resource.Quantity
+    - name: source
+      type:
+        scalar: string
+    - name: syncInterval
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Duration
+    - name: url
+      type:
+        scalar: string
+- name: io.kubesphere.multicluster.apis.appstore.v1alpha1.RepoStatus
+  map:
+    fields:
+    - name: chartCount
+      type:
+        scalar: numeric
+    - name: conditions
+      type:
+        list:
+          elementType:
+            namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Condition
+          elementRelationship: associative
+          keys:
+          - type
+    - name: indexDigest
+      type:
+        scalar: string
+    - name: indexSize
+      type:
+        scalar: numeric
+    - name: lastChangeTime
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: lastSyncTime
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: observedGeneration
+      type:
+        scalar: numeric
+    - name: skippedEntries
+      type:
+        scalar: numeric
+    - name: syncRequestTime
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: versionCount
+      type:
+        scalar: numeric
+- name: io.kubesphere.multicluster.apis.appstore.v1alpha1.RequestRecord
+  map:
+    fields:
+    - name: action
+      type:
+        scalar: string
+      default: ""
+    - name: generation
+      type:
+        scalar: numeric
+      default: 0
+    - name: time
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: user
+      type:
+        scalar: string
+      default: ""
+    - name: version
+      type:
+        scalar: string
+- name: io.kubesphere.multicluster.apis.appstore.v1alpha1.Requester
+  map:
+    fields:
+    - name: extra
+      type:
+        map:
+          elementType:
+            list:
+              elementType:
+                scalar: string
+              elementRelationship: atomic
+    - name: groups
+      type:
+        list:
+          elementType:
+            scalar: string
+          elementRelationship: atomic
+    - name: uid
+      type:
+        scalar: string
+    - name: username
+      type:
+        scalar: string
+- name: io.kubesphere.multicluster.apis.appstore.v1alpha1.RevisionRecord
+  map:
+    fields:
+    - name: action
+      type:
+        scalar: string
+      default: ""
+    - name: generation
+      type:
+        scalar: numeric
+      default: 0
+    - name: message
+      type:
+        scalar: string
+    - name: result
+      type:
+        scalar: string
+    - name: revision
+      type:
+        scalar: numeric
+      default: 0
+    - name: time
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: user
+      type:
+        scalar: string
+      default: ""
 - name: io.kubesphere.multicluster.apis.clusters.v1alpha1.Cluster
   map:
     fields:

@@ -25,18 +25,26 @@ import (
 	discovery "k8s.io/client-go/discovery"
 	rest "k8s.io/client-go/rest"
 	flowcontrol "k8s.io/client-go/util/flowcontrol"
+	appstorev1alpha1 "kubesphere.io/multicluster/generated/clientset/versioned/typed/appstore/v1alpha1"
 	clustersv1alpha1 "kubesphere.io/multicluster/generated/clientset/versioned/typed/clusters/v1alpha1"
 )
 
 type Interface interface {
 	Discovery() discovery.DiscoveryInterfaces
+	AppstoreV1alpha1() appstorev1alpha1.AppstoreV1alpha1Interface
 	ClustersV1alpha1() clustersv1alpha1.ClustersV1alpha1Interface
 }
 
 // Clientset contains the clients for groups.
 type Clientset struct {
 	*discovery.DiscoveryClient
+	appstoreV1alpha1 *appstorev1alpha1.AppstoreV1alpha1Client
 	clustersV1alpha1 *clustersv1alpha1.ClustersV1alpha1Client
+}
+
+// AppstoreV1alpha1 retrieves the AppstoreV1alpha1Client
+func (c *Clientset) AppstoreV1alpha1() appstorev1alpha1.AppstoreV1alpha1Interface {
+	return c.appstoreV1alpha1
 }
 
 // ClustersV1alpha1 retrieves the ClustersV1alpha1Client
@@ -88,6 +96,10 @@ func NewForConfigAndClient(c *rest.Config, httpClient *http.Client) (*Clientset,
 
 	var cs Clientset
 	var err error
+	cs.appstoreV1alpha1, err = appstorev1alpha1.NewForConfigAndClient(&configShallowCopy, httpClient)
+	if err != nil {
+		return nil, err
+	}
 	cs.clustersV1alpha1, err = clustersv1alpha1.NewForConfigAndClient(&configShallowCopy, httpClient)
 	if err != nil {
 		return nil, err
@@ -113,6 +125,7 @@ func NewForConfigOrDie(c *rest.Config) *Clientset {
 // New creates a new Clientset for the given RESTClient.
 func New(c rest.Interface) *Clientset {
 	var cs Clientset
+	cs.appstoreV1alpha1 = appstorev1alpha1.New(c)
 	cs.clustersV1alpha1 = clustersv1alpha1.New(c)
 
 	cs.DiscoveryClient = discovery.NewDiscoveryClient(c)

@@ -30,6 +30,7 @@ import (
 	wait "k8s.io/apimachinery/pkg/util/wait"
 	cache "k8s.io/client-go/tools/cache"
 	versioned "kubesphere.io/multicluster/generated/clientset/versioned"
+	appstore "kubesphere.io/multicluster/generated/informers/externalversions/appstore"
 	clusters "kubesphere.io/multicluster/generated/informers/externalversions/clusters"
 	internalinterfaces "kubesphere.io/multicluster/generated/informers/externalversions/internalinterfaces"
 )
@@ -325,7 +326,12 @@ type SharedInformerFactory interface {
 	// client.
 	InformerFor(obj runtime.Object, newFunc internalinterfaces.NewInformerFunc) cache.SharedIndexInformer
 
+	Appstore() appstore.Interface
 	Clusters() clusters.Interface
+}
+
+func (f *sharedInformerFactory) Appstore() appstore.Interface {
+	return appstore.New(f, f.namespace, f.tweakListOptions)
 }
 
 func (f *sharedInformerFactory) Clusters() clusters.Interface {

@@ -23,7 +23,8 @@ import (
 
 	schema "k8s.io/apimachinery/pkg/runtime/schema"
 	cache "k8s.io/client-go/tools/cache"
-	v1alpha1 "kubesphere.io/multicluster/apis/clusters/v1alpha1"
+	v1alpha1 "kubesphere.io/multicluster/apis/appstore/v1alpha1"
+	clustersv1alpha1 "kubesphere.io/multicluster/apis/clusters/v1alpha1"
 )
 
 // GenericInformer is type of SharedIndexInformer which will locate and delegate to other
@@ -52,8 +53,18 @@ func (f *genericInformer) Lister() cache.GenericLister {
 // TODO extend this to unknown resources with a client pool
 func (f *sharedInformerFactory) ForResource(resource schema.GroupVersionResource) (GenericInformer, error) {
 	switch resource {
-	// Group=clusters.kubesphere.io, Version=v1alpha1
-	case v1alpha1.SchemeGroupVersion.WithResource("clusters"):
+	// Group=appstore.kubesphere.io, Version=v1alpha1
+	case v1alpha1.SchemeGroupVersion.WithResource("applications"):
+		return &genericInformer{resource: resource.GroupResource(), informer: f.Appstore().V1alpha1().Applications().Informer()}, nil
+	case v1alpha1.SchemeGroupVersion.WithResource("applicationreleases"):
+		return &genericInformer{resource: resource.GroupResource(), informer: f.Appstore().V1alpha1().ApplicationReleases().Informer()}, nil
+	case v1alpha1.SchemeGroupVersion.WithResource("applicationversions"):
+		return &genericInformer{resource: resource.GroupResource(), informer: f.Appstore().V1alpha1().ApplicationVersions().Informer()}, nil
+	case v1alpha1.SchemeGroupVersion.WithResource("repos"):
+		return &genericInformer{resource: resource.GroupResource(), informer: f.Appstore().V1alpha1().Repos().Informer()}, nil
+
+		// Group=clusters.kubesphere.io, Version=v1alpha1
+	case clustersv1alpha1.SchemeGroupVersion.WithResource("clusters"):
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Clusters().V1alpha1().Clusters().Informer()}, nil
 
 	}

@@ -27,6 +27,8 @@ import (
 	"k8s.io/client-go/testing"
 	applyconfiguration "kubesphere.io/multicluster/generated/applyconfiguration"
 	clientset "kubesphere.io/multicluster/generated/clientset/versioned"
+	appstorev1alpha1 "kubesphere.io/multicluster/generated/clientset/versioned/typed/appstore/v1alpha1"
+	fakeappstorev1alpha1 "kubesphere.io/multicluster/generated/clientset/versioned/typed/appstore/v1alpha1/fake"
 	clustersv1alpha1 "kubesphere.io/multicluster/generated/clientset/versioned/typed/clusters/v1alpha1"
 	fakeclustersv1alpha1 "kubesphere.io/multicluster/generated/clientset/versioned/typed/clusters/v1alpha1/fake"
 )
@@ -135,6 +137,11 @@ var (
 	_ clientset.Interface = &Clientset{}
 	_ testing.FakeClient  = &Clientset{}
 )
+
+// AppstoreV1alpha1 retrieves the AppstoreV1alpha1Client
+func (c *Clientset) AppstoreV1alpha1() appstorev1alpha1.AppstoreV1alpha1Interface {
+	return &fakeappstorev1alpha1.FakeAppstoreV1alpha1{Fake: &c.Fake}
+}
 
 // ClustersV1alpha1 retrieves the ClustersV1alpha1Client
 func (c *Clientset) ClustersV1alpha1() clustersv1alpha1.ClustersV1alpha1Interface {

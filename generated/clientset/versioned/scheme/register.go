@@ -24,6 +24,7 @@ import (
 	schema "k8s.io/apimachinery/pkg/runtime/schema"
 	serializer "k8s.io/apimachinery/pkg/runtime/serializer"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	appstorev1alpha1 "kubesphere.io/multicluster/apis/appstore/v1alpha1"
 	clustersv1alpha1 "kubesphere.io/multicluster/apis/clusters/v1alpha1"
 )
 
@@ -31,6 +32,7 @@ var Scheme = runtime.NewScheme()
 var Codecs = serializer.NewCodecFactory(Scheme)
 var ParameterCodec = runtime.NewParameterCodec(Scheme)
 var localSchemeBuilder = runtime.SchemeBuilder{
+	appstorev1alpha1.AddToScheme,
 	clustersv1alpha1.AddToScheme,
 }
 

@@ -1,0 +1,37 @@
+package appstore
+
+// The names below are contracts between components that run apart (cluster-apiserver, which
+// serves the group and syncs repos, and appstore-controller, which runs Helm) and with what
+// users write in selectors and annotations: each is defined here once.
+
+// Labels.
+const (
+	// RepoLabel names the Repo of an Application or ApplicationVersion, so that
+	// `-l appstore.kubesphere.io/repo=<repo>` selects one repository's charts.
+	RepoLabel = GroupName + "/repo"
+	// AppLabel names the chart of an Application or ApplicationVersion. Omitted when the
+	// chart name is not a valid label value.
+	AppLabel = GroupName + "/app"
+	// ReleaseLabel names the ApplicationRelease on the Helm release records on a member, so
+	// that a release found there can be traced back to the host object.
+	ReleaseLabel = GroupName + "/release"
+	// GenerationLabel is the ApplicationRelease generation a Helm revision was made for.
+	GenerationLabel = GroupName + "/generation"
+)
+
+// Annotations.
+const (
+	// RetryAnnotation on an ApplicationRelease: changing its value retries a failed
+	// generation that has used up its attempts.
+	RetryAnnotation = GroupName + "/retry"
+	// OrphanAnnotation on a deleted ApplicationRelease: an admin lets the finalizer go
+	// although some cluster refused the uninstall, leaving the release there.
+	OrphanAnnotation = GroupName + "/orphan"
+)
+
+// UninstallFinalizer holds a deleted ApplicationRelease until its Helm release is uninstalled
+// from every cluster (as the deleter).
+const UninstallFinalizer = GroupName + "/uninstall"
+
+// FieldManager is the server-side-apply manager name of what the App Store writes on members.
+const FieldManager = "kubesphere-appstore"
