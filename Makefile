@@ -33,7 +33,7 @@ build: ## Build the project's binaries into _output/bin.
 	go build -o $(BIN)/ ./cmd/...
 	go build -o $(BIN)/local-env ./hack/local-env
 
-tools: ## Build the pinned upstream components (etcd, kube-*, kubectl, kwok) into _output/bin.
+tools: ## Build the pinned upstream components (etcd, kube-*, kubectl, kwok; helm, registry) into _output/bin.
 	hack/build-tools.sh
 
 local-up: tools build ## Start the host and member clusters on 127.0.0.1 (restarts them if running).
