@@ -11,6 +11,8 @@ import (
 	"text/template"
 	"time"
 
+	"kubesphere.io/multicluster/apis/appstore"
+	clustersapi "kubesphere.io/multicluster/apis/clusters"
 	"kubesphere.io/multicluster/artifacts"
 )
 
@@ -41,9 +43,9 @@ var apiService = template.Must(template.New("apiservice").Parse(`
 apiVersion: apiregistration.k8s.io/v1
 kind: APIService
 metadata:
-  name: {{.Name}}
+  name: v1alpha1.{{.Group}}
 spec:
-  group: clusters.kubesphere.io
+  group: {{.Group}}
   version: v1alpha1
   groupPriorityMinimum: 1000
   versionPriority: 100
@@ -120,17 +122,21 @@ func (e *Env) registerAPIService(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := e.Kubectl(ctx, "host", render(apiService, map[string]any{
-		"Name": APIServiceName, "Namespace": Namespace, "Port": e.Ports.ClusterAPIServer,
-		"CABundle": base64.StdEncoding.EncodeToString(ca),
-	}), "apply", "--server-side", "--force-conflicts", "-f", "-"); err != nil {
-		return err
+	// One APIService per group cluster-apiserver serves, as artifacts/base/apiservice.yaml.
+	for _, group := range []string{clustersapi.GroupName, appstore.GroupName} {
+		name := "v1alpha1." + group
+		if _, err := e.Kubectl(ctx, "host", render(apiService, map[string]any{
+			"Group": group, "Namespace": Namespace, "Port": e.Ports.ClusterAPIServer,
+			"CABundle": base64.StdEncoding.EncodeToString(ca),
+		}), "apply", "--server-side", "--force-conflicts", "-f", "-"); err != nil {
+			return err
+		}
+		if _, err := e.Kubectl(ctx, "host", "", "wait", "--for=condition=Available", "apiservice/"+name, "--timeout=90s"); err != nil {
+			status, _ := e.Kubectl(ctx, "host", "", "get", "apiservice", name, "-o", "jsonpath={.status.conditions}")
+			return fmt.Errorf("%w\nAPIService status: %s\nlast lines of %s:\n%s", err, status,
+				e.LogFile("host-cluster-apiserver"), e.logTail("host-cluster-apiserver", 30))
+		}
+		e.logf("APIService %s is Available", name)
 	}
-	if _, err := e.Kubectl(ctx, "host", "", "wait", "--for=condition=Available", "apiservice/"+APIServiceName, "--timeout=90s"); err != nil {
-		status, _ := e.Kubectl(ctx, "host", "", "get", "apiservice", APIServiceName, "-o", "jsonpath={.status.conditions}")
-		return fmt.Errorf("%w\nAPIService status: %s\nlast lines of %s:\n%s", err, status,
-			e.LogFile("host-cluster-apiserver"), e.logTail("host-cluster-apiserver", 30))
-	}
-	e.logf("APIService %s is Available", APIServiceName)
 	return nil
 }

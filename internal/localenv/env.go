@@ -50,6 +50,8 @@ const (
 	Namespace = clustersapi.DefaultNamespace
 	// APIServiceName registers cluster-apiserver with the host's aggregator.
 	APIServiceName = "v1alpha1.clusters.kubesphere.io"
+	// AppStoreAPIServiceName registers its App Store group.
+	AppStoreAPIServiceName = "v1alpha1.appstore.kubesphere.io"
 )
 
 // Env is one environment, rooted at Dir.

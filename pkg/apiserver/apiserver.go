@@ -1,5 +1,5 @@
-// Package apiserver assembles cluster-apiserver: the clusters.kubesphere.io API group on a
-// generic API server.
+// Package apiserver assembles cluster-apiserver: the clusters.kubesphere.io API group (and,
+// on the host, the App Store's appstore.kubesphere.io) on a generic API server.
 package apiserver
 
 import (
@@ -26,6 +26,7 @@ import (
 	restclient "k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
+	appstoreinstall "kubesphere.io/multicluster/apis/appstore/install"
 	"kubesphere.io/multicluster/apis/clusters"
 	"kubesphere.io/multicluster/apis/clusters/install"
 	"kubesphere.io/multicluster/apis/clusters/v1alpha1"
@@ -47,6 +48,7 @@ var (
 
 func init() {
 	install.Install(Scheme)
+	appstoreinstall.Install(Scheme)
 	// Options types such as ListOptions and the unversioned meta types are looked up under
 	// the empty group's v1.
 	metav1.AddToGroupVersion(Scheme, schema.GroupVersion{Version: "v1"})
@@ -73,6 +75,8 @@ type ExtraConfig struct {
 	ShutdownGracePeriod time.Duration
 	// Agents reaches Agent clusters through the tower proxies; nil leaves them unreachable.
 	Agents clusterconn.AgentDialer
+	// AppStore serves the App Store's group, appstore.kubesphere.io.
+	AppStore bool
 }
 
 // CompletedConfig is a Config with every default filled in; only Complete makes one.
@@ -176,6 +180,11 @@ func (c CompletedConfig) New() (*Server, error) {
 	}
 	if err := generic.InstallAPIGroup(&group); err != nil {
 		return nil, err
+	}
+	if c.ExtraConfig.AppStore {
+		if err := c.installAppStore(generic); err != nil {
+			return nil, err
+		}
 	}
 	generic.Handler.NonGoRestfulMux.HandlePrefix(proxy.ClusterPathPrefix, proxyCore.ClusterPathHandler(Codecs))
 	grace := c.ExtraConfig.ShutdownGracePeriod

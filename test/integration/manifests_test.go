@@ -40,7 +40,7 @@ func kustomize(t *testing.T, dir string) string {
 // overlay (server-side dry run: workloads need images this machine does not have). Their
 // namespaces and RBAC are applied for real by the environment itself, which runs on them.
 func TestManifestsApply(t *testing.T) {
-	for _, dir := range []string{"base", "overlays/ha"} {
+	for _, dir := range []string{"base", "overlays/ha", "overlays/no-app-store"} {
 		t.Run(dir, func(t *testing.T) {
 			objects := kustomize(t, dir)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -6,7 +6,6 @@ import (
 	"net"
 	"time"
 
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/apiserver/pkg/audit"
@@ -19,6 +18,7 @@ import (
 	baseversion "k8s.io/component-base/version"
 	netutils "k8s.io/utils/net"
 
+	appstorev1alpha1 "kubesphere.io/multicluster/apis/appstore/v1alpha1"
 	clustersapi "kubesphere.io/multicluster/apis/clusters"
 	"kubesphere.io/multicluster/apis/clusters/v1alpha1"
 	clusteropenapi "kubesphere.io/multicluster/generated/openapi"
@@ -46,20 +46,26 @@ type Options struct {
 	ShutdownGracePeriod time.Duration
 	// Tower reaches Agent clusters through the tower proxies.
 	Tower tunnel.DialerOptions
+	// AppStore serves the App Store's API group.
+	AppStore bool
 }
+
+// storageVersions are the versions objects are stored in, one per group.
+var storageVersions = schema.GroupVersions{v1alpha1.SchemeGroupVersion, appstorev1alpha1.SchemeGroupVersion}
 
 // NewOptions returns the defaults.
 func NewOptions() *Options {
 	o := &Options{
 		Recommended: genericoptions.NewRecommendedOptions(defaultEtcdPathPrefix,
-			apiserver.Codecs.LegacyCodec(v1alpha1.SchemeGroupVersion)),
+			apiserver.Codecs.LegacyCodec(storageVersions...)),
 		ComponentGlobals:     basecompatibility.NewComponentGlobalsRegistry(),
 		EmbeddedEtcdDataDir:  "/var/lib/cluster-apiserver/etcd",
 		CredentialsNamespace: clustersapi.DefaultNamespace,
 		ShutdownGracePeriod:  5 * time.Second,
+		AppStore:             true,
 	}
-	o.Recommended.Etcd.StorageConfig.EncodeVersioner = runtime.NewMultiGroupVersioner(
-		v1alpha1.SchemeGroupVersion, schema.GroupKind{Group: v1alpha1.GroupName})
+	// Each group's objects are stored in its own version.
+	o.Recommended.Etcd.StorageConfig.EncodeVersioner = storageVersions
 	// The server's version is the Kubernetes library version it is built from.
 	_, _ = o.ComponentGlobals.ComponentGlobalsOrRegister(basecompatibility.DefaultKubeComponent,
 		basecompatibility.NewEffectiveVersionFromString(baseversion.DefaultKubeBinaryVersion, "", ""),
@@ -84,6 +90,9 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 			"Secrets in this namespace only; a Cluster whose credentialsSecretRef points elsewhere "+
 			"cannot be reached.")
 	o.Tower.AddFlags(fss.FlagSet("member clusters"))
+	fss.FlagSet("app store").BoolVar(&o.AppStore, "app-store", o.AppStore,
+		"Serve the App Store (group appstore.kubesphere.io): one application pool on the host, installed on any member. "+
+			"false leaves the group out of discovery and runs none of it; members never serve it.")
 	fss.FlagSet("lifecycle").DurationVar(&o.ShutdownGracePeriod, "shutdown-grace-period", o.ShutdownGracePeriod,
 		"On SIGTERM, how long watches and proxied streams (watch, logs -f, port-forward) may go on "+
 			"before the server ends them; their clients reconnect, to another replica. Requests that "+
@@ -156,7 +165,8 @@ func (o *Options) Config() (*apiserver.Config, error) {
 	if err := o.applyRecommended(cfg); err != nil {
 		return nil, err
 	}
-	extra := apiserver.ExtraConfig{CredentialsNamespace: o.CredentialsNamespace, ShutdownGracePeriod: o.ShutdownGracePeriod}
+	extra := apiserver.ExtraConfig{CredentialsNamespace: o.CredentialsNamespace, ShutdownGracePeriod: o.ShutdownGracePeriod,
+		AppStore: o.AppStore}
 	// The tower proxies know this server by its host credential.
 	if cfg.ClientConfig != nil {
 		dialer, err := o.Tower.Dialer(cfg.ClientConfig)

@@ -8,9 +8,9 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/duration"
 
 	"kubesphere.io/multicluster/apis/clusters"
+	"kubesphere.io/multicluster/pkg/registry/printers"
 )
 
 // tableConvertor prints clusters for `kubectl get clusters`.
@@ -28,30 +28,16 @@ var columns = []metav1.TableColumnDefinition{
 }
 
 func (tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, _ runtime.Object) (*metav1.Table, error) {
-	table := &metav1.Table{ColumnDefinitions: columns}
-	if m, err := meta.ListAccessor(obj); err == nil {
-		table.ResourceVersion = m.GetResourceVersion()
-		table.Continue = m.GetContinue()
-		table.RemainingItemCount = m.GetRemainingItemCount()
-	} else if m, err := meta.CommonAccessor(obj); err == nil {
-		table.ResourceVersion = m.GetResourceVersion()
-	}
-	var err error
-	switch t := obj.(type) {
-	case *clusters.Cluster:
-		table.Rows = []metav1.TableRow{row(t)}
-	case *clusters.ClusterList:
-		table.Rows = make([]metav1.TableRow, 0, len(t.Items))
-		for i := range t.Items {
-			table.Rows = append(table.Rows, row(&t.Items[i]))
+	return printers.Table(obj, columns, func(o runtime.Object) ([]any, error) {
+		c, ok := o.(*clusters.Cluster)
+		if !ok {
+			return nil, fmt.Errorf("cannot print %T as a table", o)
 		}
-	default:
-		err = fmt.Errorf("cannot print %T as a table", obj)
-	}
-	return table, err
+		return cells(c), nil
+	})
 }
 
-func row(c *clusters.Cluster) metav1.TableRow {
+func cells(c *clusters.Cluster) []any {
 	ready, reason := "Unknown", ""
 	if cond := meta.FindStatusCondition(c.Status.Conditions, clusters.ClusterReady); cond != nil {
 		ready, reason = string(cond.Status), cond.Reason
@@ -60,15 +46,6 @@ func row(c *clusters.Cluster) metav1.TableRow {
 	if c.Status.LastProbeTime != nil {
 		nodes = strconv.Itoa(int(c.Status.NodeCount))
 	}
-	age := "<unknown>"
-	if ts := c.CreationTimestamp; !ts.IsZero() {
-		age = duration.HumanDuration(metav1.Now().Sub(ts.Time))
-	}
-	return metav1.TableRow{
-		Object: runtime.RawExtension{Object: c},
-		Cells: []interface{}{
-			c.Name, string(c.Spec.Connection.Type), ready, c.Status.KubernetesVersion,
-			nodes, age, c.Spec.Connection.KubernetesAPIEndpoint, reason,
-		},
-	}
+	return []any{c.Name, string(c.Spec.Connection.Type), ready, c.Status.KubernetesVersion,
+		nodes, printers.Age(c.CreationTimestamp), c.Spec.Connection.KubernetesAPIEndpoint, reason}
 }

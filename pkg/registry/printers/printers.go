@@ -1,0 +1,49 @@
+// Package printers turns stored objects into the tables `kubectl get` prints: the part
+// every resource's TableConvertor shares (list metadata, one row per item, age).
+package printers
+
+import (
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/duration"
+)
+
+// Table prints obj, one object or a list of them, with columns: cells gives each object's
+// cells in column order, or an error for an object it cannot print.
+func Table(obj runtime.Object, columns []metav1.TableColumnDefinition, cells func(runtime.Object) ([]any, error)) (*metav1.Table, error) {
+	table := &metav1.Table{ColumnDefinitions: columns}
+	items := []runtime.Object{obj}
+	if meta.IsListType(obj) {
+		var err error
+		if items, err = meta.ExtractList(obj); err != nil {
+			return nil, err
+		}
+		if m, err := meta.ListAccessor(obj); err == nil {
+			table.ResourceVersion = m.GetResourceVersion()
+			table.Continue = m.GetContinue()
+			table.RemainingItemCount = m.GetRemainingItemCount()
+		}
+	} else if m, err := meta.CommonAccessor(obj); err == nil {
+		table.ResourceVersion = m.GetResourceVersion()
+	}
+	table.Rows = make([]metav1.TableRow, 0, len(items))
+	for _, item := range items {
+		c, err := cells(item)
+		if err != nil {
+			return nil, err
+		}
+		table.Rows = append(table.Rows, metav1.TableRow{Object: runtime.RawExtension{Object: item}, Cells: c})
+	}
+	return table, nil
+}
+
+// Age is how long ago t was, as kubectl prints it; "<unknown>" for a zero time.
+func Age(t metav1.Time) string {
+	if t.IsZero() {
+		return "<unknown>"
+	}
+	return duration.HumanDuration(time.Since(t.Time))
+}

@@ -1,0 +1,115 @@
+// Package repo is the REST storage of the App Store's Repos: how Repo objects and their
+// status are prepared, validated, admitted (a Repo that names a credentials Secret needs
+// the right to read it, as a Cluster does) and printed.
+package repo
+
+import (
+	"context"
+	"fmt"
+
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apiserver/pkg/registry/generic"
+	"k8s.io/apiserver/pkg/storage"
+	"k8s.io/apiserver/pkg/storage/names"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+
+	"kubesphere.io/multicluster/apis/appstore"
+	"kubesphere.io/multicluster/apis/appstore/validation"
+)
+
+// strategy governs writes to the main resource: users own spec and metadata.
+type strategy struct {
+	runtime.ObjectTyper
+	names.NameGenerator
+}
+
+func newStrategy(typer runtime.ObjectTyper) strategy {
+	return strategy{typer, names.SimpleNameGenerator}
+}
+
+func (strategy) NamespaceScoped() bool { return false }
+
+// GetResetFields tells server-side apply that status is not the main resource's to set.
+func (strategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
+	return map[fieldpath.APIVersion]*fieldpath.Set{
+		"appstore.kubesphere.io/v1alpha1": fieldpath.NewSet(fieldpath.MakePathOrDie("status")),
+	}
+}
+
+func (strategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
+	r := obj.(*appstore.Repo)
+	r.Status = appstore.RepoStatus{}
+	r.Generation = 1
+}
+
+func (strategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
+	newR, oldR := obj.(*appstore.Repo), old.(*appstore.Repo)
+	// A status sent through the main resource is ignored, as Kubernetes does.
+	newR.Status = oldR.Status
+	if !apiequality.Semantic.DeepEqual(newR.Spec, oldR.Spec) {
+		newR.Generation = oldR.Generation + 1
+	}
+}
+
+func (strategy) Validate(_ context.Context, obj runtime.Object) field.ErrorList {
+	return validation.ValidateRepo(obj.(*appstore.Repo))
+}
+
+func (strategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) field.ErrorList {
+	return validation.ValidateRepoUpdate(obj.(*appstore.Repo), old.(*appstore.Repo))
+}
+
+func (strategy) WarningsOnCreate(context.Context, runtime.Object) []string { return nil }
+
+func (strategy) WarningsOnUpdate(context.Context, runtime.Object, runtime.Object) []string {
+	return nil
+}
+
+func (strategy) Canonicalize(runtime.Object)                   {}
+func (strategy) AllowCreateOnUpdate(context.Context) bool      { return false }
+func (strategy) AllowUnconditionalUpdate(context.Context) bool { return true }
+
+// statusStrategy governs repos/status: the syncers own status only.
+type statusStrategy struct{ strategy }
+
+func (statusStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
+	return map[fieldpath.APIVersion]*fieldpath.Set{
+		"appstore.kubesphere.io/v1alpha1": fieldpath.NewSet(
+			fieldpath.MakePathOrDie("spec"),
+			fieldpath.MakePathOrDie("metadata", "labels"),
+			fieldpath.MakePathOrDie("metadata", "annotations"),
+		),
+	}
+}
+
+func (statusStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
+	newR, oldR := obj.(*appstore.Repo), old.(*appstore.Repo)
+	newR.Spec = oldR.Spec
+	newR.Labels = oldR.Labels
+	newR.Annotations = oldR.Annotations
+}
+
+func (statusStrategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) field.ErrorList {
+	return validation.ValidateRepoStatusUpdate(obj.(*appstore.Repo), old.(*appstore.Repo))
+}
+
+func (statusStrategy) WarningsOnUpdate(context.Context, runtime.Object, runtime.Object) []string {
+	return nil
+}
+
+// getAttrs returns the labels and fields lists and watches filter by.
+func getAttrs(obj runtime.Object) (labels.Set, fields.Set, error) {
+	r, ok := obj.(*appstore.Repo)
+	if !ok {
+		return nil, nil, fmt.Errorf("not a Repo: %T", obj)
+	}
+	return r.Labels, generic.ObjectMetaFieldsSet(&r.ObjectMeta, false), nil
+}
+
+func match(label labels.Selector, field fields.Selector) storage.SelectionPredicate {
+	return storage.SelectionPredicate{Label: label, Field: field, GetAttrs: getAttrs}
+}
