@@ -4,7 +4,6 @@ import (
 	"context"
 
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
@@ -12,10 +11,10 @@ import (
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
-	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"kubesphere.io/multicluster/apis/clusters"
 	"kubesphere.io/multicluster/pkg/agentidentity"
+	"kubesphere.io/multicluster/pkg/registry/specstatus"
 )
 
 // REST is the etcd-backed storage of clusters.
@@ -30,14 +29,9 @@ func (*REST) ShortNames() []string { return []string{"mc"} }
 // Categories lets `kubectl get kubesphere` list clusters with the project's other kinds.
 func (*REST) Categories() []string { return []string{"kubesphere"} }
 
-// StatusREST is the storage of clusters/status.
-type StatusREST struct {
-	store *genericregistry.Store
-}
-
 // NewStorage returns the storage of clusters and clusters/status; writes to clusters are
 // admitted by guard (see Guard).
-func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, guard Guard) (*REST, *StatusREST, error) {
+func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, guard Guard) (*REST, *specstatus.StatusREST, error) {
 	strategy := NewStrategy(scheme)
 	store := &genericregistry.Store{
 		NewFunc:                   func() runtime.Object { return &clusters.Cluster{} },
@@ -61,41 +55,13 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, gu
 	statusStore.ResetFieldsStrategy = status
 	r := &REST{Store: store, guard: guard}
 	r.guard.list = storedClusters(r)
-	return r, &StatusREST{store: &statusStore}, nil
+	return r, &specstatus.StatusREST{Store: &statusStore}, nil
 }
 
 var (
 	_ rest.ShortNamesProvider = &REST{}
 	_ rest.CategoriesProvider = &REST{}
-	_ rest.Patcher            = &StatusREST{}
 )
-
-// New returns an empty Cluster.
-func (r *StatusREST) New() runtime.Object { return &clusters.Cluster{} }
-
-// Destroy is a no-op: the main resource owns the storage.
-func (r *StatusREST) Destroy() {}
-
-// Get returns the Cluster, so that `kubectl get --subresource=status` works.
-func (r *StatusREST) Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error) {
-	return r.store.Get(ctx, name, options)
-}
-
-// Update writes only the status of the Cluster.
-func (r *StatusREST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
-	// Status never creates: a missing Cluster is a 404.
-	return r.store.Update(ctx, name, objInfo, createValidation, updateValidation, false, options)
-}
-
-// GetResetFields tells server-side apply which fields a status write may not set.
-func (r *StatusREST) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return r.store.GetResetFields()
-}
-
-// ConvertToTable prints the Cluster as the main resource does.
-func (r *StatusREST) ConvertToTable(ctx context.Context, obj runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
-	return r.store.ConvertToTable(ctx, obj, tableOptions)
-}
 
 // List narrows an agent identity's list to its own Cluster: an agent sees no other member.
 func (r *REST) List(ctx context.Context, options *metainternalversion.ListOptions) (runtime.Object, error) {

@@ -16,26 +16,24 @@ import (
 
 	"kubesphere.io/multicluster/apis/clusters"
 	"kubesphere.io/multicluster/apis/clusters/validation"
+	"kubesphere.io/multicluster/pkg/registry/specstatus"
 )
 
 // clusterStrategy governs writes to the main resource: users own spec and metadata.
 type clusterStrategy struct {
 	runtime.ObjectTyper
 	names.NameGenerator
+	specstatus.Defaults
 }
 
 // NewStrategy returns the strategy of the main clusters resource.
 func NewStrategy(typer runtime.ObjectTyper) clusterStrategy {
-	return clusterStrategy{typer, names.SimpleNameGenerator}
+	return clusterStrategy{ObjectTyper: typer, NameGenerator: names.SimpleNameGenerator}
 }
-
-func (clusterStrategy) NamespaceScoped() bool { return false }
 
 // GetResetFields tells server-side apply that status is not the main resource's to set.
 func (clusterStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return map[fieldpath.APIVersion]*fieldpath.Set{
-		"clusters.kubesphere.io/v1alpha1": fieldpath.NewSet(fieldpath.MakePathOrDie("status")),
-	}
+	return specstatus.MainResetFields("clusters.kubesphere.io/v1alpha1")
 }
 
 func (clusterStrategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
@@ -61,16 +59,6 @@ func (clusterStrategy) ValidateUpdate(_ context.Context, obj, old runtime.Object
 	return validation.ValidateClusterUpdate(obj.(*clusters.Cluster), old.(*clusters.Cluster))
 }
 
-func (clusterStrategy) WarningsOnCreate(context.Context, runtime.Object) []string { return nil }
-
-func (clusterStrategy) WarningsOnUpdate(context.Context, runtime.Object, runtime.Object) []string {
-	return nil
-}
-
-func (clusterStrategy) Canonicalize(runtime.Object)                   {}
-func (clusterStrategy) AllowCreateOnUpdate(context.Context) bool      { return false }
-func (clusterStrategy) AllowUnconditionalUpdate(context.Context) bool { return true }
-
 // statusStrategy governs the status subresource: the controller owns status only.
 type statusStrategy struct {
 	clusterStrategy
@@ -80,13 +68,7 @@ type statusStrategy struct {
 func NewStatusStrategy(s clusterStrategy) statusStrategy { return statusStrategy{s} }
 
 func (statusStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return map[fieldpath.APIVersion]*fieldpath.Set{
-		"clusters.kubesphere.io/v1alpha1": fieldpath.NewSet(
-			fieldpath.MakePathOrDie("spec"),
-			fieldpath.MakePathOrDie("metadata", "labels"),
-			fieldpath.MakePathOrDie("metadata", "annotations"),
-		),
-	}
+	return specstatus.StatusResetFields("clusters.kubesphere.io/v1alpha1")
 }
 
 func (statusStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
@@ -99,10 +81,6 @@ func (statusStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.Objec
 
 func (statusStrategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) field.ErrorList {
 	return validation.ValidateClusterStatusUpdate(obj.(*clusters.Cluster), old.(*clusters.Cluster))
-}
-
-func (statusStrategy) WarningsOnUpdate(context.Context, runtime.Object, runtime.Object) []string {
-	return nil
 }
 
 // SelectableFields are the field selectors clusters support besides metadata.name.

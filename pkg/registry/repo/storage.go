@@ -9,10 +9,10 @@ import (
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
-	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"kubesphere.io/multicluster/apis/appstore"
 	"kubesphere.io/multicluster/pkg/registry/access"
+	"kubesphere.io/multicluster/pkg/registry/specstatus"
 )
 
 // Guard is the admission of Repo writes that validation cannot decide: a Repo that names a
@@ -63,14 +63,9 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 		access.OnUpdate(updateValidation, r.guard.admit), forceAllowCreate, options)
 }
 
-// StatusREST is the storage of repos/status.
-type StatusREST struct {
-	store *genericregistry.Store
-}
-
 // NewStorage returns the storage of repos and repos/status; writes to repos are admitted
 // by guard.
-func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, guard Guard) (*REST, *StatusREST, error) {
+func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, guard Guard) (*REST, *specstatus.StatusREST, error) {
 	s := newStrategy(scheme)
 	store := &genericregistry.Store{
 		NewFunc:                   func() runtime.Object { return &appstore.Repo{} },
@@ -92,36 +87,7 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, gu
 	status := statusStrategy{s}
 	statusStore.UpdateStrategy = status
 	statusStore.ResetFieldsStrategy = status
-	return &REST{Store: store, guard: guard}, &StatusREST{store: &statusStore}, nil
+	return &REST{Store: store, guard: guard}, &specstatus.StatusREST{Store: &statusStore}, nil
 }
 
-var (
-	_ rest.CategoriesProvider = &REST{}
-	_ rest.Patcher            = &StatusREST{}
-)
-
-// New returns an empty Repo.
-func (r *StatusREST) New() runtime.Object { return &appstore.Repo{} }
-
-// Destroy is a no-op: the main resource owns the storage.
-func (r *StatusREST) Destroy() {}
-
-// Get returns the Repo, so that `kubectl get --subresource=status` works.
-func (r *StatusREST) Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error) {
-	return r.store.Get(ctx, name, options)
-}
-
-// Update writes only the status of the Repo; it never creates one.
-func (r *StatusREST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, _ bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
-	return r.store.Update(ctx, name, objInfo, createValidation, updateValidation, false, options)
-}
-
-// GetResetFields tells server-side apply which fields a status write may not set.
-func (r *StatusREST) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return r.store.GetResetFields()
-}
-
-// ConvertToTable prints the Repo as the main resource does.
-func (r *StatusREST) ConvertToTable(ctx context.Context, obj runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
-	return r.store.ConvertToTable(ctx, obj, tableOptions)
-}
+var _ rest.CategoriesProvider = &REST{}

@@ -19,25 +19,23 @@ import (
 
 	"kubesphere.io/multicluster/apis/appstore"
 	"kubesphere.io/multicluster/apis/appstore/validation"
+	"kubesphere.io/multicluster/pkg/registry/specstatus"
 )
 
 // strategy governs writes to the main resource: users own spec and metadata.
 type strategy struct {
 	runtime.ObjectTyper
 	names.NameGenerator
+	specstatus.Defaults
 }
 
 func newStrategy(typer runtime.ObjectTyper) strategy {
-	return strategy{typer, names.SimpleNameGenerator}
+	return strategy{ObjectTyper: typer, NameGenerator: names.SimpleNameGenerator}
 }
-
-func (strategy) NamespaceScoped() bool { return false }
 
 // GetResetFields tells server-side apply that status is not the main resource's to set.
 func (strategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return map[fieldpath.APIVersion]*fieldpath.Set{
-		"appstore.kubesphere.io/v1alpha1": fieldpath.NewSet(fieldpath.MakePathOrDie("status")),
-	}
+	return specstatus.MainResetFields("appstore.kubesphere.io/v1alpha1")
 }
 
 func (strategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
@@ -63,27 +61,11 @@ func (strategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) field
 	return validation.ValidateRepoUpdate(obj.(*appstore.Repo), old.(*appstore.Repo))
 }
 
-func (strategy) WarningsOnCreate(context.Context, runtime.Object) []string { return nil }
-
-func (strategy) WarningsOnUpdate(context.Context, runtime.Object, runtime.Object) []string {
-	return nil
-}
-
-func (strategy) Canonicalize(runtime.Object)                   {}
-func (strategy) AllowCreateOnUpdate(context.Context) bool      { return false }
-func (strategy) AllowUnconditionalUpdate(context.Context) bool { return true }
-
 // statusStrategy governs repos/status: the syncers own status only.
 type statusStrategy struct{ strategy }
 
 func (statusStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return map[fieldpath.APIVersion]*fieldpath.Set{
-		"appstore.kubesphere.io/v1alpha1": fieldpath.NewSet(
-			fieldpath.MakePathOrDie("spec"),
-			fieldpath.MakePathOrDie("metadata", "labels"),
-			fieldpath.MakePathOrDie("metadata", "annotations"),
-		),
-	}
+	return specstatus.StatusResetFields("appstore.kubesphere.io/v1alpha1")
 }
 
 func (statusStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
@@ -95,10 +77,6 @@ func (statusStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.Objec
 
 func (statusStrategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) field.ErrorList {
 	return validation.ValidateRepoStatusUpdate(obj.(*appstore.Repo), old.(*appstore.Repo))
-}
-
-func (statusStrategy) WarningsOnUpdate(context.Context, runtime.Object, runtime.Object) []string {
-	return nil
 }
 
 // getAttrs returns the labels and fields lists and watches filter by.
