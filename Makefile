@@ -21,7 +21,8 @@ FUZZ_TARGETS := \
 	./pkg/proxy:FuzzClusterPathResolver \
 	./pkg/agenttoken:FuzzTokenParsing \
 	./pkg/tunnel:FuzzAgentHandshake \
-	./pkg/tunnel:FuzzConnectResponse
+	./pkg/tunnel:FuzzConnectResponse \
+	./pkg/appstore/index:FuzzParse
 
 .PHONY: help build tools local-up local-down bench-build bench-proxy bench-tunnel test test-unit test-fuzz test-integration fuzz verify update \
 	verify-gofmt verify-govet verify-gomod verify-codegen verify-docs clean
