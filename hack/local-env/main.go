@@ -2,6 +2,7 @@
 //
 //	local-env up   [flags]   start (or restart) everything and print how to use it
 //	local-env down [flags]   stop exactly the processes an earlier `up` started
+//	local-env serve-repo [flags]   serve a Helm chart repository over HTTPS (the environment runs it)
 //
 // `make local-up` and `make local-down` run it. Everything listens on 127.0.0.1.
 package main
@@ -22,8 +23,12 @@ import (
 )
 
 func main() {
+	if len(os.Args) >= 2 && os.Args[1] == "serve-repo" {
+		serveRepo(os.Args[2:])
+		return
+	}
 	if len(os.Args) < 2 || (os.Args[1] != "up" && os.Args[1] != "down") {
-		fmt.Fprintln(os.Stderr, "usage: local-env up|down [flags]   (local-env up -h lists the flags)")
+		fmt.Fprintln(os.Stderr, "usage: local-env up|down|serve-repo [flags]   (local-env up -h lists the flags)")
 		os.Exit(2)
 	}
 	def := localenv.DefaultPorts()
@@ -39,17 +44,22 @@ func main() {
 	agents := fs.String("agent-members", "member2", "Comma-separated members joined by agent (a tower agent process dials the tower proxies); the others are Direct.")
 	registerHost := fs.Bool("register-host", true, "Register the host as a Cluster of its own (\"host\", label cluster-role.kubesphere.io/host).")
 	tower1 := fs.Int("tower-proxy-port", def.TowerProxies[0], "Port of the first tower proxy replica; the second takes the next port.")
+	appStoreRepos := fs.Bool("app-store-repos", true, "Also run the App Store's sources: an HTTPS Helm repository of test/testdata/charts (--chart-repo-port) and an OCI registry with the charts pushed (--registry-port).")
+	chartRepoPort := fs.Int("chart-repo-port", def.ChartRepo, "Port of the App Store's HTTPS chart repository.")
+	registryPort := fs.Int("registry-port", def.Registry, "Port of the App Store's OCI registry.")
 	_ = fs.Parse(os.Args[2:])
 
 	names := strings.FieldsFunc(*members, func(r rune) bool { return r == ',' })
 	ports := localenv.Ports{Etcd: *etcdPort, EtcdPeer: *etcdPort + 1, Host: *hostPort, ClusterAPIServer: *capPort,
-		Members: map[string]int{"member1": *m1, "member2": *m2}, TowerProxies: []int{*tower1, *tower1 + 1}}
+		Members: map[string]int{"member1": *m1, "member2": *m2}, TowerProxies: []int{*tower1, *tower1 + 1},
+		ChartRepo: *chartRepoPort, Registry: *registryPort}
 	env, err := localenv.New(*dir, *binDir, ports, names...)
 	if err != nil {
 		fail(err)
 	}
 	env.Detach = true
 	env.RegisterHost = *registerHost
+	env.AppStoreRepos = *appStoreRepos
 	env.AgentMembers = strings.FieldsFunc(*agents, func(r rune) bool { return r == ',' })
 	start := time.Now()
 	env.Log = func(format string, args ...any) {
@@ -101,6 +111,10 @@ Endpoints (all 127.0.0.1):
 	}
 	for i, u := range env.TowerProxyURLs() {
 		fmt.Printf("  %-20s %s\n", fmt.Sprintf("tower proxy %d", i+1), u)
+	}
+	if env.AppStoreRepos {
+		fmt.Printf("  %-20s %s (and %s, basic auth)\n", "chart repository", env.ChartRepoURL(), env.PrivateChartRepoURL())
+		fmt.Printf("  %-20s %s (login: %s)\n", "registry", env.RegistryURL(), rel(filepath.Join(env.Dir, "appstore", "auth")))
 	}
 	fmt.Printf(`Logs: %s
 Try:

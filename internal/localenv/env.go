@@ -6,8 +6,8 @@
 // One file per job: env.go (Env, Up), ports.go, pki.go (every certificate), etcd.go,
 // controlplane.go (the kube-apiservers), members.go (a member's controllers and kwok),
 // kubeconfig.go, kubectl.go, clusterapiserver.go, controllermanager.go, tower.go,
-// registration.go (members on the host), secrets.go, process.go (start, ready, stop) and
-// testmain.go (RunTests).
+// registration.go (members on the host), secrets.go, appstore.go (the App Store's chart
+// repository and OCI registry), process.go (start, ready, stop) and testmain.go (RunTests).
 package localenv
 
 import (
@@ -77,6 +77,13 @@ type Env struct {
 	// WithoutControllers leaves controller-manager out: for tests of the API alone, whose
 	// Clusters must not get a status they did not write.
 	WithoutControllers bool
+	// AppStoreRepos also runs the App Store's sources (appstore.go): an HTTPS Helm
+	// repository of the charts in ChartsDir and an OCI registry with them pushed. Off
+	// unless asked for; local-env up turns it on.
+	AppStoreRepos bool
+	// ChartsDir holds the chart directories AppStoreRepos serves; empty is the tree's
+	// test/testdata/charts (found from BinDir, <root>/_output/bin).
+	ChartsDir string
 	// Log reports progress; nil is quiet.
 	Log func(format string, args ...any)
 
@@ -156,7 +163,11 @@ func (e *Env) clusterURL(cluster string) string {
 // be ready. On failure it stops what it started and returns the failing component's log
 // tail.
 func (e *Env) Up(ctx context.Context) (err error) {
-	for _, bin := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "cluster-apiserver", "controller-manager", "tower"} {
+	bins := []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "cluster-apiserver", "controller-manager", "tower"}
+	if e.AppStoreRepos {
+		bins = append(bins, appStoreBinaries...)
+	}
+	for _, bin := range bins {
 		if _, err := os.Stat(filepath.Join(e.BinDir, bin)); err != nil {
 			return fmt.Errorf("%s is missing from %s: run `make tools build` first", bin, e.BinDir)
 		}
@@ -193,6 +204,13 @@ func (e *Env) Up(ctx context.Context) (err error) {
 	// The API servers start in parallel: each takes ~20 s, mostly waiting.
 	for _, c := range clusters {
 		if err := e.startKubeAPIServer(c); err != nil {
+			return err
+		}
+	}
+	// The App Store's sources need only certificates: they come up while the API servers
+	// start.
+	if e.AppStoreRepos {
+		if err := e.StartAppStoreRepos(ctx); err != nil {
 			return err
 		}
 	}
@@ -246,6 +264,9 @@ func (e *Env) checkPortsFree() error {
 		"cluster-apiserver": e.Ports.ClusterAPIServer}
 	for i, p := range e.Ports.TowerProxies {
 		ports[fmt.Sprintf("tower proxy %d", i+1)] = p
+	}
+	if e.AppStoreRepos {
+		ports["chart repository"], ports["registry"] = e.Ports.ChartRepo, e.Ports.Registry
 	}
 	for _, m := range e.Members {
 		ports[m+" kube-apiserver"] = e.Ports.Members[m]

@@ -25,12 +25,17 @@ type Ports struct {
 	// TowerProxies are the ports of the tower proxy replicas (two: tunnels must work
 	// whichever replica a request reaches).
 	TowerProxies []int
+	// ChartRepo is the App Store's HTTPS Helm repository and Registry its OCI registry
+	// (Env.AppStoreRepos only).
+	ChartRepo int
+	Registry  int
 }
 
 // DefaultPorts are the documented defaults of make local-up.
 func DefaultPorts() Ports {
 	return Ports{Etcd: 12379, EtcdPeer: 12380, Host: 16443, ClusterAPIServer: 17443,
-		Members: map[string]int{"member1": 26443, "member2": 36443}, TowerProxies: []int{18443, 18444}}
+		Members: map[string]int{"member1": 26443, "member2": 36443}, TowerProxies: []int{18443, 18444},
+		ChartRepo: 19443, Registry: 19444}
 }
 
 // freePort is a port on 127.0.0.1 that nothing listens on now. It is drawn below the
@@ -136,7 +141,7 @@ func FreePorts(members ...string) (Ports, error) {
 	var p Ports
 	var err error
 	p.TowerProxies = make([]int, 2)
-	for _, dst := range []*int{&p.Etcd, &p.EtcdPeer, &p.Host, &p.ClusterAPIServer, &p.TowerProxies[0], &p.TowerProxies[1]} {
+	for _, dst := range []*int{&p.Etcd, &p.EtcdPeer, &p.Host, &p.ClusterAPIServer, &p.TowerProxies[0], &p.TowerProxies[1], &p.ChartRepo, &p.Registry} {
 		if *dst, err = freePort(); err != nil {
 			return p, err
 		}

@@ -1,5 +1,6 @@
 // Package e2e checks the whole local environment that `make local-up` builds: a host and
-// a member with a real control plane and kwok nodes, registered through cluster-apiserver.
+// a member with a real control plane and kwok nodes, registered through cluster-apiserver,
+// and the App Store's chart repository and OCI registry.
 package e2e
 
 import (
@@ -28,12 +29,16 @@ func TestLocalEnvironment(t *testing.T) {
 	env, err := localenv.New(t.TempDir(), filepath.Join("..", "..", "_output", "bin"), ports, "member1")
 	require.NoError(t, err)
 	env.Log = t.Logf
+	// As local-env up runs it: with the App Store's chart repository and registry.
+	env.AppStoreRepos = true
+	start := time.Now()
 	require.NoError(t, env.Up(ctx))
+	t.Logf("environment (App Store repos on) up in %s", time.Since(start).Round(time.Millisecond))
 	t.Cleanup(func() { _ = env.Down() })
 
 	// The pid files name every process, <cluster>-<component>.
 	want := []string{"host-etcd", "host-kube-apiserver", "host-cluster-apiserver", "host-controller-manager", "host-tower-proxy-1", "host-tower-proxy-2", "member1-kube-apiserver",
-		"member1-kube-controller-manager", "member1-kube-scheduler", "member1-kwok"}
+		"member1-kube-controller-manager", "member1-kube-scheduler", "member1-kwok", localenv.ChartRepoID, localenv.RegistryID}
 	assert.ElementsMatch(t, want, env.Running())
 
 	// The done-when of the foundation: the host lists member1 with the table columns.
@@ -61,6 +66,8 @@ func TestLocalEnvironment(t *testing.T) {
 	// Members never see the host's objects: a host admin credential is refused by member1.
 	_, err = env.KubectlAs(ctx, env.Kubeconfig(), "host", "", "--server="+env.MemberURL("member1"), "--insecure-skip-tls-verify", "get", "ns")
 	require.Error(t, err)
+
+	t.Run("app store repos", func(t *testing.T) { testAppStoreRepos(t, env) })
 
 	// Down stops exactly what Up started.
 	var pids []int
