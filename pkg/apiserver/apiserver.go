@@ -33,6 +33,7 @@ import (
 	clientset "kubesphere.io/multicluster/generated/clientset/versioned"
 	clusterinformers "kubesphere.io/multicluster/generated/informers/externalversions"
 	"kubesphere.io/multicluster/pkg/agentidentity"
+	"kubesphere.io/multicluster/pkg/appstore/catalog"
 	"kubesphere.io/multicluster/pkg/authncache"
 	"kubesphere.io/multicluster/pkg/clusterconn"
 	"kubesphere.io/multicluster/pkg/proxy"
@@ -77,6 +78,9 @@ type ExtraConfig struct {
 	Agents clusterconn.AgentDialer
 	// AppStore serves the App Store's group, appstore.kubesphere.io.
 	AppStore bool
+	// Catalog is this replica's Repo snapshots, which the App Store's views serve and its
+	// syncer fills; Complete makes one when the App Store is on.
+	Catalog *catalog.Catalog
 }
 
 // CompletedConfig is a Config with every default filled in; only Complete makes one.
@@ -117,6 +121,9 @@ func (c *Config) Complete() CompletedConfig {
 	}
 	if c.ExtraConfig.CredentialsNamespace == "" {
 		c.ExtraConfig.CredentialsNamespace = clusters.DefaultNamespace
+	}
+	if c.ExtraConfig.AppStore && c.ExtraConfig.Catalog == nil {
+		c.ExtraConfig.Catalog = newCatalog()
 	}
 	return CompletedConfig{&completedConfig{GenericConfig: c.GenericConfig.Complete(), ExtraConfig: c.ExtraConfig}}
 }
@@ -182,7 +189,7 @@ func (c CompletedConfig) New() (*Server, error) {
 		return nil, err
 	}
 	if c.ExtraConfig.AppStore {
-		if err := c.installAppStore(generic); err != nil {
+		if err := c.installAppStore(generic, secretInformer); err != nil {
 			return nil, err
 		}
 	}

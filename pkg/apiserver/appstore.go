@@ -1,18 +1,26 @@
 package apiserver
 
 import (
+	"math/rand/v2"
+
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
+	coreinformers "k8s.io/client-go/informers/core/v1"
 
 	"kubesphere.io/multicluster/apis/appstore"
 	appstorev1alpha1 "kubesphere.io/multicluster/apis/appstore/v1alpha1"
+	clientset "kubesphere.io/multicluster/generated/clientset/versioned"
+	clusterinformers "kubesphere.io/multicluster/generated/informers/externalversions"
+	"kubesphere.io/multicluster/pkg/appstore/catalog"
+	"kubesphere.io/multicluster/pkg/appstore/reposync"
+	"kubesphere.io/multicluster/pkg/registry/appview"
 	"kubesphere.io/multicluster/pkg/registry/repo"
 )
 
 // installAppStore serves appstore.kubesphere.io: the App Store lives on the host only,
 // and without --app-store the group is absent from discovery altogether.
-func (c completedConfig) installAppStore(generic *genericapiserver.GenericAPIServer) error {
+func (c completedConfig) installAppStore(generic *genericapiserver.GenericAPIServer, secrets coreinformers.SecretInformer) error {
 	// A Repo that names a credentials Secret is admitted as a Cluster is: by the
 	// requesting user's right to read it.
 	repoREST, repoStatusREST, err := repo.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter,
@@ -20,10 +28,47 @@ func (c completedConfig) installAppStore(generic *genericapiserver.GenericAPISer
 	if err != nil {
 		return err
 	}
+	// Applications and their versions are computed from this replica's catalog, never
+	// stored.
+	applications, applicationVersions := appview.NewStorage(c.ExtraConfig.Catalog)
 	group := genericapiserver.NewDefaultAPIGroupInfo(appstore.GroupName, Scheme, runtime.NewParameterCodec(Scheme), Codecs)
 	group.VersionedResourcesStorageMap[appstorev1alpha1.SchemeGroupVersion.Version] = map[string]rest.Storage{
-		"repos":        repoREST,
-		"repos/status": repoStatusREST,
+		"repos":               repoREST,
+		"repos/status":        repoStatusREST,
+		"applications":        applications,
+		"applicationversions": applicationVersions,
 	}
-	return generic.InstallAPIGroup(&group)
+	if err := generic.InstallAPIGroup(&group); err != nil {
+		return err
+	}
+	return c.startRepoSync(generic, secrets)
+}
+
+// startRepoSync keeps this replica's catalog current: every replica reads every Repo for
+// itself, and reports to its status.
+func (c completedConfig) startRepoSync(generic *genericapiserver.GenericAPIServer, secrets coreinformers.SecretInformer) error {
+	client, err := clientset.NewForConfig(c.GenericConfig.LoopbackClientConfig)
+	if err != nil {
+		return err
+	}
+	factory := clusterinformers.NewSharedInformerFactory(client, 0)
+	syncer, err := reposync.New(client, factory.Appstore().V1alpha1().Repos(), secrets.Lister(), c.ExtraConfig.CredentialsNamespace, c.ExtraConfig.Catalog)
+	if err != nil {
+		return err
+	}
+	generic.AddPostStartHookOrDie("appstore-repo-sync", func(hook genericapiserver.PostStartHookContext) error {
+		factory.Start(hook.Done())
+		go syncer.Run(hook, 2)
+		return nil
+	})
+	return nil
+}
+
+// newCatalog returns an empty catalog whose resourceVersions are epoch*1e9 + a counter,
+// epoch random in 1..9e9 (docs/design/appstore.md): a restarted replica, or another one,
+// hands out numbers a client's old resourceVersion almost surely misses, so that client
+// gets 410 Expired and lists again instead of resuming from a state it never saw. The
+// largest value stays below 2^63, as continue tokens need.
+func newCatalog() *catalog.Catalog {
+	return catalog.New((rand.Uint64N(9e9) + 1) * 1e9)
 }
