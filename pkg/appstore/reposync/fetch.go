@@ -4,6 +4,7 @@
 package reposync
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
@@ -115,28 +116,19 @@ func fetchIndex(ctx context.Context, client *http.Client, rawURL string, last va
 	if resp.ContentLength > 0 {
 		size = resp.ContentLength
 	}
-	buf := make([]byte, 0, size+1)
+	body := bytes.NewBuffer(make([]byte, 0, size+1))
 	h := sha256.New()
-	w := &capped{buf: buf}
-	if _, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(resp.Body, maxBytes+1)); err != nil {
+	if _, err := io.Copy(io.MultiWriter(body, h), io.LimitReader(resp.Body, maxBytes+1)); err != nil {
 		return nil, failed(appstore.RepoReasonUnreachable, "reading %s: %v", rawURL, err)
 	}
-	if int64(len(w.buf)) > maxBytes {
+	if int64(body.Len()) > maxBytes {
 		return nil, failed(appstore.RepoReasonIndexTooLarge, "GET %s: the index is over maxIndexSize (%d bytes)", rawURL, maxBytes)
 	}
 	return &fetched{
-		body:       w.buf,
+		body:       body.Bytes(),
 		digest:     "sha256:" + hex.EncodeToString(h.Sum(nil)),
 		validators: validators{etag: resp.Header.Get("ETag"), lastModified: resp.Header.Get("Last-Modified")},
 	}, nil
-}
-
-// capped collects what it is written into buf.
-type capped struct{ buf []byte }
-
-func (c *capped) Write(p []byte) (int, error) {
-	c.buf = append(c.buf, p...)
-	return len(p), nil
 }
 
 // classify names why a request got no answer: TLS (the CA), or the network.

@@ -60,7 +60,6 @@ type Syncer struct {
 type lastRead struct {
 	generation int64
 	validators validators
-	digest     string
 	changed    metav1.Time
 }
 
@@ -193,21 +192,20 @@ func (s *Syncer) read(ctx context.Context, repo *v1alpha1.Repo, last lastRead) (
 	if q := repo.Spec.MaxIndexSize; q != nil && q.Value() > 0 {
 		maxBytes = q.Value()
 	}
+	prev, havePrev := s.catalog.Get(repo.Name)
+	if !havePrev {
+		// Only a replica that holds the charts may be told "not modified".
+		last.validators = validators{}
+	}
 	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	defer cancel()
 	got, err := fetchIndex(ctx, client, target, last.validators, creds, maxBytes)
 	if err != nil {
 		return nil, err
 	}
-	prev, havePrev := s.catalog.Get(repo.Name)
-	if got.notModified || (havePrev && got.digest == prev.Digest && last.generation == repo.Generation) {
-		if !havePrev {
-			// Not modified, but this replica holds nothing: read it whole next time.
-			s.forget(repo.Name)
-			return nil, failed(appstore.RepoReasonUnreachable, "GET %s: not modified, but this replica has no copy; reading it again", target)
-		}
+	if havePrev && (got.notModified || (got.digest == prev.Digest && last.generation == repo.Generation)) {
 		charts, versions := prev.Index.Counts()
-		s.remember(repo, got.validators, prev.Digest, last.changed)
+		s.remember(repo, got.validators, last.changed)
 		return &readResult{size: repo.Status.IndexSize, charts: charts, versions: versions, skipped: prev.Index.Skipped,
 			digest: prev.Digest, changeTime: last.changed}, nil
 	}
@@ -220,22 +218,16 @@ func (s *Syncer) read(ctx context.Context, repo *v1alpha1.Repo, last lastRead) (
 	now := metav1.Now()
 	s.catalog.Put(&catalog.Repo{Name: repo.Name, UID: repo.UID, Source: appstore.RepoSource(repo.Spec.Source),
 		Index: snap, Digest: got.digest, Synced: now.Time})
-	s.remember(repo, got.validators, got.digest, now)
+	s.remember(repo, got.validators, now)
 	charts, versions := snap.Counts()
 	return &readResult{changed: true, slow: slow, size: int64(len(got.body)), charts: charts, versions: versions,
 		skipped: snap.Skipped, digest: got.digest, changeTime: now}, nil
 }
 
-func (s *Syncer) remember(repo *v1alpha1.Repo, v validators, digest string, changed metav1.Time) {
+func (s *Syncer) remember(repo *v1alpha1.Repo, v validators, changed metav1.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.last[repo.Name] = lastRead{generation: repo.Generation, validators: v, digest: digest, changed: changed}
-}
-
-func (s *Syncer) forget(name string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.last, name)
+	s.last[repo.Name] = lastRead{generation: repo.Generation, validators: v, changed: changed}
 }
 
 // httpClient trusts the Repo's CA bundle (or the system's) and carries its credentials.
