@@ -8,6 +8,8 @@
 set -o errexit -o nounset -o pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Absolute, because the cold build below changes directory before the App Store's stamp reads it.
+SELF="${ROOT}/hack/$(basename "${BASH_SOURCE[0]}")"
 BIN="${ROOT}/_output/bin"
 
 # up_to_date STAMP WANT BINARY...: the stamp says WANT and every binary is there.
@@ -22,7 +24,7 @@ up_to_date() {
 
 build_appstore_tools() {
   local stamp="${BIN}/.appstore-tools-stamp" want
-  want=$(cat "${ROOT}/hack/tools/appstore/go.mod" "${ROOT}/hack/tools/appstore/go.sum" "${BASH_SOURCE[0]}" | sha256sum | cut -d' ' -f1)
+  want=$(cat "${ROOT}/hack/tools/appstore/go.mod" "${ROOT}/hack/tools/appstore/go.sum" "${SELF}" | sha256sum | cut -d' ' -f1)
   if up_to_date "${stamp}" "${want}" helm registry; then
     echo "App Store tools are up to date in ${BIN}"
     return
