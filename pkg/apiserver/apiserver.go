@@ -32,6 +32,7 @@ import (
 	"kubesphere.io/multicluster/apis/clusters/v1alpha1"
 	clientset "kubesphere.io/multicluster/generated/clientset/versioned"
 	clusterinformers "kubesphere.io/multicluster/generated/informers/externalversions"
+	clusterlisters "kubesphere.io/multicluster/generated/listers/clusters/v1alpha1"
 	"kubesphere.io/multicluster/pkg/agentidentity"
 	"kubesphere.io/multicluster/pkg/appstore/catalog"
 	"kubesphere.io/multicluster/pkg/authncache"
@@ -174,7 +175,7 @@ func (c CompletedConfig) New() (*Server, error) {
 	if err := c.addAuthenticationReadyz(generic); err != nil {
 		return nil, err
 	}
-	proxyCore, err := c.newProxy(generic, secretInformers, secretInformer)
+	proxyCore, clusterLister, err := c.newProxy(generic, secretInformers, secretInformer)
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +190,7 @@ func (c CompletedConfig) New() (*Server, error) {
 		return nil, err
 	}
 	if c.ExtraConfig.AppStore {
-		if err := c.installAppStore(generic, secretInformer); err != nil {
+		if err := c.installAppStore(generic, secretInformer, clusterLister); err != nil {
 			return nil, err
 		}
 	}
@@ -229,11 +230,12 @@ func (c completedConfig) addAuthenticationReadyz(generic *genericapiserver.Gener
 }
 
 // newProxy builds the proxy core on two caches: Clusters from this server (through the
-// loopback client) and credentials Secrets from the host, in one namespace only.
-func (c completedConfig) newProxy(generic *genericapiserver.GenericAPIServer, secretInformers informers.SharedInformerFactory, secretInformer coreinformers.SecretInformer) (*proxy.Proxy, error) {
+// loopback client) and credentials Secrets from the host, in one namespace only. The
+// Clusters cache is returned too, for the App Store's placements.
+func (c completedConfig) newProxy(generic *genericapiserver.GenericAPIServer, secretInformers informers.SharedInformerFactory, secretInformer coreinformers.SecretInformer) (*proxy.Proxy, clusterlisters.ClusterLister, error) {
 	clusterClient, err := clientset.NewForConfig(c.GenericConfig.LoopbackClientConfig)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	clusterInformers := clusterinformers.NewSharedInformerFactory(clusterClient, 0)
 	clusterInformer := clusterInformers.Clusters().V1alpha1().Clusters()
@@ -248,7 +250,7 @@ func (c completedConfig) newProxy(generic *genericapiserver.GenericAPIServer, se
 			}
 		},
 	}); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	synced := []cache.InformerSynced{clusterInformer.Informer().HasSynced, secretInformer.Informer().HasSynced}
 	generic.AddPostStartHookOrDie("start-cluster-proxy-informers", func(hook genericapiserver.PostStartHookContext) error {
@@ -266,7 +268,7 @@ func (c completedConfig) newProxy(generic *genericapiserver.GenericAPIServer, se
 		}
 		return nil
 	})); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return proxy.New(clusterInformer.Lister(), backends), nil
+	return proxy.New(clusterInformer.Lister(), backends), clusterInformer.Lister(), nil
 }

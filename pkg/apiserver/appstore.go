@@ -12,15 +12,17 @@ import (
 	appstorev1alpha1 "kubesphere.io/multicluster/apis/appstore/v1alpha1"
 	clientset "kubesphere.io/multicluster/generated/clientset/versioned"
 	clusterinformers "kubesphere.io/multicluster/generated/informers/externalversions"
+	clusterlisters "kubesphere.io/multicluster/generated/listers/clusters/v1alpha1"
 	"kubesphere.io/multicluster/pkg/appstore/catalog"
 	"kubesphere.io/multicluster/pkg/appstore/reposync"
+	"kubesphere.io/multicluster/pkg/registry/apprelease"
 	"kubesphere.io/multicluster/pkg/registry/appview"
 	"kubesphere.io/multicluster/pkg/registry/repo"
 )
 
 // installAppStore serves appstore.kubesphere.io: the App Store lives on the host only,
 // and without --app-store the group is absent from discovery altogether.
-func (c completedConfig) installAppStore(generic *genericapiserver.GenericAPIServer, secrets coreinformers.SecretInformer) error {
+func (c completedConfig) installAppStore(generic *genericapiserver.GenericAPIServer, secrets coreinformers.SecretInformer, clusters clusterlisters.ClusterLister) error {
 	// A Repo that names a credentials Secret is admitted as a Cluster is: by the
 	// requesting user's right to read it.
 	repoREST, repoStatusREST, err := repo.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter,
@@ -31,12 +33,21 @@ func (c completedConfig) installAppStore(generic *genericapiserver.GenericAPISer
 	// Applications and their versions are computed from this replica's catalog, never
 	// stored.
 	applications, applicationVersions := appview.NewStorage(c.ExtraConfig.Catalog)
+	// A release acts on clusters as its requester: writes that would need the requester
+	// to read the version or use a cluster are refused now, with nothing stored.
+	releaseREST, releaseStatusREST, err := apprelease.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter,
+		apprelease.Guard{Authorizer: c.GenericConfig.Authorization.Authorizer, Clusters: clusters, Versions: applicationVersions})
+	if err != nil {
+		return err
+	}
 	group := genericapiserver.NewDefaultAPIGroupInfo(appstore.GroupName, Scheme, runtime.NewParameterCodec(Scheme), Codecs)
 	group.VersionedResourcesStorageMap[appstorev1alpha1.SchemeGroupVersion.Version] = map[string]rest.Storage{
-		"repos":               repoREST,
-		"repos/status":        repoStatusREST,
-		"applications":        applications,
-		"applicationversions": applicationVersions,
+		"repos":                      repoREST,
+		"repos/status":               repoStatusREST,
+		"applications":               applications,
+		"applicationversions":        applicationVersions,
+		"applicationreleases":        releaseREST,
+		"applicationreleases/status": releaseStatusREST,
 	}
 	if err := generic.InstallAPIGroup(&group); err != nil {
 		return err

@@ -11,13 +11,17 @@ import (
 var (
 	applicationFields        = []string{"metadata.name", "spec.repo", "spec.chart", "status.state"}
 	applicationVersionFields = []string{"metadata.name", "spec.repo", "spec.chart", "spec.application", "spec.version", "status.state"}
+	applicationReleaseFields = []string{"metadata.name", "spec.application", "spec.targetNamespace"}
 )
 
 func addConversionFuncs(scheme *runtime.Scheme) error {
 	if err := scheme.AddFieldLabelConversionFunc(SchemeGroupVersion.WithKind("Application"), fieldLabels(applicationFields)); err != nil {
 		return err
 	}
-	return scheme.AddFieldLabelConversionFunc(SchemeGroupVersion.WithKind("ApplicationVersion"), fieldLabels(applicationVersionFields))
+	if err := scheme.AddFieldLabelConversionFunc(SchemeGroupVersion.WithKind("ApplicationVersion"), fieldLabels(applicationVersionFields)); err != nil {
+		return err
+	}
+	return scheme.AddFieldLabelConversionFunc(SchemeGroupVersion.WithKind("ApplicationRelease"), fieldLabels(applicationReleaseFields))
 }
 
 // fieldLabels accepts the supported labels unchanged (they are the same in every version)
