@@ -18,7 +18,7 @@ var Base embed.FS
 
 // Host are the base files the local environment applies on its host: namespaces and
 // RBAC (it runs the processes itself, not the workloads).
-var Host = []string{"base/namespaces.yaml", "base/cluster-apiserver-rbac.yaml", "base/controller-manager-rbac.yaml", "base/tower-proxy-rbac.yaml", "base/user-rbac.yaml"}
+var Host = []string{"base/namespaces.yaml", "base/cluster-apiserver-rbac.yaml", "base/controller-manager-rbac.yaml", "base/tower-proxy-rbac.yaml", "base/appstore-controller-rbac.yaml", "base/user-rbac.yaml"}
 
 // auditPolicyKey is the key of the audit policy in base/cluster-apiserver-audit.yaml.
 const auditPolicyKey = "policy.yaml"

@@ -35,6 +35,7 @@ import (
 	clusterlisters "kubesphere.io/multicluster/generated/listers/clusters/v1alpha1"
 	"kubesphere.io/multicluster/pkg/agentidentity"
 	"kubesphere.io/multicluster/pkg/appstore/catalog"
+	"kubesphere.io/multicluster/pkg/appstore/releaseauthz"
 	"kubesphere.io/multicluster/pkg/authncache"
 	"kubesphere.io/multicluster/pkg/clusterconn"
 	"kubesphere.io/multicluster/pkg/proxy"
@@ -154,10 +155,29 @@ func (c CompletedConfig) New() (*Server, error) {
 		c.GenericConfig.Authentication.Authenticator = authnunion.New(
 			bearertoken.New(agentidentity.Authenticator{Index: secretInformer.Informer().GetIndexer()}), a)
 	}
+	// The App Store's objects, from this server through the loopback client: its Repo
+	// syncer and the requesters appstore-controller may act as.
+	var appStoreInformers clusterinformers.SharedInformerFactory
+	if c.ExtraConfig.AppStore {
+		client, err := clientset.NewForConfig(c.GenericConfig.LoopbackClientConfig)
+		if err != nil {
+			return nil, err
+		}
+		appStoreInformers = clusterinformers.NewSharedInformerFactory(client, 0)
+	}
 	if a := c.GenericConfig.Authorization.Authorizer; a != nil {
-		if c.GenericConfig.Authorization.Authorizer, err = authzunion.New(
-			authzunion.NamedAuthorizer{AuthorizerName: "agents", Authorizer: agentidentity.Authorizer{}},
-			authzunion.NamedAuthorizer{AuthorizerName: "host", Authorizer: a}); err != nil {
+		authorizers := []authzunion.NamedAuthorizer{{AuthorizerName: "agents", Authorizer: agentidentity.Authorizer{}}}
+		if appStoreInformers != nil {
+			// appstore-controller's only grant of impersonation: as recorded requesters, on
+			// clusters/proxy, decided here (the host's kube-apiserver never grants it).
+			requesters, err := releaseauthz.New(a, appStoreInformers.Appstore().V1alpha1().ApplicationReleases().Informer())
+			if err != nil {
+				return nil, err
+			}
+			authorizers = append(authorizers, authzunion.NamedAuthorizer{AuthorizerName: "appstore-requesters", Authorizer: requesters})
+		}
+		authorizers = append(authorizers, authzunion.NamedAuthorizer{AuthorizerName: "host", Authorizer: a})
+		if c.GenericConfig.Authorization.Authorizer, err = authzunion.New(authorizers...); err != nil {
 			return nil, err
 		}
 	}
@@ -190,7 +210,7 @@ func (c CompletedConfig) New() (*Server, error) {
 		return nil, err
 	}
 	if c.ExtraConfig.AppStore {
-		if err := c.installAppStore(generic, secretInformer, clusterLister); err != nil {
+		if err := c.installAppStore(generic, appStoreInformers, secretInformer, clusterLister); err != nil {
 			return nil, err
 		}
 	}

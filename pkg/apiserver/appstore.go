@@ -22,7 +22,8 @@ import (
 
 // installAppStore serves appstore.kubesphere.io: the App Store lives on the host only,
 // and without --app-store the group is absent from discovery altogether.
-func (c completedConfig) installAppStore(generic *genericapiserver.GenericAPIServer, secrets coreinformers.SecretInformer, clusters clusterlisters.ClusterLister) error {
+func (c completedConfig) installAppStore(generic *genericapiserver.GenericAPIServer, informers clusterinformers.SharedInformerFactory,
+	secrets coreinformers.SecretInformer, clusters clusterlisters.ClusterLister) error {
 	// A Repo that names a credentials Secret is admitted as a Cluster is: by the
 	// requesting user's right to read it.
 	repoREST, repoStatusREST, err := repo.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter,
@@ -52,23 +53,23 @@ func (c completedConfig) installAppStore(generic *genericapiserver.GenericAPISer
 	if err := generic.InstallAPIGroup(&group); err != nil {
 		return err
 	}
-	return c.startRepoSync(generic, secrets)
+	return c.startRepoSync(generic, informers, secrets)
 }
 
 // startRepoSync keeps this replica's catalog current: every replica reads every Repo for
-// itself, and reports to its status.
-func (c completedConfig) startRepoSync(generic *genericapiserver.GenericAPIServer, secrets coreinformers.SecretInformer) error {
+// itself, and reports to its status. Starting the informers starts the requesters' cache
+// of the impersonation narrowing too.
+func (c completedConfig) startRepoSync(generic *genericapiserver.GenericAPIServer, informers clusterinformers.SharedInformerFactory, secrets coreinformers.SecretInformer) error {
 	client, err := clientset.NewForConfig(c.GenericConfig.LoopbackClientConfig)
 	if err != nil {
 		return err
 	}
-	factory := clusterinformers.NewSharedInformerFactory(client, 0)
-	syncer, err := reposync.New(client, factory.Appstore().V1alpha1().Repos(), secrets.Lister(), c.ExtraConfig.CredentialsNamespace, c.ExtraConfig.Catalog)
+	syncer, err := reposync.New(client, informers.Appstore().V1alpha1().Repos(), secrets.Lister(), c.ExtraConfig.CredentialsNamespace, c.ExtraConfig.Catalog)
 	if err != nil {
 		return err
 	}
 	generic.AddPostStartHookOrDie("appstore-repo-sync", func(hook genericapiserver.PostStartHookContext) error {
-		factory.Start(hook.Done())
+		informers.Start(hook.Done())
 		go syncer.Run(hook, 2)
 		return nil
 	})

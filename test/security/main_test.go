@@ -20,7 +20,7 @@ import (
 var env *localenv.Env
 
 func TestMain(m *testing.M) {
-	os.Exit(localenv.RunTests("security-test", func(e *localenv.Env) { e.AgentMembers = []string{"member2"} },
+	os.Exit(localenv.RunTests("security-test", func(e *localenv.Env) { e.AgentMembers = []string{"member2"}; e.AppStoreRepos = true },
 		func(e *localenv.Env) int {
 			env = e
 			code := m.Run()

@@ -10,6 +10,7 @@ import (
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/apiserver/pkg/audit"
 	"k8s.io/apiserver/pkg/endpoints/openapi"
+	genericfeatures "k8s.io/apiserver/pkg/features"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
@@ -141,6 +142,14 @@ func (o *Options) Validate() error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, o.ComponentGlobals.Validate()...)
+	if o.AppStore {
+		// appstore-controller acts as users by constrained impersonation only; without it
+		// every install would fail with 403, so say so at start-up instead.
+		if gate := o.ComponentGlobals.FeatureGateFor(basecompatibility.DefaultKubeComponent); gate != nil && !gate.Enabled(genericfeatures.ConstrainedImpersonation) {
+			errs = append(errs, fmt.Errorf("--app-store needs the feature gate ConstrainedImpersonation (appstore-controller acts as users through it): "+
+				"enable it or set --app-store=false"))
+		}
+	}
 	return utilerrors.NewAggregate(errs)
 }
 
