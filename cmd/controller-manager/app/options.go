@@ -2,12 +2,12 @@ package app
 
 import (
 	"fmt"
-	"time"
 
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	cliflag "k8s.io/component-base/cli/flag"
 
 	clustersapi "kubesphere.io/multicluster/apis/clusters"
+	"kubesphere.io/multicluster/internal/leaderelect"
 	"kubesphere.io/multicluster/internal/secureserving"
 	"kubesphere.io/multicluster/pkg/controller/clusterhealth"
 	"kubesphere.io/multicluster/pkg/tunnel"
@@ -31,12 +31,7 @@ type Options struct {
 	Tower  tunnel.DialerOptions
 	Health clusterhealth.Options
 
-	LeaderElect        bool
-	LeaseNamespace     string
-	LeaseName          string
-	LeaseDuration      time.Duration
-	LeaseRenewDeadline time.Duration
-	LeaseRetryPeriod   time.Duration
+	LeaderElection leaderelect.Options
 }
 
 // NewOptions returns the defaults.
@@ -47,14 +42,9 @@ func NewOptions() *Options {
 		KubeAPIQPS:   50,
 		KubeAPIBurst: 100,
 		// Loopback, a certificate made in memory, the health checks open to anyone.
-		SecureServing:      secureserving.NewOptions("controller-manager", DefaultSecurePort),
-		Health:             clusterhealth.DefaultOptions(),
-		LeaderElect:        true,
-		LeaseNamespace:     clustersapi.ControllerManagerNamespace,
-		LeaseName:          "kubesphere-controller-manager",
-		LeaseDuration:      15 * time.Second,
-		LeaseRenewDeadline: 10 * time.Second,
-		LeaseRetryPeriod:   2 * time.Second,
+		SecureServing:  secureserving.NewOptions("controller-manager", DefaultSecurePort),
+		Health:         clusterhealth.DefaultOptions(),
+		LeaderElection: leaderelect.NewOptions(clustersapi.ControllerManagerNamespace, "kubesphere-controller-manager"),
 	}
 }
 
@@ -82,13 +72,7 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	fs.DurationVar(&o.Health.StatusRefresh, "status-refresh-interval", o.Health.StatusRefresh,
 		"Status is written when it changes, and at least this often to refresh status.lastProbeTime; never on every probe.")
 
-	fs = fss.FlagSet("leader election")
-	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Elect one active replica with a Lease; turn off only when exactly one replica runs.")
-	fs.StringVar(&o.LeaseNamespace, "leader-elect-resource-namespace", o.LeaseNamespace, "Namespace of the Lease.")
-	fs.StringVar(&o.LeaseName, "leader-elect-resource-name", o.LeaseName, "Name of the Lease.")
-	fs.DurationVar(&o.LeaseDuration, "leader-elect-lease-duration", o.LeaseDuration, "How long a standby waits after the leader's last renewal before it takes over.")
-	fs.DurationVar(&o.LeaseRenewDeadline, "leader-elect-renew-deadline", o.LeaseRenewDeadline, "How long the leader keeps trying to renew before it stops working.")
-	fs.DurationVar(&o.LeaseRetryPeriod, "leader-elect-retry-period", o.LeaseRetryPeriod, "Time between two attempts to take or renew the Lease.")
+	o.LeaderElection.AddFlags(fss.FlagSet("leader election"))
 	return fss
 }
 
@@ -115,8 +99,8 @@ func (o *Options) Validate() error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, o.SecureServing.Validate()...)
-	if o.LeaderElect && !(o.LeaseRetryPeriod < o.LeaseRenewDeadline && o.LeaseRenewDeadline < o.LeaseDuration) {
-		errs = append(errs, fmt.Errorf("leader election needs retry period < renew deadline < lease duration"))
+	if err := o.LeaderElection.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return utilerrors.NewAggregate(errs)
 }

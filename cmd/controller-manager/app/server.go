@@ -8,11 +8,9 @@ import (
 	"sync"
 	"syscall"
 
-	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -20,8 +18,6 @@ import (
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/client-go/tools/leaderelection"
-	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 
@@ -29,6 +25,7 @@ import (
 	clusterscheme "kubesphere.io/multicluster/generated/clientset/versioned/scheme"
 	clusterinformers "kubesphere.io/multicluster/generated/informers/externalversions"
 	"kubesphere.io/multicluster/internal/cli"
+	"kubesphere.io/multicluster/internal/leaderelect"
 	"kubesphere.io/multicluster/internal/secureserving"
 	"kubesphere.io/multicluster/pkg/clusterconn"
 	"kubesphere.io/multicluster/pkg/controller/clustercleanup"
@@ -97,32 +94,7 @@ func Run(ctx context.Context, c *Config) error {
 			os.Exit(1)
 		}
 	}
-	if !o.LeaderElect {
-		run(ctx)
-		return nil
-	}
-	host, _ := os.Hostname()
-	id := host + "_" + uuid.NewString()
-	lock := &resourcelock.LeaseLock{
-		LeaseMeta:  metav1.ObjectMeta{Namespace: o.LeaseNamespace, Name: o.LeaseName},
-		Client:     hostClient.CoordinationV1(),
-		LockConfig: resourcelock.ResourceLockConfig{Identity: id},
-	}
-	leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
-		Lock: lock, Name: o.LeaseName, ReleaseOnCancel: true,
-		LeaseDuration: o.LeaseDuration, RenewDeadline: o.LeaseRenewDeadline, RetryPeriod: o.LeaseRetryPeriod,
-		Callbacks: leaderelection.LeaderCallbacks{
-			OnStartedLeading: run,
-			OnStoppedLeading: func() {
-				if ctx.Err() == nil {
-					// Another replica may already be working: stop at once, restart as a standby.
-					klog.InfoS("Lost the lease; exiting", "identity", id)
-					os.Exit(1)
-				}
-			},
-			OnNewLeader: func(leader string) { klog.InfoS("Leader", "identity", leader, "self", leader == id) },
-		},
-	})
+	leaderelect.Run(ctx, o.LeaderElection, hostClient.CoordinationV1(), run)
 	return nil
 }
 
