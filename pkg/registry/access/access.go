@@ -9,10 +9,12 @@ import (
 	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/apiserver/pkg/endpoints/request"
+	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
 )
 
@@ -80,4 +82,22 @@ func OnUpdate(validate rest.ValidateObjectUpdateFunc, admit func(ctx context.Con
 		}
 		return admit(ctx, obj, old)
 	}
+}
+
+// Admitted is a store whose creates and updates also pass Admit, after the caller's own
+// admission, on the object as it will be stored.
+type Admitted struct {
+	*genericregistry.Store
+	Admit func(ctx context.Context, obj, old runtime.Object) error
+}
+
+// Create admits the new object.
+func (a *Admitted) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
+	return a.Store.Create(ctx, obj, OnCreate(createValidation, a.Admit), options)
+}
+
+// Update admits the object as it will be stored, and one that an update creates
+// (server-side apply of a new one) as Create does.
+func (a *Admitted) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
+	return a.Store.Update(ctx, name, objInfo, OnCreate(createValidation, a.Admit), OnUpdate(updateValidation, a.Admit), forceAllowCreate, options)
 }

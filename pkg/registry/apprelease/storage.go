@@ -17,24 +17,12 @@ import (
 
 // REST is the etcd-backed storage of applicationreleases.
 type REST struct {
-	*genericregistry.Store
+	access.Admitted
 	guard Guard
 }
 
 // Categories lets `kubectl get kubesphere` and `kubectl get appstore` list releases.
 func (*REST) Categories() []string { return []string{"kubesphere", "appstore"} }
-
-// Create admits the new release after the caller's own admission.
-func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
-	return r.Store.Create(ctx, obj, access.OnCreate(createValidation, r.guard.admit), options)
-}
-
-// Update admits the release as it will be stored, and one that an update creates
-// (server-side apply of a new one) as Create does.
-func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
-	return r.Store.Update(ctx, name, objInfo, access.OnCreate(createValidation, r.guard.admit),
-		access.OnUpdate(updateValidation, r.guard.admit), forceAllowCreate, options)
-}
 
 // Delete admits the deleter for every cluster the release is on, and records them as the
 // requester the uninstall acts as.
@@ -79,21 +67,13 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, gu
 		PredicateFunc:             match,
 		DefaultQualifiedResource:  resource,
 		SingularQualifiedResource: appstore.Resource("applicationrelease"),
-
-		CreateStrategy:      s,
-		UpdateStrategy:      s,
-		DeleteStrategy:      s,
-		ResetFieldsStrategy: s,
-		TableConvertor:      tableConvertor{},
+		TableConvertor:            tableConvertor,
 	}
-	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: getAttrs}); err != nil {
+	status, err := specstatus.Complete(store, optsGetter, getAttrs, s, statusStrategy{s})
+	if err != nil {
 		return nil, nil, err
 	}
-	statusStore := *store
-	status := statusStrategy{s}
-	statusStore.UpdateStrategy = status
-	statusStore.ResetFieldsStrategy = status
-	return &REST{Store: store, guard: guard}, &specstatus.StatusREST{Store: &statusStore}, nil
+	return &REST{Admitted: access.Admitted{Store: store, Admit: guard.admit}, guard: guard}, status, nil
 }
 
 var _ rest.CategoriesProvider = &REST{}

@@ -38,20 +38,16 @@ type strategy struct {
 }
 
 func newStrategy(typer runtime.ObjectTyper) strategy {
-	return strategy{ObjectTyper: typer, NameGenerator: names.SimpleNameGenerator}
-}
-
-func (strategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return specstatus.MainResetFields("appstore.kubesphere.io/v1alpha1")
+	return strategy{ObjectTyper: typer, NameGenerator: names.SimpleNameGenerator,
+		Defaults: specstatus.Defaults{GroupVersion: appstore.SchemeGroupVersion.String()}}
 }
 
 func (strategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
 	r := obj.(*appstore.ApplicationRelease)
-	r.Generation = 1
+	specstatus.PrepareCreate(&r.ObjectMeta, &r.Status)
 	if r.Spec.ReleaseName == "" {
 		r.Spec.ReleaseName = r.Name
 	}
-	r.Status = appstore.ApplicationReleaseStatus{}
 	record(ctx, r, appstore.RequestActionCreate)
 	if !hasFinalizer(r.Finalizers) {
 		r.Finalizers = append(r.Finalizers, appstore.UninstallFinalizer)
@@ -135,15 +131,13 @@ func (strategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) field
 // state, and who asked stays the server's.
 type statusStrategy struct{ strategy }
 
-func (statusStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return specstatus.StatusResetFields("appstore.kubesphere.io/v1alpha1")
+func (s statusStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
+	return s.StatusResetFields()
 }
 
 func (statusStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
 	newR, oldR := obj.(*appstore.ApplicationRelease), old.(*appstore.ApplicationRelease)
-	newR.Spec = oldR.Spec
-	newR.Labels = oldR.Labels
-	newR.Annotations = oldR.Annotations
+	specstatus.PrepareStatusUpdate(&newR.ObjectMeta, &oldR.ObjectMeta, &newR.Spec, &oldR.Spec)
 	newR.Status.Requester = *oldR.Status.Requester.DeepCopy()
 	newR.Status.Requests = append([]appstore.RequestRecord(nil), oldR.Status.Requests...)
 }

@@ -1,19 +1,14 @@
 package apprelease
 
 import (
-	"context"
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 
 	"kubesphere.io/multicluster/apis/appstore"
 	"kubesphere.io/multicluster/pkg/registry/printers"
 )
-
-// tableConvertor prints releases for `kubectl get applicationreleases`.
-type tableConvertor struct{}
 
 var columns = []metav1.TableColumnDefinition{
 	{Name: "Name", Type: "string", Format: "name", Description: "Name of the release."},
@@ -27,23 +22,20 @@ var columns = []metav1.TableColumnDefinition{
 	{Name: "Reason", Type: "string", Priority: 1, Description: "Reason of the Ready condition."},
 }
 
-func (tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, _ runtime.Object) (*metav1.Table, error) {
-	return printers.Table(obj, columns, func(o runtime.Object) ([]any, error) {
-		r, ok := o.(*appstore.ApplicationRelease)
-		if !ok {
-			return nil, fmt.Errorf("cannot print %T as a table", o)
+// tableConvertor prints releases for `kubectl get applicationreleases`.
+var tableConvertor = printers.Convertor[*appstore.ApplicationRelease]{Columns: columns, Cells: cells}
+
+func cells(r *appstore.ApplicationRelease) []any {
+	ready, reason := "Unknown", ""
+	if c := meta.FindStatusCondition(r.Status.Conditions, appstore.ReleaseReady); c != nil {
+		ready, reason = string(c.Status), c.Reason
+	}
+	deployed := 0
+	for _, c := range r.Status.Clusters {
+		if c.Phase == appstore.ReleasePhaseDeployed && c.AppliedGeneration == r.Generation {
+			deployed++
 		}
-		ready, reason := "Unknown", ""
-		if c := meta.FindStatusCondition(r.Status.Conditions, appstore.ReleaseReady); c != nil {
-			ready, reason = string(c.Status), c.Reason
-		}
-		deployed := 0
-		for _, c := range r.Status.Clusters {
-			if c.Phase == appstore.ReleasePhaseDeployed && c.AppliedGeneration == r.Generation {
-				deployed++
-			}
-		}
-		return []any{r.Name, r.Spec.Application, r.Spec.Version, fmt.Sprintf("%d/%d", deployed, len(r.Status.Clusters)),
-			ready, printers.Age(r.CreationTimestamp), r.Spec.TargetNamespace, r.Status.Requester.Username, reason}, nil
-	})
+	}
+	return []any{r.Name, r.Spec.Application, r.Spec.Version, fmt.Sprintf("%d/%d", deployed, len(r.Status.Clusters)),
+		ready, printers.Age(r.CreationTimestamp), r.Spec.TargetNamespace, r.Status.Requester.Username, reason}
 }

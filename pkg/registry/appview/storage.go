@@ -52,7 +52,7 @@ var applications = &view{
 		a := o.(*appstore.Application)
 		return a.Labels, applicationFields(a)
 	},
-	table: applicationTable{},
+	table: applicationTable,
 }
 
 var versions = &view{
@@ -71,7 +71,7 @@ var versions = &view{
 		return or.UID == nr.UID && or.Source == nr.Source && oc.Name == nc.Name && o.appLen == n.appLen &&
 			sameVersion(&oc.Versions[o.version], &nc.Versions[n.version])
 	},
-	table: versionTable{},
+	table: versionTable,
 }
 
 // REST is the storage of one of the two views.

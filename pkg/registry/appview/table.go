@@ -1,12 +1,9 @@
 package appview
 
 import (
-	"context"
-	"fmt"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 
 	"kubesphere.io/multicluster/apis/appstore"
 	"kubesphere.io/multicluster/pkg/registry/printers"
@@ -32,35 +29,21 @@ var versionColumns = []metav1.TableColumnDefinition{
 }
 
 // applicationTable prints applications for `kubectl get applications`.
-type applicationTable struct{}
-
-func (applicationTable) ConvertToTable(_ context.Context, obj, _ runtime.Object) (*metav1.Table, error) {
-	return printers.Table(obj, applicationColumns, func(o runtime.Object) ([]any, error) {
-		a, ok := o.(*appstore.Application)
-		if !ok {
-			return nil, fmt.Errorf("cannot print %T as a table", o)
-		}
+var applicationTable = printers.Convertor[*appstore.Application]{Columns: applicationColumns,
+	Cells: func(a *appstore.Application) []any {
 		return []any{a.Name, a.Spec.Repo, a.Status.LatestVersion, shorten(a.Spec.Description, descriptionWidth),
-			printers.Age(a.CreationTimestamp)}, nil
-	})
-}
+			printers.Age(a.CreationTimestamp)}
+	}}
 
 // versionTable prints versions for `kubectl get applicationversions`.
-type versionTable struct{}
-
-func (versionTable) ConvertToTable(_ context.Context, obj, _ runtime.Object) (*metav1.Table, error) {
-	return printers.Table(obj, versionColumns, func(o runtime.Object) ([]any, error) {
-		v, ok := o.(*appstore.ApplicationVersion)
-		if !ok {
-			return nil, fmt.Errorf("cannot print %T as a table", o)
-		}
+var versionTable = printers.Convertor[*appstore.ApplicationVersion]{Columns: versionColumns,
+	Cells: func(v *appstore.ApplicationVersion) []any {
 		created := metav1.Time{}
 		if v.Spec.Created != nil {
 			created = *v.Spec.Created
 		}
-		return []any{v.Name, v.Spec.Application, v.Spec.Version, v.Spec.AppVersion, printers.Age(created)}, nil
-	})
-}
+		return []any{v.Name, v.Spec.Application, v.Spec.Version, v.Spec.AppVersion, printers.Age(created)}
+	}}
 
 // shorten makes s one line of at most width characters, ending in "..." when cut.
 func shorten(s string, width int) string {

@@ -39,23 +39,15 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, gu
 		PredicateFunc:             MatchCluster,
 		DefaultQualifiedResource:  clusters.Resource("clusters"),
 		SingularQualifiedResource: clusters.Resource("cluster"),
-
-		CreateStrategy:      strategy,
-		UpdateStrategy:      strategy,
-		DeleteStrategy:      strategy,
-		ResetFieldsStrategy: strategy,
-		TableConvertor:      tableConvertor{},
+		TableConvertor:            tableConvertor,
 	}
-	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: GetAttrs}); err != nil {
+	status, err := specstatus.Complete(store, optsGetter, GetAttrs, strategy, NewStatusStrategy(strategy))
+	if err != nil {
 		return nil, nil, err
 	}
-	statusStore := *store
-	status := NewStatusStrategy(strategy)
-	statusStore.UpdateStrategy = status
-	statusStore.ResetFieldsStrategy = status
 	r := &REST{Store: store, guard: guard}
 	r.guard.list = storedClusters(r)
-	return r, &specstatus.StatusREST{Store: &statusStore}, nil
+	return r, status, nil
 }
 
 var (

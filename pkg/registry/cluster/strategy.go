@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -28,27 +27,18 @@ type clusterStrategy struct {
 
 // NewStrategy returns the strategy of the main clusters resource.
 func NewStrategy(typer runtime.ObjectTyper) clusterStrategy {
-	return clusterStrategy{ObjectTyper: typer, NameGenerator: names.SimpleNameGenerator}
-}
-
-// GetResetFields tells server-side apply that status is not the main resource's to set.
-func (clusterStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return specstatus.MainResetFields("clusters.kubesphere.io/v1alpha1")
+	return clusterStrategy{ObjectTyper: typer, NameGenerator: names.SimpleNameGenerator,
+		Defaults: specstatus.Defaults{GroupVersion: "clusters.kubesphere.io/v1alpha1"}}
 }
 
 func (clusterStrategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
 	c := obj.(*clusters.Cluster)
-	c.Status = clusters.ClusterStatus{}
-	c.Generation = 1
+	specstatus.PrepareCreate(&c.ObjectMeta, &c.Status)
 }
 
 func (clusterStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
 	newC, oldC := obj.(*clusters.Cluster), old.(*clusters.Cluster)
-	// A status sent through the main resource is ignored, as Kubernetes does.
-	newC.Status = oldC.Status
-	if !apiequality.Semantic.DeepEqual(newC.Spec, oldC.Spec) {
-		newC.Generation = oldC.Generation + 1
-	}
+	specstatus.PrepareUpdate(&newC.ObjectMeta, &oldC.ObjectMeta, &newC.Spec, &oldC.Spec, &newC.Status, &oldC.Status)
 }
 
 func (clusterStrategy) Validate(_ context.Context, obj runtime.Object) field.ErrorList {
@@ -67,16 +57,13 @@ type statusStrategy struct {
 // NewStatusStrategy returns the strategy of clusters/status.
 func NewStatusStrategy(s clusterStrategy) statusStrategy { return statusStrategy{s} }
 
-func (statusStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return specstatus.StatusResetFields("clusters.kubesphere.io/v1alpha1")
+func (s statusStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
+	return s.StatusResetFields()
 }
 
 func (statusStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
 	newC, oldC := obj.(*clusters.Cluster), old.(*clusters.Cluster)
-	newC.Spec = oldC.Spec
-	// Labels and annotations belong to the main resource, as for core resources' status.
-	newC.Labels = oldC.Labels
-	newC.Annotations = oldC.Annotations
+	specstatus.PrepareStatusUpdate(&newC.ObjectMeta, &oldC.ObjectMeta, &newC.Spec, &oldC.Spec)
 }
 
 func (statusStrategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) field.ErrorList {

@@ -98,7 +98,7 @@ func TestTable(t *testing.T) {
 		Conditions: []metav1.Condition{{Type: clusters.ClusterReady, Status: metav1.ConditionFalse, Reason: "Unreachable"}}}
 	list := &clusters.ClusterList{ListMeta: metav1.ListMeta{ResourceVersion: "42"}, Items: []clusters.Cluster{*c, *probed}}
 
-	table, err := tableConvertor{}.ConvertToTable(context.Background(), list, nil)
+	table, err := tableConvertor.ConvertToTable(context.Background(), list, nil)
 	require.NoError(t, err)
 	var names []string
 	for _, col := range table.ColumnDefinitions {
@@ -113,9 +113,9 @@ func TestTable(t *testing.T) {
 		"before the first probe Ready is Unknown and Nodes is empty, not 0")
 	assert.Equal(t, []interface{}{"member2", "Direct", "False", "v1.36.3", "2", "90m", "https://127.0.0.1:6443", "Unreachable"}, table.Rows[1].Cells)
 
-	one, err := tableConvertor{}.ConvertToTable(context.Background(), c, nil)
+	one, err := tableConvertor.ConvertToTable(context.Background(), c, nil)
 	require.NoError(t, err)
 	assert.Len(t, one.Rows, 1)
-	_, err = tableConvertor{}.ConvertToTable(context.Background(), &metav1.Status{}, nil)
+	_, err = tableConvertor.ConvertToTable(context.Background(), &metav1.Status{}, nil)
 	assert.Error(t, err)
 }

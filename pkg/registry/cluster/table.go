@@ -1,20 +1,14 @@
 package cluster
 
 import (
-	"context"
-	"fmt"
 	"strconv"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 
 	"kubesphere.io/multicluster/apis/clusters"
 	"kubesphere.io/multicluster/pkg/registry/printers"
 )
-
-// tableConvertor prints clusters for `kubectl get clusters`.
-type tableConvertor struct{}
 
 var columns = []metav1.TableColumnDefinition{
 	{Name: "Name", Type: "string", Format: "name", Description: "Name of the cluster."},
@@ -27,15 +21,8 @@ var columns = []metav1.TableColumnDefinition{
 	{Name: "Reason", Type: "string", Priority: 1, Description: "Reason of the Ready condition."},
 }
 
-func (tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, _ runtime.Object) (*metav1.Table, error) {
-	return printers.Table(obj, columns, func(o runtime.Object) ([]any, error) {
-		c, ok := o.(*clusters.Cluster)
-		if !ok {
-			return nil, fmt.Errorf("cannot print %T as a table", o)
-		}
-		return cells(c), nil
-	})
-}
+// tableConvertor prints clusters for `kubectl get clusters`.
+var tableConvertor = printers.Convertor[*clusters.Cluster]{Columns: columns, Cells: cells}
 
 func cells(c *clusters.Cluster) []any {
 	ready, reason := "Unknown", ""

@@ -3,6 +3,8 @@
 package printers
 
 import (
+	"context"
+	"fmt"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -10,6 +12,24 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/duration"
 )
+
+// Convertor is a kind's rest.TableConvertor: objects of type T, or lists of them, printed
+// with Columns; Cells gives one object's cells in column order.
+type Convertor[T runtime.Object] struct {
+	Columns []metav1.TableColumnDefinition
+	Cells   func(T) []any
+}
+
+// ConvertToTable prints obj; any other type than T (or a list of T) is an error.
+func (c Convertor[T]) ConvertToTable(_ context.Context, obj, _ runtime.Object) (*metav1.Table, error) {
+	return Table(obj, c.Columns, func(o runtime.Object) ([]any, error) {
+		t, ok := o.(T)
+		if !ok {
+			return nil, fmt.Errorf("cannot print %T as a table", o)
+		}
+		return c.Cells(t), nil
+	})
+}
 
 // Table prints obj, one object or a list of them, with columns: cells gives each object's
 // cells in column order, or an error for an object it cannot print.

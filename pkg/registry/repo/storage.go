@@ -4,7 +4,6 @@ import (
 	"context"
 
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
@@ -44,24 +43,11 @@ func (g Guard) admit(ctx context.Context, obj, old runtime.Object) error {
 
 // REST is the etcd-backed storage of repos.
 type REST struct {
-	*genericregistry.Store
-	guard Guard
+	access.Admitted
 }
 
 // Categories lets `kubectl get kubesphere` and `kubectl get appstore` list Repos.
 func (*REST) Categories() []string { return []string{"kubesphere", "appstore"} }
-
-// Create admits the new Repo after the caller's own admission.
-func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
-	return r.Store.Create(ctx, obj, access.OnCreate(createValidation, r.guard.admit), options)
-}
-
-// Update admits the Repo as it will be stored, and one that an update creates (server-side
-// apply of a new one) as Create does.
-func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
-	return r.Store.Update(ctx, name, objInfo, access.OnCreate(createValidation, r.guard.admit),
-		access.OnUpdate(updateValidation, r.guard.admit), forceAllowCreate, options)
-}
 
 // NewStorage returns the storage of repos and repos/status; writes to repos are admitted
 // by guard.
@@ -73,21 +59,13 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, gu
 		PredicateFunc:             match,
 		DefaultQualifiedResource:  appstore.Resource("repos"),
 		SingularQualifiedResource: appstore.Resource("repo"),
-
-		CreateStrategy:      s,
-		UpdateStrategy:      s,
-		DeleteStrategy:      s,
-		ResetFieldsStrategy: s,
-		TableConvertor:      tableConvertor{},
+		TableConvertor:            tableConvertor,
 	}
-	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: getAttrs}); err != nil {
+	status, err := specstatus.Complete(store, optsGetter, getAttrs, s, statusStrategy{s})
+	if err != nil {
 		return nil, nil, err
 	}
-	statusStore := *store
-	status := statusStrategy{s}
-	statusStore.UpdateStrategy = status
-	statusStore.ResetFieldsStrategy = status
-	return &REST{Store: store, guard: guard}, &specstatus.StatusREST{Store: &statusStore}, nil
+	return &REST{Admitted: access.Admitted{Store: store, Admit: guard.admit}}, status, nil
 }
 
 var _ rest.CategoriesProvider = &REST{}

@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 
-	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -30,27 +29,18 @@ type strategy struct {
 }
 
 func newStrategy(typer runtime.ObjectTyper) strategy {
-	return strategy{ObjectTyper: typer, NameGenerator: names.SimpleNameGenerator}
-}
-
-// GetResetFields tells server-side apply that status is not the main resource's to set.
-func (strategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return specstatus.MainResetFields("appstore.kubesphere.io/v1alpha1")
+	return strategy{ObjectTyper: typer, NameGenerator: names.SimpleNameGenerator,
+		Defaults: specstatus.Defaults{GroupVersion: appstore.SchemeGroupVersion.String()}}
 }
 
 func (strategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
 	r := obj.(*appstore.Repo)
-	r.Status = appstore.RepoStatus{}
-	r.Generation = 1
+	specstatus.PrepareCreate(&r.ObjectMeta, &r.Status)
 }
 
 func (strategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
 	newR, oldR := obj.(*appstore.Repo), old.(*appstore.Repo)
-	// A status sent through the main resource is ignored, as Kubernetes does.
-	newR.Status = oldR.Status
-	if !apiequality.Semantic.DeepEqual(newR.Spec, oldR.Spec) {
-		newR.Generation = oldR.Generation + 1
-	}
+	specstatus.PrepareUpdate(&newR.ObjectMeta, &oldR.ObjectMeta, &newR.Spec, &oldR.Spec, &newR.Status, &oldR.Status)
 }
 
 func (strategy) Validate(_ context.Context, obj runtime.Object) field.ErrorList {
@@ -64,15 +54,13 @@ func (strategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) field
 // statusStrategy governs repos/status: the syncers own status only.
 type statusStrategy struct{ strategy }
 
-func (statusStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return specstatus.StatusResetFields("appstore.kubesphere.io/v1alpha1")
+func (s statusStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
+	return s.StatusResetFields()
 }
 
 func (statusStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
 	newR, oldR := obj.(*appstore.Repo), old.(*appstore.Repo)
-	newR.Spec = oldR.Spec
-	newR.Labels = oldR.Labels
-	newR.Annotations = oldR.Annotations
+	specstatus.PrepareStatusUpdate(&newR.ObjectMeta, &oldR.ObjectMeta, &newR.Spec, &oldR.Spec)
 }
 
 func (statusStrategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) field.ErrorList {
