@@ -1,0 +1,204 @@
+// Package helmexec runs Helm v4 operations on a member cluster as a release's requester.
+// Every call goes to cluster-apiserver's /clusters/<name>/ path with that user's
+// impersonation headers, so the host's per-cluster gate and the member's RBAC decide, as
+// they do for the user's own kubectl; an Agent member needs nothing more.
+package helmexec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"helm.sh/helm/v4/pkg/action"
+	chart "helm.sh/helm/v4/pkg/chart/v2"
+	"helm.sh/helm/v4/pkg/kube"
+	releasev1 "helm.sh/helm/v4/pkg/release/v1"
+	"helm.sh/helm/v4/pkg/storage/driver"
+	"k8s.io/client-go/rest"
+
+	"kubesphere.io/multicluster/apis/appstore"
+	"kubesphere.io/multicluster/apis/appstore/v1alpha1"
+)
+
+// ErrOperationInProgress is returned when Helm finds the release in a pending state: another
+// operation runs or was cut short.
+var ErrOperationInProgress = errors.New("another Helm operation on this release is in progress")
+
+var setManager sync.Once
+
+// Executor runs Helm operations; it holds no per-cluster state.
+type Executor struct {
+	base *rest.Config
+	log  slog.Handler
+}
+
+// New returns an Executor that reaches cluster-apiserver as base says (its URL, CA and the
+// caller's own credentials) and logs to log.
+func New(base *rest.Config, log slog.Handler) *Executor {
+	setManager.Do(func() { kube.ManagedFieldsManager = appstore.FieldManager })
+	return &Executor{base: rest.CopyConfig(base), log: log}
+}
+
+// Target is one release on one cluster, as one user.
+type Target struct {
+	Cluster   string
+	Namespace string
+	Release   string
+	User      v1alpha1.Requester
+}
+
+// Request is what an install or upgrade applies.
+type Request struct {
+	Chart           *chart.Chart
+	Values          map[string]any
+	CreateNamespace bool
+	Timeout         time.Duration
+	// Labels go on Helm's release records (`helm list -l`).
+	Labels map[string]string
+	// Description is what `helm history` shows for the revision.
+	Description string
+	// MaxHistory bounds the revisions Helm keeps on the member.
+	MaxHistory int
+}
+
+// RESTConfig is the client configuration of t: cluster-apiserver's path of the cluster,
+// impersonating t's user.
+func (e *Executor) RESTConfig(t Target) *rest.Config {
+	c := rest.CopyConfig(e.base)
+	c.Host = strings.TrimSuffix(c.Host, "/") + "/clusters/" + url.PathEscape(t.Cluster)
+	c.Impersonate = rest.ImpersonationConfig{UserName: t.User.Username}
+	// A ServiceAccount is impersonated by name alone: its groups follow from it, and the
+	// serviceaccount mode of constrained impersonation admits nothing else.
+	if !strings.HasPrefix(t.User.Username, "system:serviceaccount:") {
+		c.Impersonate.UID, c.Impersonate.Groups, c.Impersonate.Extra = t.User.UID, t.User.Groups, t.User.Extra
+	}
+	c.UserAgent = appstore.FieldManager
+	c.QPS, c.Burst = 50, 100
+	return c
+}
+
+func (e *Executor) configuration(t Target) (*action.Configuration, error) {
+	g, err := newGetter(e.RESTConfig(t), t.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	cfg := action.NewConfiguration(action.ConfigurationSetLogger(e.log))
+	if err := cfg.Init(g, t.Namespace, "secret"); err != nil {
+		return nil, err
+	}
+	if kc, ok := cfg.KubeClient.(*kube.Client); ok {
+		kc.Namespace = t.Namespace
+	}
+	return cfg, nil
+}
+
+// Install makes revision 1. A failed install is uninstalled again (nothing stays half
+// installed) and its error returned.
+func (e *Executor) Install(ctx context.Context, t Target, r Request) (*releasev1.Release, error) {
+	cfg, err := e.configuration(t)
+	if err != nil {
+		return nil, err
+	}
+	in := action.NewInstall(cfg)
+	in.Namespace, in.ReleaseName, in.CreateNamespace = t.Namespace, t.Release, r.CreateNamespace
+	in.ServerSideApply, in.RollbackOnFailure = true, true
+	in.WaitStrategy, in.Timeout = kube.StatusWatcherStrategy, r.Timeout
+	in.Labels, in.Description = r.Labels, r.Description
+	rel, err := in.RunWithContext(ctx, r.Chart, r.Values)
+	return asV1(rel, err)
+}
+
+// Upgrade makes a new revision. A failed upgrade stays as a failed revision: the next
+// upgrade proceeds from it.
+func (e *Executor) Upgrade(ctx context.Context, t Target, r Request) (*releasev1.Release, error) {
+	cfg, err := e.configuration(t)
+	if err != nil {
+		return nil, err
+	}
+	up := action.NewUpgrade(cfg)
+	up.Namespace, up.ServerSideApply, up.MaxHistory = t.Namespace, "true", r.MaxHistory
+	up.WaitStrategy, up.Timeout = kube.StatusWatcherStrategy, r.Timeout
+	up.Labels, up.Description = r.Labels, r.Description
+	rel, err := up.RunWithContext(ctx, t.Release, r.Chart, r.Values)
+	return asV1(rel, err)
+}
+
+// Rollback returns the release to revision as a new revision. Helm's rollback takes no
+// context; timeout bounds it.
+func (e *Executor) Rollback(t Target, revision int, timeout time.Duration, description string, maxHistory int) error {
+	cfg, err := e.configuration(t)
+	if err != nil {
+		return err
+	}
+	rb := action.NewRollback(cfg)
+	rb.Version, rb.ServerSideApply, rb.MaxHistory = revision, "true", maxHistory
+	rb.WaitStrategy, rb.Timeout, rb.Description = kube.StatusWatcherStrategy, timeout, description
+	return classify(rb.Run(t.Release))
+}
+
+// Uninstall removes the release and its records; a release that is not there is no error.
+func (e *Executor) Uninstall(t Target, timeout time.Duration, description string) error {
+	cfg, err := e.configuration(t)
+	if err != nil {
+		return err
+	}
+	un := action.NewUninstall(cfg)
+	un.IgnoreNotFound, un.Timeout, un.Description = true, timeout, description
+	un.WaitStrategy = kube.StatusWatcherStrategy
+	_, err = un.Run(t.Release)
+	if errors.Is(err, driver.ErrReleaseNotFound) {
+		return nil
+	}
+	return classify(err)
+}
+
+// History returns the release's revisions on the member, oldest first; none when the
+// release is not there.
+func (e *Executor) History(t Target) ([]*releasev1.Release, error) {
+	cfg, err := e.configuration(t)
+	if err != nil {
+		return nil, err
+	}
+	rels, err := action.NewHistory(cfg).Run(t.Release)
+	if errors.Is(err, driver.ErrReleaseNotFound) {
+		return nil, nil
+	} else if err != nil {
+		return nil, classify(err)
+	}
+	out := make([]*releasev1.Release, 0, len(rels))
+	for _, r := range rels {
+		v1, ok := r.(*releasev1.Release)
+		if !ok {
+			return nil, fmt.Errorf("helm returned a %T record", r)
+		}
+		out = append(out, v1)
+	}
+	sortByRevision(out)
+	return out, nil
+}
+
+func asV1(r any, err error) (*releasev1.Release, error) {
+	rel, _ := r.(*releasev1.Release)
+	return rel, classify(err)
+}
+
+// classify names Helm's pending-operation error, which it does not export.
+func classify(err error) error {
+	if err != nil && strings.Contains(err.Error(), "another operation (install/upgrade/rollback) is in progress") {
+		return fmt.Errorf("%w: %v", ErrOperationInProgress, err)
+	}
+	return err
+}
+
+func sortByRevision(rels []*releasev1.Release) {
+	for i := 1; i < len(rels); i++ {
+		for j := i; j > 0 && rels[j].Version < rels[j-1].Version; j-- {
+			rels[j], rels[j-1] = rels[j-1], rels[j]
+		}
+	}
+}
