@@ -6,7 +6,7 @@ set -o errexit -o nounset -o pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 OUT=${1:-"${ROOT}/docs"}
 cd "${ROOT}"
-for cmd in cluster-apiserver controller-manager; do
+for cmd in cluster-apiserver controller-manager appstore-controller; do
   {
     echo "# ${cmd} flags"
     echo

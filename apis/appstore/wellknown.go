@@ -35,3 +35,7 @@ const UninstallFinalizer = GroupName + "/uninstall"
 
 // FieldManager is the server-side-apply manager name of what the App Store writes on members.
 const FieldManager = "kubesphere-appstore"
+
+// ControllerUser is appstore-controller's user on the host: its ServiceAccount
+// kube-federation-system/appstore-controller, named as Kubernetes names ServiceAccounts.
+const ControllerUser = "system:serviceaccount:kube-federation-system:appstore-controller"

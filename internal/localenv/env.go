@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"kubesphere.io/multicluster/apis/appstore"
 	clustersapi "kubesphere.io/multicluster/apis/clusters"
 )
 
@@ -38,6 +39,8 @@ const (
 	ControllerManagerUser = clustersapi.ControllerManagerUser
 	// TowerProxyUser is the tower proxies' user on the host, after their ServiceAccount.
 	TowerProxyUser = clustersapi.TowerProxyUser
+	// AppStoreControllerUser is appstore-controller's user on the host.
+	AppStoreControllerUser = appstore.ControllerUser
 	// ControllerManagerNamespace holds controller-manager's leader-election Lease.
 	ControllerManagerNamespace = clustersapi.ControllerManagerNamespace
 	// DeveloperUser is a non-admin host user that may use clusters/proxy on the first
@@ -256,7 +259,13 @@ func (e *Env) Up(ctx context.Context) (err error) {
 	if e.WithoutControllers {
 		return nil
 	}
-	return e.StartControllerManager(ctx, "controller-manager")
+	if err := e.StartControllerManager(ctx, "controller-manager"); err != nil {
+		return err
+	}
+	if !e.AppStoreRepos {
+		return nil
+	}
+	return e.StartAppStoreController(ctx)
 }
 
 func (e *Env) checkPortsFree() error {

@@ -257,6 +257,10 @@ func (e *Env) makePKI() (*pki, error) {
 			return err
 		},
 		func() (err error) {
+			p.client["host-appstore-controller"], err = issue("host", "host-appstore-controller", AppStoreControllerUser, nil, nil, false)
+			return err
+		},
+		func() (err error) {
 			p.serving["host-tower-proxy"], err = issue("host", "host-tower-proxy", "tower-proxy", nil,
 				[]string{"tower-proxy." + Namespace + ".svc", "tower-proxy-replicas." + Namespace + ".svc"}, true)
 			return err

@@ -88,7 +88,7 @@ func (e *Env) registerMember(ctx context.Context, m string) error {
 		return err
 	}
 	if m == e.Members[0] {
-		if err := e.grantDeveloper(ctx, m); err != nil {
+		if err := e.GrantDeveloper(ctx, m); err != nil {
 			return err
 		}
 	}
@@ -142,10 +142,10 @@ roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: edit}
 subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: "{{.User}}"}]
 `))
 
-// grantDeveloper lets the developer use member m through the host, and on m view
+// GrantDeveloper lets the developer use member m through the host, and on m view
 // everything and edit the default namespace: the member's own RBAC judges the
-// impersonated user.
-func (e *Env) grantDeveloper(ctx context.Context, m string) error {
+// impersonated user. Up grants the first member; tests grant others.
+func (e *Env) GrantDeveloper(ctx context.Context, m string) error {
 	data := map[string]any{"Member": m, "User": DeveloperUser}
 	if _, err := e.Kubectl(ctx, "host", render(developerOnHost, data), "apply", "--server-side", "--force-conflicts", "-f", "-"); err != nil {
 		return err

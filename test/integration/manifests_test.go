@@ -55,6 +55,12 @@ func TestManifestsApply(t *testing.T) {
 			} {
 				assert.Contains(t, out, want)
 			}
+			if dir == "overlays/no-app-store" {
+				assert.NotContains(t, out, "deployment.apps/appstore-controller", "nothing of the App Store runs")
+			} else {
+				assert.Contains(t, out, "deployment.apps/appstore-controller")
+				assert.Contains(t, out, "poddisruptionbudget.policy/appstore-controller")
+			}
 			if dir == "overlays/ha" {
 				assert.Contains(t, objects, "--etcd-servers=")
 				assert.Contains(t, out, "poddisruptionbudget.policy/cluster-apiserver")

@@ -1,0 +1,130 @@
+// Package apprelease installs ApplicationReleases: one Helm release per placed cluster, run
+// by pkg/appstore/helmexec as the release's recorded requester through cluster-apiserver's
+// proxy. A release is worked on by one worker at a time (the queue's key is the release),
+// its clusters in parallel; status follows each cluster, with backoff on failure.
+package apprelease
+
+import (
+	"context"
+	"time"
+
+	releasev1 "helm.sh/helm/v4/pkg/release/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
+
+	"kubesphere.io/multicluster/apis/appstore/v1alpha1"
+	clustersv1alpha1 "kubesphere.io/multicluster/apis/clusters/v1alpha1"
+	clientset "kubesphere.io/multicluster/generated/clientset/versioned"
+	appstoreinformers "kubesphere.io/multicluster/generated/informers/externalversions/appstore/v1alpha1"
+	clusterinformers "kubesphere.io/multicluster/generated/informers/externalversions/clusters/v1alpha1"
+	appstorelisters "kubesphere.io/multicluster/generated/listers/appstore/v1alpha1"
+	clusterlisters "kubesphere.io/multicluster/generated/listers/clusters/v1alpha1"
+	"kubesphere.io/multicluster/pkg/appstore/helmexec"
+	"kubesphere.io/multicluster/pkg/controller/internal/workers"
+)
+
+// Helm is what the controller asks of Helm; *helmexec.Executor is the real one.
+type Helm interface {
+	Install(ctx context.Context, t helmexec.Target, r helmexec.Request) (*releasev1.Release, error)
+	Upgrade(ctx context.Context, t helmexec.Target, r helmexec.Request) (*releasev1.Release, error)
+	Rollback(t helmexec.Target, revision int, timeout time.Duration, description string, maxHistory int) error
+	Uninstall(t helmexec.Target, timeout time.Duration, description string) error
+	History(t helmexec.Target) ([]*releasev1.Release, error)
+}
+
+// Controller reconciles ApplicationReleases.
+type Controller struct {
+	client   clientset.Interface
+	helm     Helm
+	charts   *charts
+	releases appstorelisters.ApplicationReleaseLister
+	clusters clusterlisters.ClusterLister
+	synced   []cache.InformerSynced
+	queue    workqueue.TypedRateLimitingInterface[string]
+	now      func() time.Time
+}
+
+// New returns a controller that reads and writes releases with client and runs Helm with
+// helm; Run starts it.
+func New(client clientset.Interface, helm Helm, releases appstoreinformers.ApplicationReleaseInformer,
+	clusters clusterinformers.ClusterInformer) (*Controller, error) {
+	c := &Controller{
+		client: client, helm: helm, charts: newCharts(client),
+		releases: releases.Lister(), clusters: clusters.Lister(),
+		synced: []cache.InformerSynced{releases.Informer().HasSynced, clusters.Informer().HasSynced},
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "apprelease"}),
+		now: time.Now,
+	}
+	enqueue := func(obj any) {
+		if r, ok := obj.(*v1alpha1.ApplicationRelease); ok {
+			c.queue.Add(r.Name)
+		}
+	}
+	if _, err := releases.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: enqueue, UpdateFunc: func(_, cur any) { enqueue(cur) },
+	}); err != nil {
+		return nil, err
+	}
+	// A Cluster that appears, changes labels or goes away may change any release's
+	// placement; releases are few next to Clusters' status updates, so all are looked at.
+	onCluster := func(obj any) {
+		if _, ok := obj.(*clustersv1alpha1.Cluster); !ok {
+			if _, tomb := obj.(cache.DeletedFinalStateUnknown); !tomb {
+				return
+			}
+		}
+		all, _ := c.releases.List(labels.Everything())
+		for _, r := range all {
+			c.queue.Add(r.Name)
+		}
+	}
+	_, err := clusters.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: onCluster, DeleteFunc: onCluster,
+		UpdateFunc: func(old, cur any) {
+			o, ok1 := old.(*clustersv1alpha1.Cluster)
+			n, ok2 := cur.(*clustersv1alpha1.Cluster)
+			if ok1 && ok2 && labels.Equals(o.Labels, n.Labels) {
+				return
+			}
+			onCluster(cur)
+		},
+	})
+	return c, err
+}
+
+// Run works with n workers until ctx ends.
+func (c *Controller) Run(ctx context.Context, n int) {
+	synced := func() bool {
+		for _, s := range c.synced {
+			if !s() {
+				return false
+			}
+		}
+		return true
+	}
+	workers.Run(ctx, n, synced, c.queue.ShutDown, c.work)
+}
+
+func (c *Controller) work(ctx context.Context) {
+	for {
+		name, quit := c.queue.Get()
+		if quit {
+			return
+		}
+		after, err := c.sync(ctx, name)
+		switch {
+		case err != nil:
+			klog.ErrorS(err, "Reconciling application release", "release", name)
+			c.queue.AddRateLimited(name)
+		case after > 0:
+			c.queue.Forget(name)
+			c.queue.AddAfter(name, after)
+		default:
+			c.queue.Forget(name)
+		}
+		c.queue.Done(name)
+	}
+}

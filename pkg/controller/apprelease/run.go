@@ -1,0 +1,242 @@
+package apprelease
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	rcommon "helm.sh/helm/v4/pkg/release/common"
+	releasev1 "helm.sh/helm/v4/pkg/release/v1"
+	releaseutil "helm.sh/helm/v4/pkg/release/v1/util"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"kubesphere.io/multicluster/apis/appstore"
+	"kubesphere.io/multicluster/apis/appstore/v1alpha1"
+	"kubesphere.io/multicluster/pkg/appstore/helmexec"
+)
+
+// phaseOf is the phase shown while op runs.
+func phaseOf(o op, e v1alpha1.ClusterRelease) v1alpha1.ReleasePhase {
+	switch o {
+	case opUninstall:
+		return v1alpha1.ReleasePhaseUninstalling
+	case opRollback:
+		return v1alpha1.ReleasePhaseRollingBack
+	}
+	if e.Revision == 0 {
+		return v1alpha1.ReleasePhaseInstalling
+	}
+	return v1alpha1.ReleasePhaseUpgrading
+}
+
+// run does one cluster's op as the release's requester and returns its new entry.
+func (c *Controller) run(ctx context.Context, rel *v1alpha1.ApplicationRelease, cluster string, s step) v1alpha1.ClusterRelease {
+	t := helmexec.Target{Cluster: cluster, Namespace: rel.Spec.TargetNamespace, Release: rel.Spec.ReleaseName, User: rel.Status.Requester}
+	timeout := v1alpha1.DefaultReleaseTimeout
+	if rel.Spec.Timeout != nil && rel.Spec.Timeout.Duration > 0 {
+		timeout = rel.Spec.Timeout.Duration
+	}
+	// Helm stops at its own timeout; this bounds what it does not time (discovery, history).
+	ctx, cancel := context.WithTimeout(ctx, timeout+time.Minute)
+	defer cancel()
+	e := s.entry
+	var err error
+	switch s.op {
+	case opUninstall:
+		if err = c.helm.Uninstall(t, timeout, describe("uninstall", rel)); err == nil {
+			e = mark(e, v1alpha1.ReleasePhaseUninstalled, "", "", c.now())
+			e.Revision, e.ReadyResources, e.TotalResources, e.Attempts = 0, 0, 0, 0
+			return e
+		}
+	case opRollback:
+		err = c.rollback(ctx, rel, t, e, timeout)
+	default:
+		err = c.apply(ctx, rel, t, timeout)
+	}
+	if err == nil || s.op != opUninstall {
+		// Whatever happened, the member's records say where the release stands.
+		if history, herr := c.helm.History(t); herr == nil {
+			e = fromHistory(e, rel, history, c.now())
+		} else if err == nil {
+			err = herr
+		}
+	}
+	if err != nil {
+		return failed(e, err, c.now())
+	}
+	if e.Phase == v1alpha1.ReleasePhaseDeployed {
+		e.Reason, e.Message, e.Attempts, e.NextAttemptTime = "", "", 0, nil
+	}
+	return e
+}
+
+// apply installs the current generation, or upgrades to it.
+func (c *Controller) apply(ctx context.Context, rel *v1alpha1.ApplicationRelease, t helmexec.Target, timeout time.Duration) error {
+	history, err := c.helm.History(t)
+	if err != nil {
+		return err
+	}
+	ch, err := c.charts.load(ctx, rel.Spec.Application, rel.Spec.Version)
+	if err != nil {
+		return err
+	}
+	values := map[string]any{}
+	if rel.Spec.Values != nil && len(rel.Spec.Values.Raw) > 0 {
+		if err := json.Unmarshal(rel.Spec.Values.Raw, &values); err != nil {
+			return &chartError{"InvalidValues", fmt.Errorf("spec.values: %w", err)}
+		}
+	}
+	req := helmexec.Request{Chart: ch, Values: values, CreateNamespace: rel.Spec.CreateNamespace, Timeout: timeout,
+		Labels:     map[string]string{appstore.ReleaseLabel: rel.Name, appstore.GenerationLabel: strconv.FormatInt(rel.Generation, 10)},
+		MaxHistory: maxRevisions}
+	if len(history) == 0 {
+		req.Description = describe("install", rel)
+		_, err = c.helm.Install(ctx, t, req)
+		return err
+	}
+	if last := history[len(history)-1]; last.Info != nil && last.Info.Status.IsPending() {
+		return fmt.Errorf("%w: revision %d is %s", helmexec.ErrOperationInProgress, last.Version, last.Info.Status)
+	}
+	req.Description = describe("upgrade", rel)
+	_, err = c.helm.Upgrade(ctx, t, req)
+	return err
+}
+
+// rollback returns the cluster to the revision spec.rollback names for it, or the one
+// status recorded for the generation it names.
+func (c *Controller) rollback(_ context.Context, rel *v1alpha1.ApplicationRelease, t helmexec.Target, e v1alpha1.ClusterRelease, timeout time.Duration) error {
+	rb := rel.Spec.Rollback
+	revision := int(rb.Revisions[t.Cluster])
+	if revision == 0 {
+		for _, r := range e.Revisions {
+			if r.Generation == rb.ToGeneration && r.Result != string(rcommon.StatusFailed) {
+				revision = int(r.Revision)
+			}
+		}
+	}
+	if revision == 0 {
+		return &chartError{"RevisionNotFound", fmt.Errorf("cluster %s has no revision of generation %d to roll back to", t.Cluster, rb.ToGeneration)}
+	}
+	return c.helm.Rollback(t, revision, timeout, describe("rollback", rel), maxRevisions)
+}
+
+// describe is the revision's description in `helm history`: who asked, for which
+// generation. fromHistory reads it back.
+func describe(action string, rel *v1alpha1.ApplicationRelease) string {
+	return fmt.Sprintf("appstore: %s by %s (generation %d)", action, rel.Status.Requester.Username, rel.Generation)
+}
+
+var described = regexp.MustCompile(`^appstore: (\w+) by (.+) \(generation (\d+)\)$`)
+
+// fromHistory sets what the member's records say: the newest revision and its state, and
+// the last revisions with who made them.
+func fromHistory(e v1alpha1.ClusterRelease, rel *v1alpha1.ApplicationRelease, history []*releasev1.Release, now time.Time) v1alpha1.ClusterRelease {
+	if len(history) == 0 {
+		e.Revision, e.Revisions, e.ReadyResources, e.TotalResources = 0, nil, 0, 0
+		return e
+	}
+	e.Revisions = e.Revisions[:0:0]
+	for _, h := range history[max(0, len(history)-maxRevisions):] {
+		e.Revisions = append(e.Revisions, revisionOf(h, rel))
+	}
+	last := history[len(history)-1]
+	e.Revision = int32(last.Version)
+	if last.Chart != nil && last.Chart.Metadata != nil {
+		e.ChartVersion = last.Chart.Metadata.Version
+	}
+	rec := e.Revisions[len(e.Revisions)-1]
+	e.AppliedGeneration = rec.Generation
+	phase := v1alpha1.ReleasePhaseFailed
+	if last.Info != nil && last.Info.Status == rcommon.StatusDeployed {
+		phase = v1alpha1.ReleasePhaseDeployed
+		// Helm waited for every resource to be ready before it called the revision deployed.
+		n := int32(len(releaseutil.SplitManifests(last.Manifest)))
+		e.ReadyResources, e.TotalResources = n, n
+	}
+	if phase != e.Phase {
+		e.LastTransitionTime = metav1.NewTime(now)
+	}
+	e.Phase = phase
+	return e
+}
+
+func revisionOf(h *releasev1.Release, rel *v1alpha1.ApplicationRelease) v1alpha1.RevisionRecord {
+	r := v1alpha1.RevisionRecord{Revision: int32(h.Version)}
+	if g, err := strconv.ParseInt(h.Labels[appstore.GenerationLabel], 10, 64); err == nil {
+		r.Generation = g
+	}
+	if h.Info != nil {
+		r.Result, r.Message = string(h.Info.Status), h.Info.Description
+		r.Time = metav1.NewTime(h.Info.LastDeployed)
+		if m := described.FindStringSubmatch(h.Info.Description); m != nil {
+			r.Action = v1alpha1.RevisionAction(strings.ToUpper(m[1][:1]) + m[1][1:])
+			r.User = m[2]
+			if g, err := strconv.ParseInt(m[3], 10, 64); err == nil && r.Generation == 0 {
+				r.Generation = g
+			}
+		}
+	}
+	if r.User == "" {
+		// Helm replaces a failed revision's description with its error: the request of that
+		// generation names who asked.
+		for _, q := range rel.Status.Requests {
+			if q.Generation == r.Generation {
+				r.User = q.User
+			}
+		}
+	}
+	if r.Action == "" {
+		r.Action = v1alpha1.RevisionActionUpgrade
+		if h.Version == 1 {
+			r.Action = v1alpha1.RevisionActionInstall
+		}
+	}
+	return r
+}
+
+// failed records err on the entry with the next attempt's time.
+func failed(e v1alpha1.ClusterRelease, err error, now time.Time) v1alpha1.ClusterRelease {
+	phase, reason := classify(err)
+	e.Attempts++
+	msg := err.Error()
+	if e.Attempts >= maxAttempts {
+		msg += fmt.Sprintf(" (gave up after %d attempts: change the spec, or the %s annotation, to try again)", e.Attempts, appstore.RetryAnnotation)
+		e = mark(e, phase, reason, msg, now)
+		return e
+	}
+	e = mark(e, phase, reason, msg, now)
+	next := metav1.NewTime(now.Add(backoff(e.Attempts)))
+	e.NextAttemptTime = &next
+	return e
+}
+
+// classify gives a failure its phase and a reason a user can act on.
+func classify(err error) (v1alpha1.ReleasePhase, string) {
+	var ce *chartError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &ce):
+		return v1alpha1.ReleasePhaseFailed, ce.reason
+	case errors.Is(err, helmexec.ErrOperationInProgress):
+		return v1alpha1.ReleasePhaseFailed, "OperationInProgress"
+	case apierrors.IsForbidden(err), strings.Contains(err.Error(), " is forbidden: "):
+		// Helm wraps some API errors as text only; the member's refusal still reads so.
+		return v1alpha1.ReleasePhaseFailed, "Forbidden"
+	case apierrors.IsUnauthorized(err):
+		return v1alpha1.ReleasePhaseFailed, "Unauthorized"
+	case apierrors.IsServiceUnavailable(err), apierrors.IsTimeout(err), errors.As(err, &netErr):
+		return v1alpha1.ReleasePhaseUnreachable, "Unreachable"
+	case apierrors.ReasonForError(err) == metav1.StatusReasonInternalError && apierrors.IsInternalError(err):
+		return v1alpha1.ReleasePhaseFailed, "MemberError"
+	case errors.Is(err, context.DeadlineExceeded), strings.Contains(err.Error(), "context deadline exceeded"):
+		return v1alpha1.ReleasePhaseFailed, "Timeout"
+	}
+	return v1alpha1.ReleasePhaseFailed, "HelmError"
+}
