@@ -4,14 +4,10 @@
 package reposync
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -45,11 +41,6 @@ type fetched struct {
 	notModified bool
 }
 
-// credentials are sent to the Repo URL's own host only.
-type credentials struct {
-	username, password, token string
-}
-
 // fetchError is a failed read with the condition reason a user acts on.
 type fetchError struct {
 	reason string
@@ -72,75 +63,38 @@ func reasonOf(err error) string {
 	return appstore.RepoReasonUnreachable
 }
 
-// fetchIndex reads the index at rawURL with client. It asks for it only if changed since
-// last (a 304 is notModified), refuses more than maxBytes before and while reading, and
-// hashes the body as it reads.
-func fetchIndex(ctx context.Context, client *http.Client, rawURL string, last validators, creds *credentials, maxBytes int64) (*fetched, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
-	if err != nil {
-		return nil, failed(appstore.RepoReasonInvalidIndex, "index URL %s: %v", rawURL, err)
-	}
-	req.Header.Set("Accept", "application/yaml, application/json;q=0.9, */*;q=0.1")
+// fetchIndex reads the index at rawURL with c. It asks for it only if changed since last
+// (a 304 is notModified), refuses more than maxBytes before and while reading, and hashes
+// the body as it reads.
+func fetchIndex(ctx context.Context, c *repoClient, rawURL string, last validators, maxBytes int64) (*fetched, error) {
+	header := http.Header{"Accept": {"application/yaml, application/json;q=0.9, */*;q=0.1"}}
 	if last.etag != "" {
-		req.Header.Set("If-None-Match", last.etag)
+		header.Set("If-None-Match", last.etag)
 	}
 	if last.lastModified != "" {
-		req.Header.Set("If-Modified-Since", last.lastModified)
+		header.Set("If-Modified-Since", last.lastModified)
 	}
-	if creds != nil {
-		if creds.token != "" {
-			req.Header.Set("Authorization", "Bearer "+creds.token)
-		} else {
-			req.SetBasicAuth(creds.username, creds.password)
-		}
-	}
-	resp, err := client.Do(req)
+	resp, err := c.get(ctx, rawURL, header)
 	if err != nil {
-		return nil, classify(rawURL, err)
+		if reasonOf(err) == appstore.RepoReasonNotFound {
+			return nil, failed(appstore.RepoReasonNotFound, "%v: no index there; the URL should be the repository's (index.yaml is added)", err)
+		}
+		return nil, err
 	}
 	defer resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusNotModified:
 		return &fetched{notModified: true, validators: last}, nil
-	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		return nil, failed(appstore.RepoReasonUnauthorized, "GET %s: %s: check the Secret named by credentialsSecretRef", rawURL, resp.Status)
-	case resp.StatusCode == http.StatusNotFound:
-		return nil, failed(appstore.RepoReasonNotFound, "GET %s: %s: no index there; the URL should be the repository's (index.yaml is added)", rawURL, resp.Status)
 	case resp.StatusCode != http.StatusOK:
 		return nil, failed(appstore.RepoReasonUnreachable, "GET %s: %s", rawURL, resp.Status)
 	}
-	if resp.ContentLength > maxBytes {
-		return nil, failed(appstore.RepoReasonIndexTooLarge, "GET %s: the index is %d bytes, over maxIndexSize (%d)", rawURL, resp.ContentLength, maxBytes)
-	}
-	size := int64(64 << 10)
-	if resp.ContentLength > 0 {
-		size = resp.ContentLength
-	}
-	body := bytes.NewBuffer(make([]byte, 0, size+1))
-	h := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(body, h), io.LimitReader(resp.Body, maxBytes+1)); err != nil {
-		return nil, failed(appstore.RepoReasonUnreachable, "reading %s: %v", rawURL, err)
-	}
-	if int64(body.Len()) > maxBytes {
-		return nil, failed(appstore.RepoReasonIndexTooLarge, "GET %s: the index is over maxIndexSize (%d bytes)", rawURL, maxBytes)
+	body, sum, err := readCapped(resp, rawURL, maxBytes, appstore.RepoReasonIndexTooLarge, "index", "maxIndexSize")
+	if err != nil {
+		return nil, err
 	}
 	return &fetched{
-		body:       body.Bytes(),
-		digest:     "sha256:" + hex.EncodeToString(h.Sum(nil)),
+		body:       body,
+		digest:     "sha256:" + hex.EncodeToString(sum[:]),
 		validators: validators{etag: resp.Header.Get("ETag"), lastModified: resp.Header.Get("Last-Modified")},
 	}, nil
-}
-
-// classify names why a request got no answer: TLS (the CA), or the network.
-func classify(rawURL string, err error) error {
-	var unknownAuthority x509.UnknownAuthorityError
-	var hostname x509.HostnameError
-	var invalid x509.CertificateInvalidError
-	if errors.As(err, &unknownAuthority) || errors.As(err, &hostname) || errors.As(err, &invalid) {
-		return failed(appstore.RepoReasonTLSError, "GET %s: %v: set caBundle to the CA of the repository's certificate", rawURL, err)
-	}
-	if strings.Contains(err.Error(), "tls: ") {
-		return failed(appstore.RepoReasonTLSError, "GET %s: %v", rawURL, err)
-	}
-	return failed(appstore.RepoReasonUnreachable, "GET %s: %v", rawURL, err)
 }

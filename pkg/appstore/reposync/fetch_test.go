@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -58,22 +59,24 @@ func TestFetchIndex(t *testing.T) {
 	body := "apiVersion: v1\nentries: {}\n" + strings.Repeat("# padding\n", 50)
 	srv := repoServer(t, body)
 	ctx := context.Background()
-	c := srv.Client()
+	c := &repoClient{http: srv.Client()}
+	u, _ := url.Parse(srv.URL)
+	withCreds := &repoClient{http: srv.Client(), host: u.Host, creds: &credentials{username: "reader", password: "s3cret"}}
 
-	got, err := fetchIndex(ctx, c, srv.URL+"/index.yaml", validators{}, nil, 1<<20)
+	got, err := fetchIndex(ctx, c, srv.URL+"/index.yaml", validators{}, 1<<20)
 	if err != nil || string(got.body) != body || got.validators.etag != `"v1"` || !strings.HasPrefix(got.digest, "sha256:") {
 		t.Fatalf("first read: %+v, %v", got, err)
 	}
-	again, err := fetchIndex(ctx, c, srv.URL+"/index.yaml", got.validators, nil, 1<<20)
+	again, err := fetchIndex(ctx, c, srv.URL+"/index.yaml", got.validators, 1<<20)
 	if err != nil || !again.notModified || again.body != nil {
 		t.Fatalf("unchanged index: %+v, %v; want notModified and no body", again, err)
 	}
-	if _, err := fetchIndex(ctx, c, srv.URL+"/private/index.yaml", validators{}, &credentials{username: "reader", password: "s3cret"}, 1<<20); err != nil {
+	if _, err := fetchIndex(ctx, withCreds, srv.URL+"/private/index.yaml", validators{}, 1<<20); err != nil {
 		t.Fatalf("with credentials: %v", err)
 	}
 
 	for name, c2 := range map[string]struct {
-		client *http.Client
+		client *repoClient
 		url    string
 		max    int64
 		reason string
@@ -82,17 +85,17 @@ func TestFetchIndex(t *testing.T) {
 		"no index":              {c, srv.URL + "/nothing/index.yaml", 1 << 20, appstore.RepoReasonNotFound},
 		"declared too large":    {c, srv.URL + "/index.yaml", int64(len(body) - 1), appstore.RepoReasonIndexTooLarge},
 		"streamed too large":    {c, srv.URL + "/streamed/index.yaml", int64(2 * len(body)), appstore.RepoReasonIndexTooLarge},
-		"a CA that is not his":  {http.DefaultClient, srv.URL + "/index.yaml", 1 << 20, appstore.RepoReasonTLSError},
+		"a CA that is not his":  {&repoClient{http: http.DefaultClient}, srv.URL + "/index.yaml", 1 << 20, appstore.RepoReasonTLSError},
 		"nothing listens there": {c, "https://127.0.0.1:1/index.yaml", 1 << 20, appstore.RepoReasonUnreachable},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := fetchIndex(ctx, c2.client, c2.url, validators{}, nil, c2.max)
+			_, err := fetchIndex(ctx, c2.client, c2.url, validators{}, c2.max)
 			if err == nil || reasonOf(err) != c2.reason {
 				t.Fatalf("err = %v (reason %s), want reason %s", err, reasonOf(err), c2.reason)
 			}
 		})
 	}
-	if got, err := fetchIndex(ctx, c, srv.URL+"/streamed/index.yaml", validators{}, nil, int64(4*len(body))); err != nil || len(got.body) != 4*len(body) {
+	if got, err := fetchIndex(ctx, c, srv.URL+"/streamed/index.yaml", validators{}, int64(4*len(body))); err != nil || len(got.body) != 4*len(body) {
 		t.Fatalf("streamed within the cap: %d bytes, %v", len(got.body), err)
 	}
 }

@@ -2,11 +2,8 @@ package reposync
 
 import (
 	"context"
-	"crypto/x509"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
-	"net/url"
 	"sync"
 	"time"
 
@@ -180,7 +177,7 @@ type readResult struct {
 }
 
 func (s *Syncer) read(ctx context.Context, repo *v1alpha1.Repo, last lastRead) (*readResult, error) {
-	client, creds, err := s.httpClient(repo)
+	client, err := s.repoClient(repo, fetchTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -199,7 +196,7 @@ func (s *Syncer) read(ctx context.Context, repo *v1alpha1.Repo, last lastRead) (
 	}
 	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	defer cancel()
-	got, err := fetchIndex(ctx, client, target, last.validators, creds, maxBytes)
+	got, err := fetchIndex(ctx, client, target, last.validators, maxBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -228,46 +225,6 @@ func (s *Syncer) remember(repo *v1alpha1.Repo, v validators, changed metav1.Time
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.last[repo.Name] = lastRead{generation: repo.Generation, validators: v, changed: changed}
-}
-
-// httpClient trusts the Repo's CA bundle (or the system's) and carries its credentials.
-func (s *Syncer) httpClient(repo *v1alpha1.Repo) (*http.Client, *credentials, error) {
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.Proxy = nil
-	if len(repo.Spec.CABundle) > 0 {
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(repo.Spec.CABundle) {
-			return nil, nil, failed(appstore.RepoReasonTLSError, "spec.caBundle holds no PEM certificate")
-		}
-		transport.TLSClientConfig.RootCAs = pool
-	}
-	var creds *credentials
-	if ref := repo.Spec.CredentialsSecretRef; ref != nil {
-		secret, err := s.secrets.Secrets(s.secretNS).Get(ref.Name)
-		if err != nil {
-			return nil, nil, failed(appstore.RepoReasonUnauthorized, "credentials Secret %s/%s: %v", s.secretNS, ref.Name, err)
-		}
-		creds = &credentials{username: string(secret.Data["username"]), password: string(secret.Data["password"]), token: string(secret.Data["token"])}
-		if creds.token == "" && creds.username == "" {
-			return nil, nil, failed(appstore.RepoReasonUnauthorized, "credentials Secret %s/%s has neither username and password nor token", s.secretNS, ref.Name)
-		}
-	}
-	host := ""
-	if u, err := url.Parse(repo.Spec.URL); err == nil {
-		host = u.Host
-	}
-	client := &http.Client{Transport: transport, Timeout: fetchTimeout,
-		// Credentials go to the Repo's own host only: a redirect elsewhere is refused.
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if creds != nil && req.URL.Host != host {
-				return fmt.Errorf("redirected to %s: credentials are sent to %s only", req.URL.Host, host)
-			}
-			if len(via) >= 5 {
-				return fmt.Errorf("stopped after 5 redirects")
-			}
-			return nil
-		}}
-	return client, creds, nil
 }
 
 func unsupportedSource(repo *v1alpha1.Repo) error {
