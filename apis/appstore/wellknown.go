@@ -39,3 +39,18 @@ const FieldManager = "kubesphere-appstore"
 // ControllerUser is appstore-controller's user on the host: its ServiceAccount
 // kube-federation-system/appstore-controller, named as Kubernetes names ServiceAccounts.
 const ControllerUser = "system:serviceaccount:kube-federation-system:appstore-controller"
+
+// Reasons of the errors of GET applicationversions/<name>/chart besides the Repo reasons
+// of its source (Unreachable, TLSError, Unauthorized, NotFound): appstore-controller tells
+// a chart it must not install from a source it may retry.
+const (
+	// ChartReasonDigestMismatch: the archive's sha256 is not the one the index lists.
+	ChartReasonDigestMismatch = "ChartDigestMismatch"
+	// ChartReasonTooLarge: the archive is over cluster-apiserver's chart size limit.
+	ChartReasonTooLarge = "ChartTooLarge"
+	// ChartReasonInvalid: the index lists no usable https URL for the version, or what
+	// is there is not a gzip archive.
+	ChartReasonInvalid = "InvalidChart"
+	// ChartReasonSourceNotSupported: charts of this Repo's source are not served yet.
+	ChartReasonSourceNotSupported = "SourceNotSupported"
+)

@@ -51,6 +51,12 @@ type Syncer struct {
 	// parse allows one index parse at a time: a 15 MB index is the largest memory
 	// cost of a sync.
 	parse sync.Mutex
+
+	// Chart archives (chart.go): verified ones by digest, the download slots, the
+	// size limit.
+	charts    *chartCache
+	downloads chan struct{}
+	maxChart  int64
 }
 
 // lastRead is what a conditional read and the status need from the previous sync.
@@ -69,7 +75,10 @@ func New(client clientset.Interface, informer appstoreinformers.RepoInformer, se
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.NewTypedItemExponentialFailureRateLimiter[string](5*time.Second, 10*time.Minute),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "appstore-repos"}),
-		last: map[string]lastRead{},
+		last:      map[string]lastRead{},
+		charts:    newChartCache(defaultChartCache, chartTimeout),
+		downloads: make(chan struct{}, chartDownloads),
+		maxChart:  defaultMaxChart,
 	}
 	enqueue := func(obj any) {
 		if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
