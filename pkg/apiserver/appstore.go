@@ -32,8 +32,13 @@ func (c completedConfig) installAppStore(generic *genericapiserver.GenericAPISer
 		return err
 	}
 	// Applications and their versions are computed from this replica's catalog, never
-	// stored.
+	// stored; the syncer that fills it also serves the versions' chart archives, read with
+	// each Repo's own credentials (appstore-controller holds none).
 	applications, applicationVersions := appview.NewStorage(c.ExtraConfig.Catalog)
+	syncer, err := c.newRepoSyncer(informers, secrets)
+	if err != nil {
+		return err
+	}
 	// A release acts on clusters as its requester: writes that would need the requester
 	// to read the version or use a cluster are refused now, with nothing stored.
 	releaseREST, releaseStatusREST, err := apprelease.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter,
@@ -47,33 +52,35 @@ func (c completedConfig) installAppStore(generic *genericapiserver.GenericAPISer
 		"repos/status":               repoStatusREST,
 		"applications":               applications,
 		"applicationversions":        applicationVersions,
+		"applicationversions/chart":  appview.NewChartStorage(applicationVersions, syncer),
 		"applicationreleases":        releaseREST,
 		"applicationreleases/status": releaseStatusREST,
 	}
 	if err := generic.InstallAPIGroup(&group); err != nil {
 		return err
 	}
-	return c.startRepoSync(generic, informers, secrets)
+	startRepoSync(generic, informers, syncer)
+	return nil
 }
 
-// startRepoSync keeps this replica's catalog current: every replica reads every Repo for
-// itself, and reports to its status. Starting the informers starts the requesters' cache
-// of the impersonation narrowing too.
-func (c completedConfig) startRepoSync(generic *genericapiserver.GenericAPIServer, informers clusterinformers.SharedInformerFactory, secrets coreinformers.SecretInformer) error {
+// newRepoSyncer is the syncer of this replica's catalog: every replica reads every Repo
+// for itself, and reports to its status.
+func (c completedConfig) newRepoSyncer(informers clusterinformers.SharedInformerFactory, secrets coreinformers.SecretInformer) (*reposync.Syncer, error) {
 	client, err := clientset.NewForConfig(c.GenericConfig.LoopbackClientConfig)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	syncer, err := reposync.New(client, informers.Appstore().V1alpha1().Repos(), secrets.Lister(), c.ExtraConfig.CredentialsNamespace, c.ExtraConfig.Catalog)
-	if err != nil {
-		return err
-	}
+	return reposync.New(client, informers.Appstore().V1alpha1().Repos(), secrets.Lister(), c.ExtraConfig.CredentialsNamespace, c.ExtraConfig.Catalog)
+}
+
+// startRepoSync runs syncer once the server is up. Starting the informers starts the
+// requesters' cache of the impersonation narrowing too.
+func startRepoSync(generic *genericapiserver.GenericAPIServer, informers clusterinformers.SharedInformerFactory, syncer *reposync.Syncer) {
 	generic.AddPostStartHookOrDie("appstore-repo-sync", func(hook genericapiserver.PostStartHookContext) error {
 		informers.Start(hook.Done())
 		go syncer.Run(hook, 2)
 		return nil
 	})
-	return nil
 }
 
 // newCatalog returns an empty catalog whose resourceVersions are epoch*1e9 + a counter,

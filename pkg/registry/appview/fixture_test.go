@@ -123,3 +123,6 @@ func ChangedRepo(t *testing.T) *catalog.Repo { return repo(t, "main", mainUID, c
 
 // WantApps are the fixture's Application names.
 var WantApps = wantApps
+
+// Hashed is the segment h names a chart or version by when it cannot be a name.
+func Hashed(s string) string { return h(s) }

@@ -3,6 +3,7 @@ package appview_test
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -37,7 +38,7 @@ import (
 
 // server serves the two views over the fixture's catalog through a real generic API
 // server (installer, field label conversion, watch serving; no authn/authz, no etcd),
-// recording the query of every request.
+// recording the query of every request. extra are more storages, such as subresources.
 type server struct {
 	url     string
 	mu      sync.Mutex
@@ -50,7 +51,7 @@ func (s *server) seen() []string {
 	return slices.Clone(s.queries)
 }
 
-func newServer(t *testing.T, apps, vers *appview.REST) *server {
+func newServer(t *testing.T, apps, vers *appview.REST, extra map[string]rest.Storage) *server {
 	t.Helper()
 	scheme := runtime.NewScheme()
 	appstoreinstall.Install(scheme)
@@ -72,6 +73,7 @@ func newServer(t *testing.T, apps, vers *appview.REST) *server {
 	group.VersionedResourcesStorageMap[v1alpha1.SchemeGroupVersion.Version] = map[string]rest.Storage{
 		"applications": apps, "applicationversions": vers,
 	}
+	maps.Copy(group.VersionedResourcesStorageMap[v1alpha1.SchemeGroupVersion.Version], extra)
 	if err := generic.InstallAPIGroup(&group); err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +93,7 @@ func newServer(t *testing.T, apps, vers *appview.REST) *server {
 
 func TestHTTP(t *testing.T) {
 	cat, apps, vers := appview.Fixture(t)
-	s := newServer(t, apps, vers)
+	s := newServer(t, apps, vers, nil)
 	client := clientset.NewForConfigOrDie(&restclient.Config{Host: s.url})
 	ctx := context.Background()
 

@@ -50,3 +50,18 @@ func (s *REST) FindVersion(application, version string) (Found, bool) {
 	}
 	return Found{}, false
 }
+
+// versionNamed looks up the ApplicationVersion named name, as Get does, for the
+// subresources of applicationversions.
+func (s *REST) versionNamed(name string) (Found, bool) {
+	r, ok := s.catalog.Get(repoOf(name))
+	if !ok || r.Index == nil {
+		return Found{}, false
+	}
+	e, ok := find(s.tables.get(r).versions, name)
+	if !ok || e.version < 0 {
+		return Found{}, false
+	}
+	chart := &r.Index.Charts[e.chart]
+	return Found{Name: e.name, Repo: r, Chart: chart, Version: &chart.Versions[e.version]}, true
+}
