@@ -1,6 +1,7 @@
 // Package reposync keeps each App Store Repo's charts current: it reads the repository's
 // index (conditionally, within a size cap), parses it off the request path, and reports
-// what it found, or why it could not, in the Repo's status.
+// what it found, or why it could not, in the Repo's status. It also reads a version's
+// chart archive for applicationversions/<name>/chart (chart.go), with the same client.
 package reposync
 
 import (
