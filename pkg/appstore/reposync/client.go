@@ -91,7 +91,7 @@ func (c *repoClient) get(ctx context.Context, rawURL string, header http.Header)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, classify(rawURL, err)
+		return nil, classify("GET "+rawURL, err)
 	}
 	switch {
 	case resp.StatusCode == http.StatusNotModified || resp.StatusCode/100 == 2:
@@ -130,16 +130,17 @@ func readCapped(resp *http.Response, rawURL string, max int64, tooLarge, what, l
 	return body.Bytes(), [32]byte(h.Sum(nil)), nil
 }
 
-// classify names why a request got no answer: TLS (the CA), or the network.
-func classify(rawURL string, err error) error {
+// classify names why a request got no answer: TLS (the CA), or the network. what is the
+// request, for the message.
+func classify(what string, err error) error {
 	var unknownAuthority x509.UnknownAuthorityError
 	var hostname x509.HostnameError
 	var invalid x509.CertificateInvalidError
 	if errors.As(err, &unknownAuthority) || errors.As(err, &hostname) || errors.As(err, &invalid) {
-		return failed(appstore.RepoReasonTLSError, "GET %s: %v: set caBundle to the CA of the repository's certificate", rawURL, err)
+		return failed(appstore.RepoReasonTLSError, "%s: %v: set caBundle to the CA of the repository's certificate", what, err)
 	}
 	if strings.Contains(err.Error(), "tls: ") {
-		return failed(appstore.RepoReasonTLSError, "GET %s: %v", rawURL, err)
+		return failed(appstore.RepoReasonTLSError, "%s: %v", what, err)
 	}
-	return failed(appstore.RepoReasonUnreachable, "GET %s: %v", rawURL, err)
+	return failed(appstore.RepoReasonUnreachable, "%s: %v", what, err)
 }

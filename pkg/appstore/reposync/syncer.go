@@ -48,6 +48,7 @@ type Syncer struct {
 
 	mu   sync.Mutex
 	last map[string]lastRead // per Repo: what this replica read last
+	oci  map[string]*ociState
 	// parse allows one index parse at a time: a 15 MB index is the largest memory
 	// cost of a sync.
 	parse sync.Mutex
@@ -79,6 +80,7 @@ func New(client clientset.Interface, informer appstoreinformers.RepoInformer, se
 		charts:    newChartCache(defaultChartCache, chartTimeout),
 		downloads: make(chan struct{}, chartDownloads),
 		maxChart:  defaultMaxChart,
+		oci:       map[string]*ociState{},
 	}
 	enqueue := func(obj any) {
 		if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
@@ -145,6 +147,7 @@ func (s *Syncer) sync(ctx context.Context, name string) (time.Duration, error) {
 		s.catalog.Delete(name)
 		s.mu.Lock()
 		delete(s.last, name)
+		delete(s.oci, name)
 		s.mu.Unlock()
 		return 0, nil
 	} else if err != nil {
@@ -156,8 +159,13 @@ func (s *Syncer) sync(ctx context.Context, name string) (time.Duration, error) {
 	}
 	// +-10%, so that Repos made together are not read together forever.
 	next := time.Duration(float64(interval) * (0.9 + 0.2*rand.Float64()))
-	if repo.Spec.Source != v1alpha1.RepoSourceIndex {
-		// Upload repos have nothing to read; OCI listing is not built yet.
+	read := s.read
+	switch repo.Spec.Source {
+	case v1alpha1.RepoSourceIndex:
+	case v1alpha1.RepoSourceOCI:
+		read = s.readOCI
+	default:
+		// Upload repos have nothing to read.
 		return 0, s.writeStatus(ctx, repo, nil, unsupportedSource(repo))
 	}
 	s.mu.Lock()
@@ -166,7 +174,7 @@ func (s *Syncer) sync(ctx context.Context, name string) (time.Duration, error) {
 	if last.generation != repo.Generation {
 		last.validators = validators{} // a new URL or CA: read it whole
 	}
-	result, err := s.read(ctx, repo, last)
+	result, err := read(ctx, repo, last)
 	if err != nil {
 		return next, s.writeStatus(ctx, repo, nil, err)
 	}

@@ -136,7 +136,7 @@ func TestSyncFailuresAreConditions(t *testing.T) {
 	}{
 		"no-ca":     {metav1.ConditionFalse, appstore.RepoReasonTLSError},
 		"no-secret": {metav1.ConditionFalse, appstore.RepoReasonUnauthorized},
-		"oci":       {metav1.ConditionFalse, "SourceNotSupported"},
+		"oci":       {metav1.ConditionFalse, appstore.RepoReasonUnreachable},
 		"uploads":   {metav1.ConditionTrue, appstore.RepoReasonSynced},
 	}
 	for name, w := range want {
