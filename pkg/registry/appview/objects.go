@@ -3,6 +3,7 @@ package appview
 import (
 	"encoding/hex"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -96,6 +97,11 @@ func buildApplication(r *catalog.Repo, e entry, rv string) *appstore.Application
 func buildVersion(r *catalog.Repo, e entry, rv string) *appstore.ApplicationVersion {
 	c := &r.Index.Charts[e.chart]
 	v := &c.Versions[e.version]
+	urls, ociRef := slices.Clone(v.URLs), ""
+	if r.Source == appstore.RepoSourceOCI && len(urls) > 0 {
+		// An OCI snapshot's URL is oci://host/path/chart:tag; the API shows it as a reference.
+		urls, ociRef = nil, strings.TrimPrefix(v.URLs[0], "oci://")
+	}
 	return &appstore.ApplicationVersion{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: e.name, UID: uid(r.UID, c.Name+"/"+v.Version), ResourceVersion: rv,
@@ -104,7 +110,7 @@ func buildVersion(r *catalog.Repo, e entry, rv string) *appstore.ApplicationVers
 		Spec: appstore.ApplicationVersionSpec{
 			Repo: r.Name, Chart: c.Name, Application: e.name[:e.appLen],
 			Version: v.Version, AppVersion: v.AppVersion, Description: v.Description, KubeVersion: v.KubeVersion,
-			Created: timePtr(v.Created), Digest: digest(v), ChartURLs: slices.Clone(v.URLs), Deprecated: v.Deprecated,
+			Created: timePtr(v.Created), Digest: digest(v), ChartURLs: urls, OCIReference: ociRef, Deprecated: v.Deprecated,
 		},
 		Status: appstore.ApplicationVersionStatus{State: appstore.AppStateActive},
 	}

@@ -17,6 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"kubesphere.io/multicluster/apis/appstore"
+	"kubesphere.io/multicluster/pkg/appstore/catalog"
+	"kubesphere.io/multicluster/pkg/appstore/index"
 )
 
 var ctx = context.Background()
@@ -75,6 +77,21 @@ func TestGetVersion(t *testing.T) {
 	}
 	if !reflect.DeepEqual(v, want) {
 		t.Fatalf("got\n%#v\nwant\n%#v", v, want)
+	}
+}
+
+// An OCI Repo's version shows its registry reference, not chart URLs.
+func TestGetOCIVersion(t *testing.T) {
+	c, _, vers := fixture(t)
+	snap := index.Assemble([]index.Chart{{Name: "hello", Versions: []index.Version{
+		{Version: "0.1.0", URLs: []string{"oci://registry.example.com/charts/hello:0.1.0"}}}}}, 0)
+	c.Put(&catalog.Repo{Name: "oci", UID: otherUID, Source: appstore.RepoSourceOCI, Index: snap})
+	obj, err := vers.Get(ctx, "oci.hello.0.1.0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := obj.(*appstore.ApplicationVersion); v.Spec.OCIReference != "registry.example.com/charts/hello:0.1.0" || v.Spec.ChartURLs != nil {
+		t.Fatalf("spec %+v", v.Spec)
 	}
 }
 
