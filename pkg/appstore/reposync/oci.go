@@ -144,14 +144,8 @@ func listTags(ctx context.Context, r *remote.Repository) (tags []ociTag, dropped
 	if err != nil {
 		return nil, 0, classifyOCI("list the tags of oci://"+r.Reference.String(), err)
 	}
-	slices.SortFunc(tags, func(a, b ociTag) int {
-		if d := index.CompareVersions(b.version, a.version); d != 0 {
-			return d
-		}
-		return strings.Compare(a.tag, b.tag)
-	})
-	// A registry may list two tags of one version (1.0.0+1 written both ways): the first wins.
-	tags = slices.CompactFunc(tags, func(a, b ociTag) bool { return a.version == b.version })
+	// Tags cannot hold "+", so no two tags are one version.
+	slices.SortFunc(tags, func(a, b ociTag) int { return index.CompareVersions(b.version, a.version) })
 	if len(tags) > maxOCITags {
 		dropped, tags = len(tags)-maxOCITags, tags[:maxOCITags]
 	}
