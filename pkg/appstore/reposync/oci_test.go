@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/pem"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -63,6 +64,26 @@ func TestListTags(t *testing.T) {
 	}
 	if n := f.tagGets.Load(); n != 4 { // 7 tags, 2 a page
 		t.Fatalf("%d tag list requests, want 4 pages", n)
+	}
+
+	// Bounds: the newest maxOCITags versions, and no more than maxTagPages pages.
+	many := make([]string, 0, maxOCITags+1)
+	for i := range maxOCITags + 1 {
+		many = append(many, fmt.Sprintf("%d.0.0", i))
+	}
+	slices.Sort(many)
+	f.mu.Lock()
+	f.tags["charts/hello"], f.pageSize = many, 100
+	f.mu.Unlock()
+	tags, dropped, err = listTags(context.Background(), r)
+	if err != nil || len(tags) != maxOCITags || dropped != 1 || tags[0].version != fmt.Sprintf("%d.0.0", maxOCITags) {
+		t.Fatalf("%d tags (first %v), %d dropped, %v; want the newest %d", len(tags), tags[0], dropped, err, maxOCITags)
+	}
+	f.mu.Lock()
+	f.pageSize = 1
+	f.mu.Unlock()
+	if _, _, err := listTags(context.Background(), r); reasonOf(err) != appstore.RepoReasonInvalidIndex {
+		t.Fatalf("a listing of %d pages: %v", maxOCITags+1, err)
 	}
 }
 
