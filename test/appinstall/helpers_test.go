@@ -22,18 +22,44 @@ func indexRepo(t *testing.T, name string) {
 	t.Helper()
 	ca, err := os.ReadFile(env.AppStoreCAFile())
 	require.NoError(t, err)
+	syncedRepo(t, name, map[string]any{"url": env.ChartRepoURL(), "caBundle": ca})
+}
+
+// ociRepo registers the local registry's hello chart as Repo name, with the registry's
+// login, and waits until it has synced.
+func ociRepo(t *testing.T, name string) {
+	t.Helper()
+	ca, err := os.ReadFile(env.AppStoreCAFile())
+	require.NoError(t, err)
+	creds, err := env.AppStoreOCISecret()
+	require.NoError(t, err)
+	secret, err := json.Marshal(creds)
+	require.NoError(t, err)
+	framework.Kubectl(t, env, "host", string(secret), "apply", "-f", "-")
+	syncedRepo(t, name, map[string]any{"url": env.RegistryURL(), "caBundle": ca, "charts": []string{"hello"},
+		"credentialsSecretRef": map[string]any{"name": creds.Name}})
+}
+
+func syncedRepo(t *testing.T, name string, spec map[string]any) {
+	t.Helper()
 	obj, err := json.Marshal(map[string]any{"apiVersion": "appstore.kubesphere.io/v1alpha1", "kind": "Repo",
-		"metadata": map[string]any{"name": name}, "spec": map[string]any{"url": env.ChartRepoURL(), "caBundle": ca}})
+		"metadata": map[string]any{"name": name}, "spec": spec})
 	require.NoError(t, err)
 	framework.Kubectl(t, env, "host", string(obj), "apply", "-f", "-")
 	t.Cleanup(func() { _, _ = framework.TryKubectl(t, env, "host", "", "delete", "repo", name, "--ignore-not-found") })
-	require.Eventually(t, func() bool {
+	deadline := time.Now().Add(time.Minute)
+	for {
 		var r v1alpha1.Repo
-		out := framework.Kubectl(t, env, "host", "", "get", "repo", name, "-o", "json")
-		require.NoError(t, json.Unmarshal([]byte(out), &r))
+		require.NoError(t, json.Unmarshal([]byte(framework.Kubectl(t, env, "host", "", "get", "repo", name, "-o", "json")), &r))
 		c := meta.FindStatusCondition(r.Status.Conditions, "Synced")
-		return c != nil && c.Status == "True"
-	}, time.Minute, 250*time.Millisecond, "Repo %s did not sync", name)
+		if c != nil && c.Status == "True" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Repo %s did not sync within a minute: %+v", name, c)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 }
 
 // asDeveloper is a kubeconfig of the developer alone, an App Store user on the host.

@@ -17,18 +17,25 @@ import (
 
 var members = []string{"member1", "member2"} // member2 joined by agent
 
-// The developer installs a chart of the HTTPS repository on a Direct and an Agent member,
-// upgrades it and deletes it; each cluster's Helm records, seen with the helm CLI on the
-// member, agree with status and name the developer; nothing but the chart's objects and
-// Helm's records is made on the members.
+// The developer installs a chart of the HTTPS repository, and one of the OCI registry, on
+// a Direct and an Agent member, upgrades it and deletes it; each cluster's Helm records,
+// seen with the helm CLI on the member, agree with status and name the developer; nothing
+// but the chart's objects and Helm's records is made on the members.
 func TestInstallUpgradeUninstall(t *testing.T) {
-	ctx := context.Background()
 	indexRepo(t, "charts")
+	ociRepo(t, "oci")
+	for _, repo := range []string{"charts", "oci"} {
+		t.Run(repo, func(t *testing.T) { installUpgradeUninstall(t, repo) })
+	}
+}
+
+func installUpgradeUninstall(t *testing.T, repo string) {
+	ctx := context.Background()
 	dev := asDeveloper(t)
 	require.NoError(t, env.GrantDeveloper(ctx, "member2"))
 	asDev := func(stdin string, args ...string) (string, error) { return env.KubectlAs(ctx, dev, "", stdin, args...) }
 
-	_, err := asDev(release("hello", "charts.hello", "0.1.0", "default", map[string]any{"message": "hi"}, members...), "create", "-f", "-")
+	_, err := asDev(release("hello", repo+".hello", "0.1.0", "default", map[string]any{"message": "hi"}, members...), "create", "-f", "-")
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		_, _ = framework.TryKubectl(t, env, "host", "", "delete", "applicationrelease", "hello", "--ignore-not-found")

@@ -48,9 +48,12 @@ func (s *Syncer) Chart(ctx context.Context, repoName, chartName, version string)
 	switch repo.Spec.Source {
 	case v1alpha1.RepoSourceIndex:
 		return s.indexChart(ctx, repo, chartName, version)
-	default: // OCI (the chart layer of the registry) and Upload (stored chunks): not yet
+	case v1alpha1.RepoSourceOCI:
+		body, _, err := s.PullOCIChart(ctx, repoName, chartName, version)
+		return body, err
+	default: // Upload (stored chunks): not yet
 		return nil, chartStatus(http.StatusNotImplemented, appstore.ChartReasonSourceNotSupported,
-			fmt.Sprintf("Repo %s is an %s repository: this cluster-apiserver serves the charts of Index repositories only, %s ones are not supported yet",
+			fmt.Sprintf("Repo %s is an %s repository: this cluster-apiserver serves the charts of Index and OCI repositories only, %s ones are not supported yet",
 				repo.Name, repo.Spec.Source, repo.Spec.Source))
 	}
 }

@@ -163,9 +163,8 @@ func TestChart(t *testing.T) {
 	srv.put("/stable/index.yaml", []byte(index))
 	repo := &v1alpha1.Repo{ObjectMeta: metav1.ObjectMeta{Name: "local", Generation: 1},
 		Spec: v1alpha1.RepoSpec{Source: v1alpha1.RepoSourceIndex, URL: srv.URL + "/stable", CABundle: srv.ca()}}
-	oci := &v1alpha1.Repo{ObjectMeta: metav1.ObjectMeta{Name: "oci"},
-		Spec: v1alpha1.RepoSpec{Source: v1alpha1.RepoSourceOCI, URL: "oci://127.0.0.1:1/charts", Charts: []string{"hello"}}}
-	s, _, _ := newSyncer(t, []*v1alpha1.Repo{repo, oci})
+	uploads := &v1alpha1.Repo{ObjectMeta: metav1.ObjectMeta{Name: "uploads"}, Spec: v1alpha1.RepoSpec{Source: v1alpha1.RepoSourceUpload}}
+	s, _, _ := newSyncer(t, []*v1alpha1.Repo{repo, uploads})
 	ctx := context.Background()
 	if _, err := s.sync(ctx, "local"); err != nil {
 		t.Fatal(err)
@@ -237,8 +236,8 @@ func TestChart(t *testing.T) {
 		if !apierrors.IsNotFound(err) {
 			t.Fatalf("unknown Repo: %v", err)
 		}
-		_, err = s.Chart(ctx, "oci", "hello", "0.1.0")
-		statusIs(t, err, http.StatusNotImplemented, appstore.ChartReasonSourceNotSupported, "OCI")
+		_, err = s.Chart(ctx, "uploads", "hello", "0.1.0")
+		statusIs(t, err, http.StatusNotImplemented, appstore.ChartReasonSourceNotSupported, "Upload")
 	})
 
 	t.Run("unreachable", func(t *testing.T) {

@@ -251,10 +251,10 @@ func TestPullOCIChart(t *testing.T) {
 		chart, version string
 		reason         metav1.StatusReason
 	}{
-		{"hello", "0.1.0", ReasonChartDigestMismatch},
+		{"hello", "0.1.0", appstore.ChartReasonDigestMismatch},
 		{"hello", "9.9.9", metav1.StatusReasonNotFound},
 		{"other", "1.0.0", metav1.StatusReasonNotFound}, // not in spec.charts
-		{"huge", "5.0.0", ReasonChartTooLarge},          // refused before reading
+		{"huge", "5.0.0", appstore.ChartReasonTooLarge}, // refused before reading
 	} {
 		_, _, err := s.PullOCIChart(ctx, "oci", c.chart, c.version)
 		if got := apierrors.ReasonForError(err); got != c.reason {

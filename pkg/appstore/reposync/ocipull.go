@@ -21,15 +21,6 @@ import (
 // MaxOCIChartBytes is the largest chart archive PullOCIChart reads (the upload limit).
 const MaxOCIChartBytes = 20 << 20
 
-// Reasons of PullOCIChart's errors beyond the Repo condition reasons.
-const (
-	// ReasonChartDigestMismatch: the registry's chart is not the one the last sync listed
-	// (the tag was pushed again since), or its bytes are not what its manifest says.
-	ReasonChartDigestMismatch = "ChartDigestMismatch"
-	// ReasonChartTooLarge: the chart archive is over MaxOCIChartBytes.
-	ReasonChartTooLarge = "ChartTooLarge"
-)
-
 // PullOCIChart fetches the archive of version of chart from the OCI Repo named repoName,
 // with the Repo's CA bundle and credentials, for `applicationversions/<name>/chart`. It
 // reads the manifest the last sync of this replica listed for the tag (else the tag's
@@ -87,10 +78,10 @@ func (s *Syncer) PullOCIChart(ctx context.Context, repoName, chartName, version 
 		return nil, none, pullError(failed(appstore.RepoReasonInvalidIndex, "oci://%s:%s has no single sha256 Helm chart layer", r.Reference, tag))
 	}
 	if want, ok := s.listedDigest(repoName, chartName, version); ok && want != sum {
-		return nil, none, pullError(failed(ReasonChartDigestMismatch, "oci://%s:%s now holds chart layer %s, not the one listed at the last sync; sync the Repo again", r.Reference, tag, layer.Digest))
+		return nil, none, pullError(failed(appstore.ChartReasonDigestMismatch, "oci://%s:%s now holds chart layer %s, not the one listed at the last sync; sync the Repo again", r.Reference, tag, layer.Digest))
 	}
 	if layer.Size > MaxOCIChartBytes || layer.Size < 0 {
-		return nil, none, pullError(failed(ReasonChartTooLarge, "oci://%s:%s: the chart is %d bytes, over %d", r.Reference, tag, layer.Size, MaxOCIChartBytes))
+		return nil, none, pullError(failed(appstore.ChartReasonTooLarge, "oci://%s:%s: the chart is %d bytes, over %d", r.Reference, tag, layer.Size, MaxOCIChartBytes))
 	}
 	rc, err := r.Fetch(ctx, layer)
 	if err != nil {
@@ -100,7 +91,7 @@ func (s *Syncer) PullOCIChart(ctx context.Context, repoName, chartName, version 
 	// ReadAll stops at the manifest's size and checks the digest.
 	data, err := content.ReadAll(io.LimitReader(rc, MaxOCIChartBytes+1), layer)
 	if errors.Is(err, content.ErrMismatchedDigest) {
-		return nil, none, pullError(failed(ReasonChartDigestMismatch, "oci://%s:%s: the chart's bytes do not match its digest %s", r.Reference, tag, layer.Digest))
+		return nil, none, pullError(failed(appstore.ChartReasonDigestMismatch, "oci://%s:%s: the chart's bytes do not match its digest %s", r.Reference, tag, layer.Digest))
 	} else if err != nil {
 		return nil, none, pullError(classifyOCI("read the chart of oci://"+r.Reference.String()+":"+tag, err))
 	}

@@ -6,6 +6,7 @@ package apprelease
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	releasev1 "helm.sh/helm/v4/pkg/release/v1"
@@ -44,6 +45,11 @@ type Controller struct {
 	synced   []cache.InformerSynced
 	queue    workqueue.TypedRateLimitingInterface[string]
 	now      func() time.Time
+
+	// written holds each release as this controller last wrote it, until the informer
+	// catches up: a sync right after a write must not act on the status before it.
+	mu      sync.Mutex
+	written map[string]*v1alpha1.ApplicationRelease
 }
 
 // New returns a controller that reads and writes releases with client and runs Helm with
@@ -56,7 +62,7 @@ func New(client clientset.Interface, helm Helm, releases appstoreinformers.Appli
 		synced: []cache.InformerSynced{releases.Informer().HasSynced, clusters.Informer().HasSynced},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "apprelease"}),
-		now: time.Now,
+		now: time.Now, written: map[string]*v1alpha1.ApplicationRelease{},
 	}
 	enqueue := func(obj any) {
 		if r, ok := obj.(*v1alpha1.ApplicationRelease); ok {
@@ -127,4 +133,29 @@ func (c *Controller) work(ctx context.Context) {
 		}
 		c.queue.Done(name)
 	}
+}
+
+// current is the release to act on: the informer's, unless this controller has written
+// a newer one since (only it writes status, so its write is the status to believe).
+func (c *Controller) current(name string) (*v1alpha1.ApplicationRelease, error) {
+	rel, err := c.releases.Get(name)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w := c.written[name]
+	if err != nil || w == nil || w.UID != rel.UID || w.ResourceVersion == rel.ResourceVersion || w.Generation < rel.Generation {
+		delete(c.written, name)
+		return rel, err
+	}
+	if w.Generation > rel.Generation {
+		return w, nil
+	}
+	rel = rel.DeepCopy()
+	rel.Status = *w.Status.DeepCopy()
+	return rel, nil
+}
+
+func (c *Controller) wrote(rel *v1alpha1.ApplicationRelease) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.written[rel.Name] = rel
 }

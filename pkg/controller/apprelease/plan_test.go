@@ -18,6 +18,7 @@ import (
 
 	"kubesphere.io/multicluster/apis/appstore/v1alpha1"
 	clustersv1alpha1 "kubesphere.io/multicluster/apis/clusters/v1alpha1"
+	appstorelisters "kubesphere.io/multicluster/generated/listers/appstore/v1alpha1"
 	clusterlisters "kubesphere.io/multicluster/generated/listers/clusters/v1alpha1"
 	"kubesphere.io/multicluster/pkg/appstore/helmexec"
 )
@@ -166,4 +167,27 @@ func TestFromHistory(t *testing.T) {
 	e = fromHistory(e, rel, history, time.Now())
 	assert.Equal(t, v1alpha1.ReleasePhaseFailed, e.Phase)
 	assert.Equal(t, "dev", e.Revisions[1].User)
+}
+
+// A sync right after a status write acts on that write, not on the informer's older copy.
+func TestCurrentPrefersOwnWrite(t *testing.T) {
+	idx := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+	stale := releaseOn(1, "a")
+	stale.UID, stale.ResourceVersion = "u", "10"
+	require.NoError(t, idx.Add(stale))
+	c := &Controller{releases: appstorelisters.NewApplicationReleaseLister(idx), written: map[string]*v1alpha1.ApplicationRelease{}}
+	w := stale.DeepCopy()
+	w.ResourceVersion = "11"
+	w.Status.Clusters = []v1alpha1.ClusterRelease{{Cluster: "a", Phase: v1alpha1.ReleasePhaseDeployed, AppliedGeneration: 1}}
+	c.wrote(w)
+	got, err := c.current("r")
+	require.NoError(t, err)
+	assert.Equal(t, w.Status, got.Status)
+
+	// Once the informer has it, the informer's copy is the one, and the note is dropped.
+	require.NoError(t, idx.Update(w))
+	got, err = c.current("r")
+	require.NoError(t, err)
+	assert.Equal(t, "11", got.ResourceVersion)
+	assert.Empty(t, c.written)
 }

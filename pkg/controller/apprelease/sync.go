@@ -22,7 +22,7 @@ import (
 // sync reconciles the release name once; it returns when to look again (0: at the next
 // event).
 func (c *Controller) sync(ctx context.Context, name string) (time.Duration, error) {
-	rel, err := c.releases.Get(name)
+	rel, err := c.current(name)
 	if apierrors.IsNotFound(err) {
 		return 0, nil
 	} else if err != nil {
@@ -131,6 +131,7 @@ func (c *Controller) writeStatus(ctx context.Context, rel *v1alpha1.ApplicationR
 			return err
 		}
 		out = updated
+		c.wrote(updated)
 		return nil
 	})
 	return out, err
