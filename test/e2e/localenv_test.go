@@ -38,7 +38,8 @@ func TestLocalEnvironment(t *testing.T) {
 
 	// The pid files name every process, <cluster>-<component>.
 	want := []string{"host-etcd", "host-kube-apiserver", "host-cluster-apiserver", "host-controller-manager", "host-tower-proxy-1", "host-tower-proxy-2", "member1-kube-apiserver",
-		"member1-kube-controller-manager", "member1-kube-scheduler", "member1-kwok", localenv.ChartRepoID, localenv.RegistryID}
+		"member1-kube-controller-manager", "member1-kube-scheduler", "member1-kwok", localenv.ChartRepoID, localenv.RegistryID,
+		"host-appstore-controller"}
 	assert.ElementsMatch(t, want, env.Running())
 
 	// The done-when of the foundation: the host lists member1 with the table columns.

@@ -219,8 +219,8 @@ func TestManifestsAudit(t *testing.T) {
 // TestManifestsGOMAXPROCS: in the install, single and HA, the relays (cluster-apiserver,
 // tower proxy) run as many Go scheduler threads as their CPU limit, rounded up (GOMAXPROCS
 // from limits.cpu by the Downward API; Go alone would run at least 2 under a limit of 1),
-// which is artifacts.GOMAXPROCS; controller-manager keeps Go's default; and the local
-// environment's cluster-apiserver runs with that number.
+// which is artifacts.GOMAXPROCS; controller-manager and appstore-controller keep Go's
+// default; and the local environment's cluster-apiserver runs with that number.
 func TestManifestsGOMAXPROCS(t *testing.T) {
 	for _, dir := range []string{"base", "overlays/ha"} {
 		var containers []corev1.Container
@@ -241,10 +241,11 @@ func TestManifestsGOMAXPROCS(t *testing.T) {
 			}
 			workloads = append(workloads, w.Metadata.Name)
 		}
-		assert.ElementsMatch(t, []string{"cluster-apiserver", "controller-manager", "tower-proxy"}, workloads, "%s: the workloads", dir)
+		assert.ElementsMatch(t, []string{"cluster-apiserver", "controller-manager", "appstore-controller", "tower-proxy"}, workloads, "%s: the workloads", dir)
 		for i, c := range containers {
 			what := dir + ": " + c.Name
-			if owners[i] == "controller-manager" {
+			// The controllers keep Go's default: their work is many waits in parallel.
+			if owners[i] == "controller-manager" || owners[i] == "appstore-controller" {
 				for _, e := range c.Env {
 					assert.NotEqual(t, "GOMAXPROCS", e.Name, "%s: Go's default", what)
 				}

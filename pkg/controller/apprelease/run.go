@@ -69,7 +69,8 @@ func (c *Controller) run(ctx context.Context, rel *v1alpha1.ApplicationRelease, 
 		}
 	}
 	if err != nil {
-		return failed(e, err, c.now())
+		// Helm's errors do not say which cluster; the message a user reads does.
+		return failed(e, fmt.Errorf("cluster %s: %w", cluster, err), c.now())
 	}
 	if e.Phase == v1alpha1.ReleasePhaseDeployed {
 		e.Reason, e.Message, e.Attempts, e.NextAttemptTime = "", "", 0, nil
@@ -169,19 +170,19 @@ func fromHistory(e v1alpha1.ClusterRelease, rel *v1alpha1.ApplicationRelease, hi
 
 func revisionOf(h *releasev1.Release, rel *v1alpha1.ApplicationRelease) v1alpha1.RevisionRecord {
 	r := v1alpha1.RevisionRecord{Revision: int32(h.Version)}
-	if g, err := strconv.ParseInt(h.Labels[appstore.GenerationLabel], 10, 64); err == nil {
-		r.Generation = g
-	}
 	if h.Info != nil {
 		r.Result, r.Message = string(h.Info.Status), h.Info.Description
 		r.Time = metav1.NewTime(h.Info.LastDeployed)
+		// Our description names the generation; a rollback's revision keeps the labels of
+		// the revision it copies, so the label is second.
 		if m := described.FindStringSubmatch(h.Info.Description); m != nil {
 			r.Action = v1alpha1.RevisionAction(strings.ToUpper(m[1][:1]) + m[1][1:])
 			r.User = m[2]
-			if g, err := strconv.ParseInt(m[3], 10, 64); err == nil && r.Generation == 0 {
-				r.Generation = g
-			}
+			r.Generation, _ = strconv.ParseInt(m[3], 10, 64)
 		}
+	}
+	if g, err := strconv.ParseInt(h.Labels[appstore.GenerationLabel], 10, 64); err == nil && r.Generation == 0 {
+		r.Generation = g
 	}
 	if r.User == "" {
 		// Helm replaces a failed revision's description with its error: the request of that

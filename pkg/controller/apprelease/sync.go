@@ -60,7 +60,7 @@ func (c *Controller) sync(ctx context.Context, name string) (time.Duration, erro
 			wg.Go(func() {
 				e := c.run(ctx, rel, cl, steps[cl])
 				klog.InfoS("Application release on a cluster", "release", rel.Name, "cluster", cl, "generation", rel.Generation,
-					"phase", e.Phase, "revision", e.Revision, "reason", e.Reason)
+					"phase", e.Phase, "revision", e.Revision, "reason", e.Reason, "message", e.Message)
 				mu.Lock()
 				steps[cl] = step{op: steps[cl].op, entry: e}
 				mu.Unlock()

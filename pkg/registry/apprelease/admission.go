@@ -57,7 +57,7 @@ func (g Guard) admit(ctx context.Context, obj, old runtime.Object) error {
 	if !ok {
 		return apierrors.NewForbidden(resource, r.Name, fmt.Errorf("no user to record as the requester"))
 	}
-	if err := refuseNodes(u, r.Name); err != nil {
+	if err := refuseUnimpersonable(u, r.Name, false); err != nil {
 		return err
 	}
 	if prev == nil || prev.Spec.Application != r.Spec.Application || prev.Spec.Version != r.Spec.Version {
@@ -84,7 +84,7 @@ func (g Guard) admitDelete(ctx context.Context, r *appstore.ApplicationRelease) 
 	if !ok {
 		return apierrors.NewForbidden(resource, r.Name, fmt.Errorf("no user to record as the deleter"))
 	}
-	if err := refuseNodes(u, r.Name); err != nil {
+	if err := refuseUnimpersonable(u, r.Name, true); err != nil {
 		return err
 	}
 	for _, c := range installedOn(r) {
@@ -110,11 +110,18 @@ func installedOn(r *appstore.ApplicationRelease) []string {
 	return slices.Compact(names)
 }
 
-// refuseNodes: a node's identity acts for its kubelet only; no impersonation mode the App
-// Store holds can pose as one, so its releases could never run.
-func refuseNodes(u user.Info, name string) error {
+// refuseUnimpersonable refuses users the App Store could never act as, so that their
+// releases are not stored only to fail on every cluster: a node's identity acts for its
+// kubelet only, and constrained impersonation never impersonates system:masters. Such an
+// administrator may still delete: the uninstall acts as the last requester (record).
+func refuseUnimpersonable(u user.Info, name string, deleting bool) error {
 	if strings.HasPrefix(u.GetName(), "system:node:") || slices.Contains(u.GetGroups(), user.NodesGroup) {
 		return apierrors.NewForbidden(resource, name, fmt.Errorf("nodes may not make App Store releases"))
+	}
+	if slices.Contains(u.GetGroups(), user.SystemPrivilegedGroup) && !deleting {
+		return apierrors.NewForbidden(resource, name, fmt.Errorf("user %q is in the group %s, which Kubernetes lets no one impersonate, "+
+			"and the App Store acts on members as the user who asks: ask as a user or ServiceAccount whose RBAC grants what the "+
+			"release needs (for example kubectl --as=<user>)", u.GetName(), user.SystemPrivilegedGroup))
 	}
 	return nil
 }

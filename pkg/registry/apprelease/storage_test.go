@@ -112,6 +112,14 @@ func TestRequesterIsTheServers(t *testing.T) {
 		t.Fatalf("last request %+v, want Update of generation 2 to 1.1.0", last)
 	}
 
+	// An administrator's delete is recorded, but the uninstall acts as the last requester:
+	// no one may impersonate system:masters.
+	deleted := upgraded.DeepCopy()
+	record(asUser("kubernetes-admin", "system:masters"), deleted, appstore.RequestActionDelete)
+	if deleted.Status.Requester.Username != "ops" || deleted.Status.Requests[len(deleted.Status.Requests)-1].User != "kubernetes-admin" {
+		t.Fatalf("after an admin's delete: requester %q, requests %+v", deleted.Status.Requester.Username, deleted.Status.Requests)
+	}
+
 	// The status subresource cannot change who asked, nor the spec.
 	st := statusStrategy{s}
 	w := upgraded.DeepCopy()
@@ -197,6 +205,15 @@ func TestGuard(t *testing.T) {
 	}
 	if err := g.admit(asUser("system:node:n1", user.NodesGroup), release("member1"), nil); !apierrors.IsForbidden(err) {
 		t.Fatalf("a node: %v, want Forbidden", err)
+	}
+	// Constrained impersonation never impersonates system:masters: such a user is told how
+	// to ask instead, for a create and for a delete.
+	masters := asUser("kubernetes-admin", user.SystemPrivilegedGroup)
+	if err := g.admit(masters, release("member1"), nil); !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "kubectl --as=") {
+		t.Fatalf("system:masters: %v, want Forbidden with what to do", err)
+	}
+	if err := g.admitDelete(masters, release("member1")); err != nil {
+		t.Fatalf("system:masters deleting: %v, want it allowed (the uninstall acts as the last requester)", err)
 	}
 
 	// An update that leaves the generation is not checked; one that changes it is, for

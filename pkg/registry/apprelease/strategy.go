@@ -7,6 +7,7 @@ package apprelease
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -87,7 +88,12 @@ func record(ctx context.Context, r *appstore.ApplicationRelease, action appstore
 		// Admission refuses a write without a user; nothing to record.
 		return
 	}
-	r.Status.Requester = requesterOf(u)
+	// No one may impersonate system:masters: an administrator's delete is recorded, and
+	// the uninstall acts as the last requester (admission refuses such a user any other
+	// write).
+	if !slices.Contains(u.GetGroups(), user.SystemPrivilegedGroup) {
+		r.Status.Requester = requesterOf(u)
+	}
 	r.Status.Requests = append(r.Status.Requests, appstore.RequestRecord{
 		Generation: r.Generation, Action: action, User: u.GetName(), Time: metav1.Now(), Version: r.Spec.Version,
 	})
