@@ -30,9 +30,8 @@ func NewOptions() *Options {
 	return &Options{
 		KubeAPIQPS: 20, KubeAPIBurst: 40,
 		ClusterAPIServerURL: "https://cluster-apiserver." + clustersapi.DefaultNamespace + ".svc:443",
-		// The service account's CA: cluster-apiserver's serving certificate is signed by
-		// the host's CA in the usual install.
-		ClusterAPIServerCAFile: "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt",
+		// Where artifacts/ mounts the Secret cluster-apiserver-ca.
+		ClusterAPIServerCAFile: "/etc/cluster-apiserver/ca.crt",
 		Workers:                4,
 		LeaderElection:         leaderelect.NewOptions(clustersapi.ControllerManagerNamespace, "kubesphere-appstore-controller"),
 	}
