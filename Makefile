@@ -8,6 +8,8 @@ LOCAL_UP_FLAGS ?=
 BENCH_FLAGS ?=
 # Extra flags for hack/bench/bench-tunnel, e.g. BENCH_TUNNEL_FLAGS="--idle-agents=200".
 BENCH_TUNNEL_FLAGS ?=
+# Extra flags for hack/bench/bench-appstore, e.g. BENCH_APPSTORE_FLAGS="--rounds=20".
+BENCH_APPSTORE_FLAGS ?=
 # The benchmarks' own Go module (it keeps rancher/remotedialer out of go.mod).
 BENCH_MODULE := hack/bench
 # How long `make fuzz` fuzzes each target, e.g. FUZZTIME=10m.
@@ -24,7 +26,7 @@ FUZZ_TARGETS := \
 	./pkg/tunnel:FuzzConnectResponse \
 	./pkg/appstore/index:FuzzParse
 
-.PHONY: help build tools local-up local-down bench-build bench-proxy bench-tunnel test test-unit test-fuzz test-integration fuzz verify update \
+.PHONY: help build tools local-up local-down bench-build bench-proxy bench-tunnel bench-appstore test test-unit test-fuzz test-integration fuzz verify update \
 	verify-gofmt verify-govet verify-gomod verify-codegen verify-docs clean
 
 help: ## List the targets.
@@ -44,7 +46,7 @@ local-down: ## Stop every process local-up started.
 	@if [[ -x $(BIN)/local-env ]]; then $(BIN)/local-env down $(LOCAL_UP_FLAGS); else go run ./hack/local-env down $(LOCAL_UP_FLAGS); fi
 
 bench-build: ## Build the benchmarks (module hack/bench) into _output/bin.
-	go -C $(BENCH_MODULE) build -o $(CURDIR)/$(BIN)/ ./bench-proxy ./bench-tunnel
+	go -C $(BENCH_MODULE) build -o $(CURDIR)/$(BIN)/ ./bench-proxy ./bench-tunnel ./bench-appstore
 
 # The benchmarks run from the repository root: their default paths are _output/local/...
 bench-proxy: bench-build ## Measure the proxy against the running local environment (make local-up first).
@@ -53,6 +55,9 @@ bench-proxy: bench-build ## Measure the proxy against the running local environm
 bench-tunnel: bench-build ## Measure the agent tunnel: member2 through it (make local-up first), then the tunnel alone against remotedialer.
 	$(BIN)/bench-proxy --member=member2 $(BENCH_FLAGS)
 	$(BIN)/bench-tunnel $(BENCH_TUNNEL_FLAGS)
+
+bench-appstore: bench-build ## Measure an App Store install against helm install straight to each member (make local-up first).
+	$(BIN)/bench-appstore $(BENCH_APPSTORE_FLAGS)
 
 test: verify test-unit test-fuzz test-integration ## Verify, then run every test (what CI runs).
 

@@ -31,7 +31,7 @@ var ErrOperationInProgress = errors.New("another Helm operation on this release 
 
 var setManager sync.Once
 
-// Executor runs Helm operations; it holds no per-cluster state.
+// Executor opens Helm sessions; it holds no per-cluster state.
 type Executor struct {
 	base *rest.Config
 	log  slog.Handler
@@ -82,7 +82,15 @@ func (e *Executor) RESTConfig(t Target) *rest.Config {
 	return c
 }
 
-func (e *Executor) configuration(t Target) (*action.Configuration, error) {
+// Session is one operation's Helm on one target: its calls share the clients and the
+// discovery, which a request through the proxy makes worth sharing, and nothing else.
+type Session struct {
+	t   Target
+	cfg *action.Configuration
+}
+
+// Session opens a session on t.
+func (e *Executor) Session(t Target) (*Session, error) {
 	g, err := newGetter(e.RESTConfig(t), t.Namespace)
 	if err != nil {
 		return nil, err
@@ -94,17 +102,14 @@ func (e *Executor) configuration(t Target) (*action.Configuration, error) {
 	if kc, ok := cfg.KubeClient.(*kube.Client); ok {
 		kc.Namespace = t.Namespace
 	}
-	return cfg, nil
+	return &Session{t: t, cfg: cfg}, nil
 }
 
 // Install makes revision 1. A failed install is uninstalled again (nothing stays half
 // installed) and its error returned.
-func (e *Executor) Install(ctx context.Context, t Target, r Request) (*releasev1.Release, error) {
-	cfg, err := e.configuration(t)
-	if err != nil {
-		return nil, err
-	}
-	in := action.NewInstall(cfg)
+func (s *Session) Install(ctx context.Context, r Request) (*releasev1.Release, error) {
+	t := s.t
+	in := action.NewInstall(s.cfg)
 	in.Namespace, in.ReleaseName, in.CreateNamespace = t.Namespace, t.Release, r.CreateNamespace
 	in.ServerSideApply, in.RollbackOnFailure = true, true
 	in.WaitStrategy, in.Timeout = kube.StatusWatcherStrategy, r.Timeout
@@ -115,12 +120,9 @@ func (e *Executor) Install(ctx context.Context, t Target, r Request) (*releasev1
 
 // Upgrade makes a new revision. A failed upgrade stays as a failed revision: the next
 // upgrade proceeds from it.
-func (e *Executor) Upgrade(ctx context.Context, t Target, r Request) (*releasev1.Release, error) {
-	cfg, err := e.configuration(t)
-	if err != nil {
-		return nil, err
-	}
-	up := action.NewUpgrade(cfg)
+func (s *Session) Upgrade(ctx context.Context, r Request) (*releasev1.Release, error) {
+	t := s.t
+	up := action.NewUpgrade(s.cfg)
 	up.Namespace, up.ServerSideApply, up.MaxHistory = t.Namespace, "true", r.MaxHistory
 	up.WaitStrategy, up.Timeout = kube.StatusWatcherStrategy, r.Timeout
 	up.Labels, up.Description = r.Labels, r.Description
@@ -130,27 +132,19 @@ func (e *Executor) Upgrade(ctx context.Context, t Target, r Request) (*releasev1
 
 // Rollback returns the release to revision as a new revision. Helm's rollback takes no
 // context; timeout bounds it.
-func (e *Executor) Rollback(t Target, revision int, timeout time.Duration, description string, maxHistory int) error {
-	cfg, err := e.configuration(t)
-	if err != nil {
-		return err
-	}
-	rb := action.NewRollback(cfg)
+func (s *Session) Rollback(revision int, timeout time.Duration, description string, maxHistory int) error {
+	rb := action.NewRollback(s.cfg)
 	rb.Version, rb.ServerSideApply, rb.MaxHistory = revision, "true", maxHistory
 	rb.WaitStrategy, rb.Timeout, rb.Description = kube.StatusWatcherStrategy, timeout, description
-	return classify(rb.Run(t.Release))
+	return classify(rb.Run(s.t.Release))
 }
 
 // Uninstall removes the release and its records; a release that is not there is no error.
-func (e *Executor) Uninstall(t Target, timeout time.Duration, description string) error {
-	cfg, err := e.configuration(t)
-	if err != nil {
-		return err
-	}
-	un := action.NewUninstall(cfg)
+func (s *Session) Uninstall(timeout time.Duration, description string) error {
+	un := action.NewUninstall(s.cfg)
 	un.IgnoreNotFound, un.Timeout, un.Description = true, timeout, description
 	un.WaitStrategy = kube.StatusWatcherStrategy
-	_, err = un.Run(t.Release)
+	_, err := un.Run(s.t.Release)
 	if errors.Is(err, driver.ErrReleaseNotFound) {
 		return nil
 	}
@@ -159,12 +153,8 @@ func (e *Executor) Uninstall(t Target, timeout time.Duration, description string
 
 // History returns the release's revisions on the member, oldest first; none when the
 // release is not there.
-func (e *Executor) History(t Target) ([]*releasev1.Release, error) {
-	cfg, err := e.configuration(t)
-	if err != nil {
-		return nil, err
-	}
-	rels, err := action.NewHistory(cfg).Run(t.Release)
+func (s *Session) History() ([]*releasev1.Release, error) {
+	rels, err := action.NewHistory(s.cfg).Run(s.t.Release)
 	if errors.Is(err, driver.ErrReleaseNotFound) {
 		return nil, nil
 	} else if err != nil {

@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 
+	"kubesphere.io/multicluster/apis/appstore"
 	"kubesphere.io/multicluster/apis/appstore/v1alpha1"
 	clustersv1alpha1 "kubesphere.io/multicluster/apis/clusters/v1alpha1"
 	clientset "kubesphere.io/multicluster/generated/clientset/versioned"
@@ -26,19 +27,20 @@ import (
 	"kubesphere.io/multicluster/pkg/controller/internal/workers"
 )
 
-// Helm is what the controller asks of Helm; *helmexec.Executor is the real one.
+// Helm is what the controller asks of Helm on one cluster for one operation;
+// *helmexec.Session is the real one.
 type Helm interface {
-	Install(ctx context.Context, t helmexec.Target, r helmexec.Request) (*releasev1.Release, error)
-	Upgrade(ctx context.Context, t helmexec.Target, r helmexec.Request) (*releasev1.Release, error)
-	Rollback(t helmexec.Target, revision int, timeout time.Duration, description string, maxHistory int) error
-	Uninstall(t helmexec.Target, timeout time.Duration, description string) error
-	History(t helmexec.Target) ([]*releasev1.Release, error)
+	Install(ctx context.Context, r helmexec.Request) (*releasev1.Release, error)
+	Upgrade(ctx context.Context, r helmexec.Request) (*releasev1.Release, error)
+	Rollback(revision int, timeout time.Duration, description string, maxHistory int) error
+	Uninstall(timeout time.Duration, description string) error
+	History() ([]*releasev1.Release, error)
 }
 
 // Controller reconciles ApplicationReleases.
 type Controller struct {
 	client   clientset.Interface
-	helm     Helm
+	helm     func(helmexec.Target) (Helm, error)
 	charts   *charts
 	releases appstorelisters.ApplicationReleaseLister
 	clusters clusterlisters.ClusterLister
@@ -50,19 +52,23 @@ type Controller struct {
 	// catches up: a sync right after a write must not act on the status before it.
 	mu      sync.Mutex
 	written map[string]*v1alpha1.ApplicationRelease
+	// retries holds each release's retry annotation as last seen: a change asks for new
+	// attempts (one made while no replica ran is not seen).
+	retries map[string]string
 }
 
 // New returns a controller that reads and writes releases with client and runs Helm with
 // helm; Run starts it.
-func New(client clientset.Interface, helm Helm, releases appstoreinformers.ApplicationReleaseInformer,
+func New(client clientset.Interface, helm *helmexec.Executor, releases appstoreinformers.ApplicationReleaseInformer,
 	clusters clusterinformers.ClusterInformer) (*Controller, error) {
 	c := &Controller{
-		client: client, helm: helm, charts: newCharts(client),
+		client: client, charts: newCharts(client),
+		helm:     func(t helmexec.Target) (Helm, error) { return helm.Session(t) },
 		releases: releases.Lister(), clusters: clusters.Lister(),
 		synced: []cache.InformerSynced{releases.Informer().HasSynced, clusters.Informer().HasSynced},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "apprelease"}),
-		now: time.Now, written: map[string]*v1alpha1.ApplicationRelease{},
+		now: time.Now, written: map[string]*v1alpha1.ApplicationRelease{}, retries: map[string]string{},
 	}
 	enqueue := func(obj any) {
 		if r, ok := obj.(*v1alpha1.ApplicationRelease); ok {
@@ -158,4 +164,22 @@ func (c *Controller) wrote(rel *v1alpha1.ApplicationRelease) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.written[rel.Name] = rel
+}
+
+// retryAsked tells whether the release's retry annotation changed since the last sync.
+func (c *Controller) retryAsked(rel *v1alpha1.ApplicationRelease) bool {
+	v := rel.Annotations[appstore.RetryAnnotation]
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	prev, seen := c.retries[rel.Name]
+	c.retries[rel.Name] = v
+	return seen && prev != v
+}
+
+// forget drops what the controller remembers of a release that is gone.
+func (c *Controller) forget(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.retries, name)
+	delete(c.written, name)
 }

@@ -63,7 +63,7 @@ func (c *Controller) placed(rel *v1alpha1.ApplicationRelease) (map[string]bool, 
 
 // plan decides each cluster's step: those of the placement and those status shows.
 // wait is the soonest a backoff ends (0: none pending).
-func (c *Controller) plan(rel *v1alpha1.ApplicationRelease, placed map[string]bool, now time.Time) (steps map[string]step, wait time.Duration) {
+func (c *Controller) plan(rel *v1alpha1.ApplicationRelease, placed map[string]bool, retry bool, now time.Time) (steps map[string]step, wait time.Duration) {
 	entries := map[string]v1alpha1.ClusterRelease{}
 	for _, e := range rel.Status.Clusters {
 		entries[e.Cluster] = e
@@ -78,8 +78,8 @@ func (c *Controller) plan(rel *v1alpha1.ApplicationRelease, placed map[string]bo
 	slices.Sort(names)
 	names = slices.Compact(names)
 
-	// Attempts count for one generation: a new spec starts them again.
-	fresh := rel.Status.ObservedGeneration != rel.Generation
+	// Attempts count for one generation: a new spec, or a retry asked for, starts them again.
+	fresh := rel.Status.ObservedGeneration != rel.Generation || retry
 	deleting := rel.DeletionTimestamp != nil
 	steps = map[string]step{}
 	for _, name := range names {

@@ -51,7 +51,7 @@ func TestPlan(t *testing.T) {
 	}
 	placed, err := c.placed(rel)
 	require.NoError(t, err)
-	steps, wait := c.plan(rel, placed, now)
+	steps, wait := c.plan(rel, placed, false, now)
 	assert.Equal(t, opNone, steps["a"].op)
 	assert.Equal(t, opNone, steps["b"].op)
 	assert.InDelta(t, time.Minute, wait, float64(time.Second), "the backoff's end is when to look again")
@@ -64,18 +64,26 @@ func TestPlan(t *testing.T) {
 
 	// A new generation starts the attempts again, everywhere.
 	rel.Generation = 3
-	steps, _ = c.plan(rel, placed, now)
+	steps, _ = c.plan(rel, placed, false, now)
 	for _, n := range []string{"a", "b", "c"} {
 		assert.Equal(t, opApply, steps[n].op, n)
 		assert.Zero(t, steps[n].entry.Attempts, n)
 	}
 
+	// A retry asked for starts the attempts again too, on the same generation.
+	rel.Status.ObservedGeneration = 3
+	steps, _ = c.plan(rel, placed, false, now)
+	assert.Equal(t, opNone, steps["c"].op, "gave up")
+	steps, _ = c.plan(rel, placed, true, now)
+	assert.Equal(t, opApply, steps["c"].op, "retried")
+
 	// Keep leaves a cluster that left the placement alone; deletion uninstalls everywhere.
 	rel.Spec.RemovalPolicy = v1alpha1.RemovalPolicyKeep
-	steps, _ = c.plan(rel, placed, now)
+	steps, _ = c.plan(rel, placed, false, now)
 	assert.Equal(t, v1alpha1.ReleasePhaseKept, steps["d"].entry.Phase)
-	rel.DeletionTimestamp = &metav1.Time{Time: now}
-	steps, _ = c.plan(rel, placed, now)
+	// (The server counts a deletion as a new generation.)
+	rel.DeletionTimestamp, rel.Generation = &metav1.Time{Time: now}, 4
+	steps, _ = c.plan(rel, placed, false, now)
 	for _, n := range []string{"a", "b", "c", "d"} {
 		assert.Equal(t, opUninstall, steps[n].op, n)
 	}

@@ -47,22 +47,30 @@ func (c *Controller) run(ctx context.Context, rel *v1alpha1.ApplicationRelease, 
 	ctx, cancel := context.WithTimeout(ctx, timeout+time.Minute)
 	defer cancel()
 	e := s.entry
-	var err error
-	switch s.op {
-	case opUninstall:
-		if err = c.helm.Uninstall(t, timeout, describe("uninstall", rel)); err == nil {
+	h, err := c.helm(t)
+	if err != nil {
+		return failed(e, fmt.Errorf("cluster %s: %w", cluster, err), c.now())
+	}
+	if s.op == opUninstall {
+		if err = h.Uninstall(timeout, describe("uninstall", rel)); err == nil {
 			e = mark(e, v1alpha1.ReleasePhaseUninstalled, "", "", c.now())
 			e.Revision, e.ReadyResources, e.TotalResources, e.Attempts = 0, 0, 0, 0
 			return e
 		}
-	case opRollback:
-		err = c.rollback(ctx, rel, t, e, timeout)
-	default:
-		err = c.apply(ctx, rel, t, timeout)
 	}
-	if err == nil || s.op != opUninstall {
+	var installed *releasev1.Release
+	switch s.op {
+	case opRollback:
+		err = c.rollback(rel, h, cluster, e, timeout)
+	case opApply:
+		installed, err = c.apply(ctx, rel, h, timeout)
+	}
+	if err == nil && installed != nil && installed.Version == 1 {
+		// A first install is the whole history: no need to read it back.
+		e = fromHistory(e, rel, []*releasev1.Release{installed}, c.now())
+	} else if err == nil || s.op != opUninstall {
 		// Whatever happened, the member's records say where the release stands.
-		if history, herr := c.helm.History(t); herr == nil {
+		if history, herr := h.History(); herr == nil {
 			e = fromHistory(e, rel, history, c.now())
 		} else if err == nil {
 			err = herr
@@ -78,20 +86,30 @@ func (c *Controller) run(ctx context.Context, rel *v1alpha1.ApplicationRelease, 
 	return e
 }
 
-// apply installs the current generation, or upgrades to it.
-func (c *Controller) apply(ctx context.Context, rel *v1alpha1.ApplicationRelease, t helmexec.Target, timeout time.Duration) error {
-	history, err := c.helm.History(t)
+// apply installs the current generation, or upgrades to it, and returns what Helm made.
+func (c *Controller) apply(ctx context.Context, rel *v1alpha1.ApplicationRelease, h Helm, timeout time.Duration) (*releasev1.Release, error) {
+	history, err := h.History()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ch, err := c.charts.load(ctx, rel.Spec.Application, rel.Spec.Version)
+	var ce *chartError
+	if errors.As(err, &ce) && ce.reason == "VersionNotInIndex" {
+		// A version gone from its repository still upgrades (new values) from the chart
+		// the member's own release record holds.
+		for i := len(history) - 1; i >= 0 && ch == nil; i-- {
+			if hc := history[i].Chart; hc != nil && hc.Metadata != nil && hc.Metadata.Version == rel.Spec.Version {
+				ch, err = hc, nil
+			}
+		}
+	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	values := map[string]any{}
 	if rel.Spec.Values != nil && len(rel.Spec.Values.Raw) > 0 {
 		if err := json.Unmarshal(rel.Spec.Values.Raw, &values); err != nil {
-			return &chartError{"InvalidValues", fmt.Errorf("spec.values: %w", err)}
+			return nil, &chartError{"InvalidValues", fmt.Errorf("spec.values: %w", err)}
 		}
 	}
 	req := helmexec.Request{Chart: ch, Values: values, CreateNamespace: rel.Spec.CreateNamespace, Timeout: timeout,
@@ -99,22 +117,20 @@ func (c *Controller) apply(ctx context.Context, rel *v1alpha1.ApplicationRelease
 		MaxHistory: maxRevisions}
 	if len(history) == 0 {
 		req.Description = describe("install", rel)
-		_, err = c.helm.Install(ctx, t, req)
-		return err
+		return h.Install(ctx, req)
 	}
 	if last := history[len(history)-1]; last.Info != nil && last.Info.Status.IsPending() {
-		return fmt.Errorf("%w: revision %d is %s", helmexec.ErrOperationInProgress, last.Version, last.Info.Status)
+		return nil, fmt.Errorf("%w: revision %d is %s", helmexec.ErrOperationInProgress, last.Version, last.Info.Status)
 	}
 	req.Description = describe("upgrade", rel)
-	_, err = c.helm.Upgrade(ctx, t, req)
-	return err
+	return h.Upgrade(ctx, req)
 }
 
 // rollback returns the cluster to the revision spec.rollback names for it, or the one
 // status recorded for the generation it names.
-func (c *Controller) rollback(_ context.Context, rel *v1alpha1.ApplicationRelease, t helmexec.Target, e v1alpha1.ClusterRelease, timeout time.Duration) error {
+func (c *Controller) rollback(rel *v1alpha1.ApplicationRelease, h Helm, cluster string, e v1alpha1.ClusterRelease, timeout time.Duration) error {
 	rb := rel.Spec.Rollback
-	revision := int(rb.Revisions[t.Cluster])
+	revision := int(rb.Revisions[cluster])
 	if revision == 0 {
 		for _, r := range e.Revisions {
 			if r.Generation == rb.ToGeneration && r.Result != string(rcommon.StatusFailed) {
@@ -123,9 +139,9 @@ func (c *Controller) rollback(_ context.Context, rel *v1alpha1.ApplicationReleas
 		}
 	}
 	if revision == 0 {
-		return &chartError{"RevisionNotFound", fmt.Errorf("cluster %s has no revision of generation %d to roll back to", t.Cluster, rb.ToGeneration)}
+		return &chartError{"RevisionNotFound", fmt.Errorf("no revision of generation %d to roll back to", rb.ToGeneration)}
 	}
-	return c.helm.Rollback(t, revision, timeout, describe("rollback", rel), maxRevisions)
+	return h.Rollback(revision, timeout, describe("rollback", rel), maxRevisions)
 }
 
 // describe is the revision's description in `helm history`: who asked, for which

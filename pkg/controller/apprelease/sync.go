@@ -24,6 +24,7 @@ import (
 func (c *Controller) sync(ctx context.Context, name string) (time.Duration, error) {
 	rel, err := c.current(name)
 	if apierrors.IsNotFound(err) {
+		c.forget(name)
 		return 0, nil
 	} else if err != nil {
 		return 0, err
@@ -39,7 +40,7 @@ func (c *Controller) sync(ctx context.Context, name string) (time.Duration, erro
 	if err != nil {
 		return 0, err
 	}
-	steps, wait := c.plan(rel, placed, c.now())
+	steps, wait := c.plan(rel, placed, c.retryAsked(rel), c.now())
 	var work []string
 	for cl, s := range steps {
 		if s.op == opApply || s.op == opRollback || s.op == opUninstall {
