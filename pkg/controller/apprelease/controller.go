@@ -6,6 +6,7 @@ package apprelease
 
 import (
 	"context"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -55,6 +56,9 @@ type Controller struct {
 	// retries holds each release's retry annotation as last seen: a change asks for new
 	// attempts (one made while no replica ran is not seen).
 	retries map[string]string
+	// checked is when each release's clusters' records were last read, by release and
+	// cluster.
+	checked map[string]map[string]time.Time
 }
 
 // New returns a controller that reads and writes releases with client and runs Helm with
@@ -69,6 +73,7 @@ func New(client clientset.Interface, helm *helmexec.Executor, releases appstorei
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "apprelease"}),
 		now: time.Now, written: map[string]*v1alpha1.ApplicationRelease{}, retries: map[string]string{},
+		checked: map[string]map[string]time.Time{},
 	}
 	enqueue := func(obj any) {
 		if r, ok := obj.(*v1alpha1.ApplicationRelease); ok {
@@ -182,4 +187,28 @@ func (c *Controller) forget(name string) {
 	defer c.mu.Unlock()
 	delete(c.retries, name)
 	delete(c.written, name)
+	delete(c.checked, name)
+}
+
+// checkDue says how long until cluster's records of release are due a read (0 or less:
+// now). A release first seen by this replica is read at once.
+func (c *Controller) checkDue(release, cluster string, now time.Time) time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	at, ok := c.checked[release][cluster]
+	if !ok {
+		return 0
+	}
+	return at.Add(checkInterval).Sub(now)
+}
+
+// wasChecked records that cluster's records of release were read now, with up to a tenth
+// of the interval added, so that releases made together are not read together forever.
+func (c *Controller) wasChecked(release, cluster string, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.checked[release] == nil {
+		c.checked[release] = map[string]time.Time{}
+	}
+	c.checked[release][cluster] = now.Add(time.Duration(rand.Int64N(int64(checkInterval / 10))))
 }

@@ -18,6 +18,9 @@ const (
 	maxBackoff   = 5 * time.Minute
 	// maxRevisions is how many revisions Helm keeps on a member and status shows.
 	maxRevisions = 20
+	// checkInterval is how often a deployed release's records are read again, so that
+	// status follows what happened on the member (a helm command there, an uninstall).
+	checkInterval = 5 * time.Minute
 )
 
 // op is what one cluster needs.
@@ -29,6 +32,7 @@ const (
 	opRollback            // roll back to the revision spec.rollback names
 	opUninstall           // uninstall: the release is deleted or the cluster left the placement
 	opMark                // no Helm call: only the entry changes (Kept, ClusterDeleted, not found)
+	opCheck               // read the member's Helm records of a deployed release again
 )
 
 // step is one cluster's part of a sync: the op and its entry as it will be shown.
@@ -118,6 +122,11 @@ func (c *Controller) plan(rel *v1alpha1.ApplicationRelease, placed map[string]bo
 				}
 			}
 		case e.Phase == v1alpha1.ReleasePhaseDeployed && e.AppliedGeneration == rel.Generation:
+			if d := c.checkDue(rel.Name, name, now); d <= 0 {
+				s.op = opCheck
+			} else if wait == 0 || d < wait {
+				wait = d
+			}
 		default:
 			if d, ok := due(e, now); ok {
 				s.op = opApply

@@ -28,7 +28,7 @@ func controllerWith(clusters ...string) *Controller {
 	for _, n := range clusters {
 		_ = idx.Add(&clustersv1alpha1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: n, Labels: map[string]string{"env": "prod"}}})
 	}
-	return &Controller{clusters: clusterlisters.NewClusterLister(idx), now: time.Now}
+	return &Controller{clusters: clusterlisters.NewClusterLister(idx), now: time.Now, checked: map[string]map[string]time.Time{}}
 }
 
 func releaseOn(gen int64, clusters ...string) *v1alpha1.ApplicationRelease {
@@ -51,6 +51,9 @@ func TestPlan(t *testing.T) {
 	}
 	placed, err := c.placed(rel)
 	require.NoError(t, err)
+	steps, _ := c.plan(rel, placed, false, now)
+	assert.Equal(t, opCheck, steps["a"].op, "a deployed release this replica has not read yet")
+	c.wasChecked("r", "a", now)
 	steps, wait := c.plan(rel, placed, false, now)
 	assert.Equal(t, opNone, steps["a"].op)
 	assert.Equal(t, opNone, steps["b"].op)
@@ -61,6 +64,8 @@ func TestPlan(t *testing.T) {
 	assert.Equal(t, v1alpha1.ReleasePhaseClusterDeleted, steps["gone"].entry.Phase)
 	assert.Equal(t, opMark, steps["ghost"].op)
 	assert.Equal(t, "ClusterNotFound", steps["ghost"].entry.Reason)
+	steps, _ = c.plan(rel, placed, false, now.Add(checkInterval+checkInterval/10))
+	assert.Equal(t, opCheck, steps["a"].op, "read again after the interval")
 
 	// A new generation starts the attempts again, everywhere.
 	rel.Generation = 3

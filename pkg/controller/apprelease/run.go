@@ -58,6 +58,9 @@ func (c *Controller) run(ctx context.Context, rel *v1alpha1.ApplicationRelease, 
 			return e
 		}
 	}
+	if s.op == opCheck {
+		return c.check(rel, h, cluster, e)
+	}
 	var installed *releasev1.Release
 	switch s.op {
 	case opRollback:
@@ -84,6 +87,25 @@ func (c *Controller) run(ctx context.Context, rel *v1alpha1.ApplicationRelease, 
 		e.Reason, e.Message, e.Attempts, e.NextAttemptTime = "", "", 0, nil
 	}
 	return e
+}
+
+// check reads a deployed release's records again: a revision someone else made shows (and,
+// not being this generation's, is replaced by it at the next sync), and a release gone from
+// the member is installed again.
+func (c *Controller) check(rel *v1alpha1.ApplicationRelease, h Helm, cluster string, e v1alpha1.ClusterRelease) v1alpha1.ClusterRelease {
+	history, err := h.History()
+	switch {
+	case err != nil:
+		// The release was there at the last look: report, and look again later.
+		phase, reason := classify(err)
+		if phase == v1alpha1.ReleasePhaseUnreachable {
+			return mark(e, phase, reason, fmt.Sprintf("cluster %s: %v", cluster, err), c.now())
+		}
+		return e
+	case len(history) == 0:
+		return mark(e, v1alpha1.ReleasePhasePending, "ReleaseMissing", "the Helm release is gone from the cluster; it is installed again", c.now())
+	}
+	return fromHistory(e, rel, history, c.now())
 }
 
 // apply installs the current generation, or upgrades to it, and returns what Helm made.

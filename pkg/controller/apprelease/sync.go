@@ -43,23 +43,29 @@ func (c *Controller) sync(ctx context.Context, name string) (time.Duration, erro
 	steps, wait := c.plan(rel, placed, c.retryAsked(rel), c.now())
 	var work []string
 	for cl, s := range steps {
-		if s.op == opApply || s.op == opRollback || s.op == opUninstall {
+		switch s.op {
+		case opApply, opRollback, opUninstall:
 			work = append(work, cl)
 			s.entry = mark(s.entry, phaseOf(s.op, s.entry), "", "", c.now())
 			steps[cl] = s
+		case opCheck:
+			work = append(work, cl)
 		}
 	}
 	slices.Sort(work)
-	if len(work) > 0 {
+	if slices.ContainsFunc(work, func(cl string) bool { return steps[cl].op != opCheck }) {
 		// Show what runs before it runs: an install can take minutes.
 		if rel, err = c.writeStatus(ctx, rel, steps, true); err != nil {
 			return 0, err
 		}
+	}
+	if len(work) > 0 {
 		var mu sync.Mutex
 		var wg sync.WaitGroup
 		for _, cl := range work {
 			wg.Go(func() {
 				e := c.run(ctx, rel, cl, steps[cl])
+				c.wasChecked(rel.Name, cl, c.now())
 				klog.InfoS("Application release on a cluster", "release", rel.Name, "cluster", cl, "generation", rel.Generation,
 					"phase", e.Phase, "revision", e.Revision, "reason", e.Reason, "message", e.Message)
 				mu.Lock()
