@@ -1,5 +1,5 @@
 // Package cli holds what every command of the project does alike with its command line:
-// named flag sets with kube-style help, and CA bundles named by flags.
+// named flag sets with kube-style help, CA bundles named by flags, and kubeconfigs.
 package cli
 
 import (
@@ -9,6 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 	cliflag "k8s.io/component-base/cli/flag"
 	"k8s.io/component-base/cli/globalflag"
 	"k8s.io/component-base/term"
@@ -47,4 +49,16 @@ func CertPool(flag, file string) (*x509.CertPool, error) {
 		return nil, fmt.Errorf("%s %s holds no PEM certificate", flag, file)
 	}
 	return pool, nil
+}
+
+// ClientConfig loads a kubeconfig (in-cluster when kubeconfig is empty, as client-go does)
+// for the cluster what names in errors, with the command's user agent.
+func ClientConfig(kubeconfig, what, userAgent string) (*rest.Config, error) {
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
+		&clientcmd.ClientConfigLoadingRules{ExplicitPath: kubeconfig}, &clientcmd.ConfigOverrides{}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("%s kubeconfig: %w", what, err)
+	}
+	cfg.UserAgent = userAgent
+	return cfg, nil
 }

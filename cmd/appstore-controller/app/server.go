@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 
 	clientset "kubesphere.io/multicluster/generated/clientset/versioned"
@@ -53,12 +52,10 @@ that user's kubectl. Its own identity may impersonate recorded requesters on tha
 
 // Run runs the controller until ctx ends, as the leader when leader election is on.
 func Run(ctx context.Context, o *Options) error {
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
-		&clientcmd.ClientConfigLoadingRules{ExplicitPath: o.Kubeconfig}, &clientcmd.ConfigOverrides{}).ClientConfig()
+	cfg, err := cli.ClientConfig(o.Kubeconfig, "host", "kubesphere-appstore-controller")
 	if err != nil {
-		return fmt.Errorf("host kubeconfig: %w", err)
+		return err
 	}
-	cfg.UserAgent = "kubesphere-appstore-controller"
 	cfg.QPS, cfg.Burst = o.KubeAPIQPS, o.KubeAPIBurst
 	hostClient, err := kubernetes.NewForConfig(cfg)
 	if err != nil {

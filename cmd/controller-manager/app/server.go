@@ -17,7 +17,6 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 
@@ -67,12 +66,10 @@ active one and a standby takes over when it stops renewing.`,
 // leader election is on.
 func Run(ctx context.Context, c *Config) error {
 	o := c.Options
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
-		&clientcmd.ClientConfigLoadingRules{ExplicitPath: o.Kubeconfig}, &clientcmd.ConfigOverrides{}).ClientConfig()
+	cfg, err := cli.ClientConfig(o.Kubeconfig, "host", "kubesphere-controller-manager")
 	if err != nil {
-		return fmt.Errorf("host kubeconfig: %w", err)
+		return err
 	}
-	cfg.UserAgent = "kubesphere-controller-manager"
 	cfg.QPS, cfg.Burst = o.KubeAPIQPS, o.KubeAPIBurst
 	hostClient, err := kubernetes.NewForConfig(cfg)
 	if err != nil {

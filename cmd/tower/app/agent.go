@@ -16,7 +16,6 @@ import (
 	"github.com/spf13/cobra"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/apimachinery/pkg/util/validation"
-	"k8s.io/client-go/tools/clientcmd"
 	cliflag "k8s.io/component-base/cli/flag"
 	"k8s.io/klog/v2"
 
@@ -110,12 +109,10 @@ func (o *AgentOptions) Run(ctx context.Context) error {
 	if _, err := os.Stat(o.TokenFile); err != nil {
 		return fmt.Errorf("--token-file: %w", err)
 	}
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
-		&clientcmd.ClientConfigLoadingRules{ExplicitPath: o.Kubeconfig}, &clientcmd.ConfigOverrides{}).ClientConfig()
+	cfg, err := cli.ClientConfig(o.Kubeconfig, "member", "tower-agent")
 	if err != nil {
-		return fmt.Errorf("member kubeconfig: %w", err)
+		return err
 	}
-	cfg.UserAgent = "tower-agent"
 	forwarder, err := tunnel.NewForwarder(o.ClusterName, cfg)
 	if err != nil {
 		return err

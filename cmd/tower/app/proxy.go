@@ -17,7 +17,6 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/clientcmd"
 	cliflag "k8s.io/component-base/cli/flag"
 	"k8s.io/klog/v2"
 
@@ -102,12 +101,10 @@ func (o *ProxyOptions) Validate() error {
 
 // Run serves until ctx ends, then drains.
 func (o *ProxyOptions) Run(ctx context.Context) error {
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
-		&clientcmd.ClientConfigLoadingRules{ExplicitPath: o.Kubeconfig}, &clientcmd.ConfigOverrides{}).ClientConfig()
+	cfg, err := cli.ClientConfig(o.Kubeconfig, "host", "tower-proxy")
 	if err != nil {
-		return fmt.Errorf("host kubeconfig: %w", err)
+		return err
 	}
-	cfg.UserAgent = "tower-proxy"
 	host, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return err
