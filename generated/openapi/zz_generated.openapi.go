@@ -3030,7 +3030,7 @@ func schema_multicluster_apis_appstore_v1alpha1_ApplicationReleaseSpec(ref commo
 					},
 					"targetNamespace": {
 						SchemaProps: spec.SchemaProps{
-							Description: "TargetNamespace is the namespace on each member the release is installed into.",
+							Description: "TargetNamespace is the namespace on each member the release is installed into; immutable, since Helm cannot move a release.",
 							Default:     "",
 							Type:        []string{"string"},
 							Format:      "",

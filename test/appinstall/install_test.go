@@ -92,6 +92,16 @@ func installUpgradeUninstall(t *testing.T, repo string) {
 		assert.Equal(t, "hello again", framework.Kubectl(t, env, m, "", "get", "configmap", "hello-hello", "-n", "default", "-o", "jsonpath={.data.message}"))
 	}
 
+	// Values removed: the chart's own, not the last revision's.
+	_, err = asDev("", "patch", "applicationrelease", "hello", "--type=merge", "-p", `{"spec":{"values":null}}`)
+	require.NoError(t, err)
+	waitRelease(t, "hello", 3*time.Minute, func(r v1alpha1.ApplicationRelease, found bool) bool {
+		return r.Generation == 3 && deployed(r, found)
+	})
+	for _, m := range members {
+		assert.Equal(t, "Hello from hello 0.2.0", framework.Kubectl(t, env, m, "", "get", "configmap", "hello-hello", "-n", "default", "-o", "jsonpath={.data.message}"), m)
+	}
+
 	// Delete: uninstalled from every cluster as the deleter, then the object goes.
 	_, err = asDev("", "delete", "applicationrelease", "hello", "--wait=false")
 	require.NoError(t, err)
@@ -128,7 +138,7 @@ func TestForbiddenOnTheMember(t *testing.T) {
 	assert.Equal(t, "Forbidden", e.Reason, e.Message)
 	assert.Contains(t, e.Message, "clusterroles")
 	assert.Contains(t, e.Message, fmt.Sprintf("%q", localenv.DeveloperUser), "the member judged the developer, not the controller")
-	assert.EqualValues(t, 1, e.Attempts)
+	assert.GreaterOrEqual(t, e.Attempts, int32(1))
 	require.NotNil(t, e.NextAttemptTime, "a failure is retried later")
 	assert.True(t, e.NextAttemptTime.After(time.Now()))
 	assert.Empty(t, helmJSON(t, "member1", "list", "-n", "default"), "nothing half-installed: no release record in any status")

@@ -14,7 +14,8 @@ import (
 )
 
 // A rollback to an earlier generation makes a new revision of that generation's chart on
-// every cluster; a cluster that leaves the placement is uninstalled from and shown so.
+// every cluster, and holds until version or values change; a cluster that leaves the
+// placement is uninstalled from and shown so.
 func TestRollbackAndPlacement(t *testing.T) {
 	ctx := context.Background()
 	indexRepo(t, "lifecycle")
@@ -57,6 +58,7 @@ func TestRollbackAndPlacement(t *testing.T) {
 	assert.Equal(t, v1alpha1.ReleasePhaseUninstalled, entry(t, r, "member2").Phase)
 	assert.Empty(t, helmJSON(t, "member2", "list", "-n", "default"), "member2: helm list")
 	assert.Equal(t, v1alpha1.ReleasePhaseDeployed, entry(t, r, "member1").Phase)
+	assert.Equal(t, "0.1.0", entry(t, r, "member1").ChartVersion, "the rollback holds through an edit of the placement")
 }
 
 // With member2's agent down, a release on both members deploys on member1 and reports

@@ -115,7 +115,8 @@ type ApplicationReleaseSpec struct {
 	// release record on every cluster).
 	// +optional
 	Values *runtime.RawExtension `json:"values,omitempty"`
-	// TargetNamespace is the namespace on each member the release is installed into.
+	// TargetNamespace is the namespace on each member the release is installed into;
+	// immutable, since Helm cannot move a release.
 	TargetNamespace string `json:"targetNamespace"`
 	// CreateNamespace creates targetNamespace on the member when it is missing.
 	// +optional

@@ -50,6 +50,8 @@ func ValidateApplicationReleaseUpdate(newR, oldR *appstore.ApplicationRelease) f
 	allErrs = append(allErrs, validateReleaseSpec(newR, fld)...)
 	// Helm cannot rename a release: a new name would install a second copy beside the first.
 	allErrs = append(allErrs, apimachineryvalidation.ValidateImmutableField(newR.Spec.ReleaseName, oldR.Spec.ReleaseName, fld.Child("releaseName"))...)
+	// Nor move one: a new namespace would install a second copy and orphan the first.
+	allErrs = append(allErrs, apimachineryvalidation.ValidateImmutableField(newR.Spec.TargetNamespace, oldR.Spec.TargetNamespace, fld.Child("targetNamespace"))...)
 	if rb := newR.Spec.Rollback; rb != nil {
 		allErrs = append(allErrs, validateRollback(rb, oldR, fld.Child("rollback"))...)
 	}

@@ -140,6 +140,8 @@ func TestValidateApplicationReleaseUpdate(t *testing.T) {
 			wantErrs: []string{`spec.releaseName: Invalid value: "web2": field is immutable`}},
 		{name: "release name cleared", mutate: func(r *appstore.ApplicationRelease) { r.Spec.ReleaseName = "" },
 			wantErrs: []string{`spec.releaseName: Invalid value: "": field is immutable`}},
+		{name: "target namespace moved", mutate: func(r *appstore.ApplicationRelease) { r.Spec.TargetNamespace = "other" },
+			wantErrs: []string{`spec.targetNamespace: Invalid value: "other": field is immutable`}},
 		{name: "empty rollback", mutate: func(r *appstore.ApplicationRelease) { r.Spec.Rollback = &appstore.ReleaseRollback{} },
 			wantErrs: []string{"spec.rollback: Required value: toGeneration or revisions"}},
 		{name: "rollback to the current generation", mutate: func(r *appstore.ApplicationRelease) {

@@ -124,6 +124,9 @@ func (s *Session) Upgrade(ctx context.Context, r Request) (*releasev1.Release, e
 	t := s.t
 	up := action.NewUpgrade(s.cfg)
 	up.Namespace, up.ServerSideApply, up.MaxHistory = t.Namespace, "true", r.MaxHistory
+	// The release's values are the whole of them: none kept from the revision before
+	// (Helm would reuse them when none are given), none set on the member by hand.
+	up.ResetValues = true
 	up.WaitStrategy, up.Timeout = kube.StatusWatcherStrategy, r.Timeout
 	up.Labels, up.Description = r.Labels, r.Description
 	rel, err := up.RunWithContext(ctx, t.Release, r.Chart, r.Values)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	releasev1 "helm.sh/helm/v4/pkg/release/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
@@ -85,8 +86,9 @@ func New(client clientset.Interface, helm *helmexec.Executor, releases appstorei
 	}); err != nil {
 		return nil, err
 	}
-	// A Cluster that appears, changes labels or goes away may change any release's
-	// placement; releases are few next to Clusters' status updates, so all are looked at.
+	// A Cluster that appears, changes labels, turns Ready or goes away may change any
+	// release's placement or end a wait; releases are few next to Clusters' status
+	// updates, so all are looked at.
 	onCluster := func(obj any) {
 		if _, ok := obj.(*clustersv1alpha1.Cluster); !ok {
 			if _, tomb := obj.(cache.DeletedFinalStateUnknown); !tomb {
@@ -103,7 +105,9 @@ func New(client clientset.Interface, helm *helmexec.Executor, releases appstorei
 		UpdateFunc: func(old, cur any) {
 			o, ok1 := old.(*clustersv1alpha1.Cluster)
 			n, ok2 := cur.(*clustersv1alpha1.Cluster)
-			if ok1 && ok2 && labels.Equals(o.Labels, n.Labels) {
+			// Labels move selectors; a cluster turning Ready again ends its releases' waits.
+			if ok1 && ok2 && labels.Equals(o.Labels, n.Labels) &&
+				meta.IsStatusConditionTrue(o.Status.Conditions, clustersv1alpha1.ClusterReady) == meta.IsStatusConditionTrue(n.Status.Conditions, clustersv1alpha1.ClusterReady) {
 				return
 			}
 			onCluster(cur)

@@ -5,9 +5,11 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"kubesphere.io/multicluster/apis/appstore/v1alpha1"
+	clustersv1alpha1 "kubesphere.io/multicluster/apis/clusters/v1alpha1"
 )
 
 const (
@@ -95,24 +97,29 @@ func (c *Controller) plan(rel *v1alpha1.ApplicationRelease, placed map[string]bo
 			e.Attempts, e.NextAttemptTime = 0, nil
 		}
 		s := step{entry: e}
-		_, err := c.clusters.Get(name)
+		cl, err := c.clusters.Get(name)
 		exists := err == nil
+		if exists && e.Phase == v1alpha1.ReleasePhaseUnreachable {
+			// The cluster turned Ready after it was found unreachable: its wait is over.
+			if r := meta.FindStatusCondition(cl.Status.Conditions, clustersv1alpha1.ClusterReady); r != nil &&
+				r.Status == metav1.ConditionTrue && r.LastTransitionTime.After(e.LastTransitionTime.Time) {
+				e.NextAttemptTime = nil
+				s.entry = e
+			}
+		}
 		switch {
 		case !exists && !apierrors.IsNotFound(err):
 			// The cache cannot say; look again at the next event.
 		case !exists:
-			if has && e.Phase != v1alpha1.ReleasePhaseClusterDeleted {
+			if has && e.Revision != 0 && e.Phase != v1alpha1.ReleasePhaseClusterDeleted {
 				s.op, s.entry = opMark, mark(e, v1alpha1.ReleasePhaseClusterDeleted, "", "the Cluster was deleted; nothing is left to call", now)
-			} else if !has {
+			} else if e.Revision == 0 && e.Phase != v1alpha1.ReleasePhaseClusterDeleted {
 				s.op, s.entry = opMark, mark(e, v1alpha1.ReleasePhasePending, "ClusterNotFound", "no Cluster of this name is registered", now)
 			}
 		case deleting || !placed[name]:
-			switch e.Phase {
-			case v1alpha1.ReleasePhaseUninstalled, v1alpha1.ReleasePhaseKept, v1alpha1.ReleasePhaseClusterDeleted:
+			switch {
+			case settled(e.Phase), !has:
 			default:
-				if !has {
-					break
-				}
 				if !deleting && rel.Spec.RemovalPolicy == v1alpha1.RemovalPolicyKeep {
 					s.op, s.entry = opMark, mark(e, v1alpha1.ReleasePhaseKept, "", "the cluster left the placement; the release stays (removalPolicy Keep)", now)
 				} else if d, ok := due(e, now); ok {
@@ -145,7 +152,9 @@ func (c *Controller) plan(rel *v1alpha1.ApplicationRelease, placed map[string]bo
 // due says whether a cluster may be tried now, or how long until it may (0: not again
 // until the spec changes).
 func due(e v1alpha1.ClusterRelease, now time.Time) (time.Duration, bool) {
-	if e.Attempts >= maxAttempts {
+	// Given up: a failure that does not pass by itself, maxAttempts times (a transient one
+	// always has a next attempt).
+	if e.Attempts >= maxAttempts && e.NextAttemptTime == nil {
 		return 0, false
 	}
 	if e.NextAttemptTime != nil && e.NextAttemptTime.After(now) {
@@ -154,14 +163,9 @@ func due(e v1alpha1.ClusterRelease, now time.Time) (time.Duration, bool) {
 	return 0, true
 }
 
-// rollbackAsked: the newest request made this generation and asked for a rollback.
-func rollbackAsked(rel *v1alpha1.ApplicationRelease) bool {
-	if rel.Spec.Rollback == nil || len(rel.Status.Requests) == 0 {
-		return false
-	}
-	last := rel.Status.Requests[len(rel.Status.Requests)-1]
-	return last.Action == v1alpha1.RequestActionRollback && last.Generation == rel.Generation
-}
+// rollbackAsked: spec.rollback holds until version or values change (the server clears it
+// then), so an edit of anything else keeps the release where the rollback put it.
+func rollbackAsked(rel *v1alpha1.ApplicationRelease) bool { return rel.Spec.Rollback != nil }
 
 func mark(e v1alpha1.ClusterRelease, phase v1alpha1.ReleasePhase, reason, message string, now time.Time) v1alpha1.ClusterRelease {
 	if e.Phase != phase {

@@ -105,12 +105,11 @@ func TestPlacedBySelector(t *testing.T) {
 
 func TestRollbackAsked(t *testing.T) {
 	rel := releaseOn(3, "a")
+	assert.False(t, rollbackAsked(rel))
 	rel.Spec.Rollback = &v1alpha1.ReleaseRollback{ToGeneration: 1}
-	rel.Status.Requests = []v1alpha1.RequestRecord{{Generation: 3, Action: v1alpha1.RequestActionRollback}}
 	assert.True(t, rollbackAsked(rel))
-	rel.Status.Requests = append(rel.Status.Requests, v1alpha1.RequestRecord{Generation: 4, Action: v1alpha1.RequestActionUpdate})
-	rel.Generation = 4
-	assert.False(t, rollbackAsked(rel), "a later change is not a rollback")
+	rel.Generation = 4 // a placement edit: the rollback still holds
+	assert.True(t, rollbackAsked(rel), "an edit of anything but version or values keeps the rollback")
 }
 
 func TestBackoff(t *testing.T) {
@@ -130,6 +129,18 @@ func TestFailedGivesUp(t *testing.T) {
 	e = failed(e, errors.New("boom"), now)
 	assert.Nil(t, e.NextAttemptTime)
 	assert.Contains(t, e.Message, "gave up after 6 attempts")
+
+	// A member that stays unreachable is tried for as long as it takes, at the longest
+	// backoff.
+	u := v1alpha1.ClusterRelease{Cluster: "b"}
+	for range 20 {
+		u = failed(u, apierrors.NewServiceUnavailable(`cluster "b" is unreachable`), now)
+	}
+	require.NotNil(t, u.NextAttemptTime)
+	assert.Equal(t, maxBackoff, u.NextAttemptTime.Sub(now))
+	assert.NotContains(t, u.Message, "gave up")
+	_, ok := due(u, now.Add(maxBackoff))
+	assert.True(t, ok, "due again when its backoff ends")
 }
 
 func TestClassify(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	releaseutil "helm.sh/helm/v4/pkg/release/v1/util"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/klog/v2"
 
 	"kubesphere.io/multicluster/apis/appstore"
 	"kubesphere.io/multicluster/apis/appstore/v1alpha1"
@@ -96,11 +97,9 @@ func (c *Controller) check(rel *v1alpha1.ApplicationRelease, h Helm, cluster str
 	history, err := h.History()
 	switch {
 	case err != nil:
-		// The release was there at the last look: report, and look again later.
-		phase, reason := classify(err)
-		if phase == v1alpha1.ReleasePhaseUnreachable {
-			return mark(e, phase, reason, fmt.Sprintf("cluster %s: %v", cluster, err), c.now())
-		}
+		// A failed read says nothing about the release: it stays as last seen, and the
+		// next check reads again.
+		klog.InfoS("Reading a deployed release's records", "release", rel.Name, "cluster", cluster, "err", err)
 		return e
 	case len(history) == 0:
 		return mark(e, v1alpha1.ReleasePhasePending, "ReleaseMissing", "the Helm release is gone from the cluster; it is installed again", c.now())
@@ -115,17 +114,9 @@ func (c *Controller) apply(ctx context.Context, rel *v1alpha1.ApplicationRelease
 		return nil, err
 	}
 	ch, err := c.charts.load(ctx, rel.Spec.Application, rel.Spec.Version)
-	var ce *chartError
-	if errors.As(err, &ce) && ce.reason == "VersionNotInIndex" {
-		// A version gone from its repository still upgrades (new values) from the chart
-		// the member's own release record holds.
-		for i := len(history) - 1; i >= 0 && ch == nil; i-- {
-			if hc := history[i].Chart; hc != nil && hc.Metadata != nil && hc.Metadata.Version == rel.Spec.Version {
-				ch, err = hc, nil
-			}
-		}
-	}
 	if err != nil {
+		// A version gone from its repository fails here, closed: the chart inside the
+		// member's release record is the member's to forge, and is never installed.
 		return nil, err
 	}
 	values := map[string]any{}
@@ -174,6 +165,24 @@ func describe(action string, rel *v1alpha1.ApplicationRelease) string {
 
 var described = regexp.MustCompile(`^appstore: (\w+) by (.+) \(generation (\d+)\)$`)
 
+// knownActions are the words describe writes; any other description (one written on the
+// member) is not ours.
+var knownActions = map[string]v1alpha1.RevisionAction{"install": v1alpha1.RevisionActionInstall,
+	"upgrade": v1alpha1.RevisionActionUpgrade, "rollback": v1alpha1.RevisionActionRollback, "uninstall": v1alpha1.RevisionActionUninstall}
+
+// Bounds of the messages status keeps (within validation's): Helm's errors can be long.
+const (
+	maxMessage         = 4096
+	maxRevisionMessage = 1024
+)
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-3] + "..."
+}
+
 // fromHistory sets what the member's records say: the newest revision and its state, and
 // the last revisions with who made them.
 func fromHistory(e v1alpha1.ClusterRelease, rel *v1alpha1.ApplicationRelease, history []*releasev1.Release, now time.Time) v1alpha1.ClusterRelease {
@@ -213,8 +222,9 @@ func revisionOf(h *releasev1.Release, rel *v1alpha1.ApplicationRelease) v1alpha1
 		r.Time = metav1.NewTime(h.Info.LastDeployed)
 		// Our description names the generation; a rollback's revision keeps the labels of
 		// the revision it copies, so the label is second.
-		if m := described.FindStringSubmatch(h.Info.Description); m != nil {
-			r.Action = v1alpha1.RevisionAction(strings.ToUpper(m[1][:1]) + m[1][1:])
+		r.Message = truncate(r.Message, maxRevisionMessage)
+		if m := described.FindStringSubmatch(h.Info.Description); m != nil && knownActions[m[1]] != "" {
+			r.Action = knownActions[m[1]]
 			r.User = m[2]
 			r.Generation, _ = strconv.ParseInt(m[3], 10, 64)
 		}
@@ -240,15 +250,18 @@ func revisionOf(h *releasev1.Release, rel *v1alpha1.ApplicationRelease) v1alpha1
 	return r
 }
 
-// failed records err on the entry with the next attempt's time.
+// failed records err on the entry with the next attempt's time. A failure that may pass
+// by itself (the member or the proxy unreachable, a timeout, another operation running) is
+// retried for as long as it lasts, at the longest backoff; the others count towards
+// maxAttempts.
 func failed(e v1alpha1.ClusterRelease, err error, now time.Time) v1alpha1.ClusterRelease {
 	phase, reason := classify(err)
+	msg := truncate(err.Error(), maxMessage)
+	transient := phase == v1alpha1.ReleasePhaseUnreachable || reason == "Timeout" || reason == "OperationInProgress"
 	e.Attempts++
-	msg := err.Error()
-	if e.Attempts >= maxAttempts {
+	if !transient && e.Attempts >= maxAttempts {
 		msg += fmt.Sprintf(" (gave up after %d attempts: change the spec, or the %s annotation, to try again)", e.Attempts, appstore.RetryAnnotation)
-		e = mark(e, phase, reason, msg, now)
-		return e
+		return mark(e, phase, reason, msg, now)
 	}
 	e = mark(e, phase, reason, msg, now)
 	next := metav1.NewTime(now.Add(backoff(e.Attempts)))

@@ -55,8 +55,13 @@ func (c *Controller) sync(ctx context.Context, name string) (time.Duration, erro
 	slices.Sort(work)
 	if slices.ContainsFunc(work, func(cl string) bool { return steps[cl].op != opCheck }) {
 		// Show what runs before it runs: an install can take minutes.
+		planned := rel.Generation
 		if rel, err = c.writeStatus(ctx, rel, steps, true); err != nil {
 			return 0, err
+		}
+		if rel.Generation != planned || rel.DeletionTimestamp != nil && !deleting {
+			// The release changed while its status was written: plan again for what it is now.
+			return time.Second, nil
 		}
 	}
 	if len(work) > 0 {
@@ -94,9 +99,9 @@ func (c *Controller) sync(ctx context.Context, name string) (time.Duration, erro
 // uninstalledEverywhere: no cluster still holds the deleted release.
 func uninstalledEverywhere(steps map[string]step) bool {
 	for _, s := range steps {
-		switch s.entry.Phase {
-		case v1alpha1.ReleasePhaseUninstalled, v1alpha1.ReleasePhaseKept, v1alpha1.ReleasePhaseClusterDeleted:
-		case v1alpha1.ReleasePhasePending:
+		switch {
+		case settled(s.entry.Phase):
+		case s.entry.Phase == v1alpha1.ReleasePhasePending:
 			if s.entry.Revision != 0 {
 				return false
 			}
@@ -151,7 +156,7 @@ func setConditions(rel *v1alpha1.ApplicationRelease, gen int64, progressing bool
 	for _, e := range rel.Status.Clusters {
 		switch {
 		case e.Phase == v1alpha1.ReleasePhaseDeployed && e.AppliedGeneration == gen:
-		case e.Phase == v1alpha1.ReleasePhaseUninstalled, e.Phase == v1alpha1.ReleasePhaseKept:
+		case settled(e.Phase):
 		default:
 			s := fmt.Sprintf("%s: %s", e.Cluster, e.Phase)
 			if e.Reason != "" {
@@ -197,4 +202,10 @@ func (c *Controller) dropFinalizer(ctx context.Context, rel *v1alpha1.Applicatio
 		}
 		return err
 	})
+}
+
+// settled phases need nothing more on their cluster: the release was removed from it, is
+// kept there by policy, or the cluster is gone.
+func settled(p v1alpha1.ReleasePhase) bool {
+	return p == v1alpha1.ReleasePhaseUninstalled || p == v1alpha1.ReleasePhaseKept || p == v1alpha1.ReleasePhaseClusterDeleted
 }

@@ -36,7 +36,8 @@ type ApplicationReleaseSpecApplyConfiguration struct {
 	// Values are the chart values, a JSON object of at most 256 KiB (Helm stores them in the
 	// release record on every cluster).
 	Values *runtime.RawExtension `json:"values,omitempty"`
-	// TargetNamespace is the namespace on each member the release is installed into.
+	// TargetNamespace is the namespace on each member the release is installed into;
+	// immutable, since Helm cannot move a release.
 	TargetNamespace *string `json:"targetNamespace,omitempty"`
 	// CreateNamespace creates targetNamespace on the member when it is missing.
 	CreateNamespace *bool `json:"createNamespace,omitempty"`
