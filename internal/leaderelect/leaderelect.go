@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -67,11 +68,24 @@ func Run(ctx context.Context, o Options, leases coordinationv1.LeasesGetter, run
 		Client:     leases,
 		LockConfig: resourcelock.ResourceLockConfig{Identity: id},
 	}
+	// client-go starts run in a goroutine and returns when ctx ends; wait for run to
+	// return, so that work it started (a Helm operation) is finished, not cut off by exit.
+	var started atomic.Bool
+	done := make(chan struct{})
+	defer func() {
+		if started.Load() {
+			<-done
+		}
+	}()
 	leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
 		Lock: lock, Name: o.LeaseName, ReleaseOnCancel: true,
 		LeaseDuration: o.LeaseDuration, RenewDeadline: o.LeaseRenewDeadline, RetryPeriod: o.LeaseRetryPeriod,
 		Callbacks: leaderelection.LeaderCallbacks{
-			OnStartedLeading: run,
+			OnStartedLeading: func(ctx context.Context) {
+				started.Store(true)
+				defer close(done)
+				run(ctx)
+			},
 			OnStoppedLeading: func() {
 				if ctx.Err() == nil {
 					klog.InfoS("Lost the lease; exiting", "identity", id)

@@ -17,6 +17,7 @@ import (
 	"helm.sh/helm/v4/pkg/action"
 	chart "helm.sh/helm/v4/pkg/chart/v2"
 	"helm.sh/helm/v4/pkg/kube"
+	rcommon "helm.sh/helm/v4/pkg/release/common"
 	releasev1 "helm.sh/helm/v4/pkg/release/v1"
 	"helm.sh/helm/v4/pkg/storage/driver"
 	"k8s.io/client-go/rest"
@@ -152,6 +153,16 @@ func (s *Session) Uninstall(timeout time.Duration, description string) error {
 		return nil
 	}
 	return classify(err)
+}
+
+// MarkFailed ends a pending revision that no operation will finish (its operation was cut
+// off), as Helm would have recorded a failure: the next upgrade proceeds from it.
+func (s *Session) MarkFailed(rel *releasev1.Release, note string) error {
+	if rel.Info == nil || !rel.Info.Status.IsPending() {
+		return fmt.Errorf("revision %d is %v, not pending", rel.Version, rel.Info)
+	}
+	rel.SetStatus(rcommon.StatusFailed, note)
+	return classify(s.cfg.Releases.Update(rel))
 }
 
 // History returns the release's revisions on the member, oldest first; none when the

@@ -37,6 +37,7 @@ type Helm interface {
 	Rollback(revision int, timeout time.Duration, description string, maxHistory int) error
 	Uninstall(timeout time.Duration, description string) error
 	History() ([]*releasev1.Release, error)
+	MarkFailed(rel *releasev1.Release, note string) error
 }
 
 // Controller reconciles ApplicationReleases.

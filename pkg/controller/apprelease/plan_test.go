@@ -215,3 +215,18 @@ func TestCurrentPrefersOwnWrite(t *testing.T) {
 	assert.Equal(t, "11", got.ResourceVersion)
 	assert.Empty(t, c.written)
 }
+
+// A pending revision is taken as cut off only when it is this release's and older than
+// any of its operations may run.
+func TestAbandoned(t *testing.T) {
+	now := time.Now()
+	c := &Controller{now: func() time.Time { return now }}
+	rel := releaseOn(2, "a")
+	pending := func(label string, age time.Duration) *releasev1.Release {
+		return &releasev1.Release{Version: 2, Labels: map[string]string{"appstore.kubesphere.io/release": label},
+			Info: &releasev1.Info{Status: rcommon.StatusPendingUpgrade, LastDeployed: now.Add(-age)}}
+	}
+	assert.True(t, c.abandoned(pending("r", time.Hour), rel, 5*time.Minute))
+	assert.False(t, c.abandoned(pending("r", time.Minute), rel, 5*time.Minute), "may still run")
+	assert.False(t, c.abandoned(pending("other", time.Hour), rel, 5*time.Minute), "someone else's")
+}

@@ -23,6 +23,14 @@ import (
 	"kubesphere.io/multicluster/pkg/appstore/helmexec"
 )
 
+// opTimeout bounds one Helm operation of rel on one cluster.
+func opTimeout(rel *v1alpha1.ApplicationRelease) time.Duration {
+	if rel.Spec.Timeout != nil && rel.Spec.Timeout.Duration > 0 {
+		return rel.Spec.Timeout.Duration
+	}
+	return v1alpha1.DefaultReleaseTimeout
+}
+
 // phaseOf is the phase shown while op runs.
 func phaseOf(o op, e v1alpha1.ClusterRelease) v1alpha1.ReleasePhase {
 	switch o {
@@ -40,10 +48,7 @@ func phaseOf(o op, e v1alpha1.ClusterRelease) v1alpha1.ReleasePhase {
 // run does one cluster's op as the release's requester and returns its new entry.
 func (c *Controller) run(ctx context.Context, rel *v1alpha1.ApplicationRelease, cluster string, s step) v1alpha1.ClusterRelease {
 	t := helmexec.Target{Cluster: cluster, Namespace: rel.Spec.TargetNamespace, Release: rel.Spec.ReleaseName, User: rel.Status.Requester}
-	timeout := v1alpha1.DefaultReleaseTimeout
-	if rel.Spec.Timeout != nil && rel.Spec.Timeout.Duration > 0 {
-		timeout = rel.Spec.Timeout.Duration
-	}
+	timeout := opTimeout(rel)
 	// Helm stops at its own timeout; this bounds what it does not time (discovery, history).
 	ctx, cancel := context.WithTimeout(ctx, timeout+time.Minute)
 	defer cancel()
@@ -133,10 +138,35 @@ func (c *Controller) apply(ctx context.Context, rel *v1alpha1.ApplicationRelease
 		return h.Install(ctx, req)
 	}
 	if last := history[len(history)-1]; last.Info != nil && last.Info.Status.IsPending() {
-		return nil, fmt.Errorf("%w: revision %d is %s", helmexec.ErrOperationInProgress, last.Version, last.Info.Status)
+		if !c.abandoned(last, rel, timeout) {
+			return nil, fmt.Errorf("%w: revision %d is %s", helmexec.ErrOperationInProgress, last.Version, last.Info.Status)
+		}
+		// Ours, and older than any operation of ours may run: it was cut off (a crash, a
+		// cut tunnel). Helm would have recorded the failure; record it, then go on.
+		note := fmt.Sprintf("appstore: %s of generation %d did not finish; marked failed", last.Info.Status, rel.Generation)
+		if err := h.MarkFailed(last, note); err != nil {
+			return nil, err
+		}
+		if last.Version == 1 {
+			// A first install never finished: remove it and install afresh.
+			if err := h.Uninstall(timeout, describe("uninstall", rel)); err != nil {
+				return nil, err
+			}
+			req.Description = describe("install", rel)
+			return h.Install(ctx, req)
+		}
 	}
 	req.Description = describe("upgrade", rel)
 	return h.Upgrade(ctx, req)
+}
+
+// abandoned: a pending revision this release made (its records carry the release's label)
+// whose operation began longer ago than one may run, so none of ours is still at it.
+func (c *Controller) abandoned(r *releasev1.Release, rel *v1alpha1.ApplicationRelease, timeout time.Duration) bool {
+	if r.Labels[appstore.ReleaseLabel] != rel.Name {
+		return false
+	}
+	return !r.Info.LastDeployed.IsZero() && c.now().Sub(r.Info.LastDeployed) > timeout+2*time.Minute
 }
 
 // rollback returns the cluster to the revision spec.rollback names for it, or the one

@@ -29,6 +29,10 @@ func (c *Controller) sync(ctx context.Context, name string) (time.Duration, erro
 	} else if err != nil {
 		return 0, err
 	}
+	// A sync that started finishes, shutdown or not: a Helm operation cut off midway leaves
+	// a pending record that blocks the release. Its operations bound it.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout(rel)+2*time.Minute)
+	defer cancel()
 	deleting := rel.DeletionTimestamp != nil
 	if deleting && !slices.Contains(rel.Finalizers, appstore.UninstallFinalizer) {
 		return 0, nil
