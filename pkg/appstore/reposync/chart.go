@@ -49,8 +49,7 @@ func (s *Syncer) Chart(ctx context.Context, repoName, chartName, version string)
 	case v1alpha1.RepoSourceIndex:
 		return s.indexChart(ctx, repo, chartName, version)
 	case v1alpha1.RepoSourceOCI:
-		body, _, err := s.PullOCIChart(ctx, repoName, chartName, version)
-		return body, err
+		return s.ociChart(ctx, repo, chartName, version)
 	default: // Upload (stored chunks): not yet
 		return nil, chartStatus(http.StatusNotImplemented, appstore.ChartReasonSourceNotSupported,
 			fmt.Sprintf("Repo %s is an %s repository: this cluster-apiserver serves the charts of Index and OCI repositories only, %s ones are not supported yet",
@@ -85,6 +84,34 @@ func (s *Syncer) indexChart(ctx context.Context, repo *v1alpha1.Repo, chartName,
 		return nil, statusOf(what, err)
 	}
 	return data, nil
+}
+
+// ociChart pulls the chart layer of an OCI Repo's version, within the same download
+// slots and cache as an index's archives.
+func (s *Syncer) ociChart(ctx context.Context, repo *v1alpha1.Repo, chartName, version string) ([]byte, error) {
+	pull := func(ctx context.Context) ([]byte, error) {
+		release, err := s.slot(ctx, fmt.Sprintf("oci %s %s %s", repo.Name, chartName, version))
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+		body, _, err := s.PullOCIChart(ctx, repo.Name, chartName, version)
+		return body, err
+	}
+	if v, ok := s.findVersion(repo.Name, chartName, version); ok && v.HasDigest() {
+		return s.charts.fetch(ctx, v.Digest, pull)
+	}
+	return pull(ctx)
+}
+
+// slot waits for one of the download slots that bound the archives held at once.
+func (s *Syncer) slot(ctx context.Context, what string) (release func(), err error) {
+	select {
+	case s.downloads <- struct{}{}:
+		return func() { <-s.downloads }, nil
+	case <-ctx.Done():
+		return nil, failed(appstore.RepoReasonUnreachable, "%s: waiting for a download slot: %v", what, ctx.Err())
+	}
 }
 
 // findVersion is the version of the catalog's snapshot of the Repo. Snapshots are never
@@ -130,12 +157,11 @@ func chartURL(repoURL, listed string) (string, error) {
 
 // download reads the archive at rawURL within the size limit and verifies it.
 func (s *Syncer) download(ctx context.Context, repo *v1alpha1.Repo, rawURL string, v *index.Version) ([]byte, error) {
-	select {
-	case s.downloads <- struct{}{}:
-		defer func() { <-s.downloads }()
-	case <-ctx.Done():
-		return nil, failed(appstore.RepoReasonUnreachable, "GET %s: waiting for a download slot: %v", rawURL, ctx.Err())
+	release, err := s.slot(ctx, "GET "+rawURL)
+	if err != nil {
+		return nil, err
 	}
+	defer release()
 	c, err := s.repoClient(repo, chartTimeout)
 	if err != nil {
 		return nil, err

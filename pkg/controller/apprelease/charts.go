@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 
+	"golang.org/x/sync/singleflight"
+
 	chart "helm.sh/helm/v4/pkg/chart/v2"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -24,10 +26,13 @@ const maxCachedCharts = 32 << 20
 // credentials; this controller holds none) and keeps recent ones by digest.
 type charts struct {
 	client clientset.Interface
-	mu     sync.Mutex
-	cache  map[string][]byte
-	order  []string
-	size   int
+	// flights makes the clusters of a release, which install in parallel, share one
+	// download of their chart.
+	flights singleflight.Group
+	mu      sync.Mutex
+	cache   map[string][]byte
+	order   []string
+	size    int
 }
 
 func newCharts(client clientset.Interface) *charts {
@@ -57,23 +62,33 @@ func (c *charts) load(ctx context.Context, application, version string) (*chart.
 	want := strings.TrimPrefix(v.Spec.Digest, "sha256:")
 	body, ok := c.get(want)
 	if !ok {
-		body, err = c.client.AppstoreV1alpha1().RESTClient().Get().Resource("applicationversions").Name(v.Name).SubResource("chart").DoRaw(ctx)
+		got, err, _ := c.flights.Do(v.Name+"@"+want, func() (any, error) { return c.download(ctx, v.Name, want) })
 		if err != nil {
-			return nil, &chartError{"ChartUnavailable", fmt.Errorf("downloading the chart of %s: %w", v.Name, err)}
+			return nil, err
 		}
-		sum := sha256.Sum256(body)
-		if got := hex.EncodeToString(sum[:]); want != "" && got != want {
-			return nil, &chartError{"ChartDigestMismatch", fmt.Errorf("the chart of %s has digest sha256:%s, its repository lists sha256:%s", v.Name, got, want)}
-		}
-		if want != "" {
-			c.put(want, body)
-		}
+		body = got.([]byte)
 	}
 	ch, err := loader.LoadArchive(bytes.NewReader(body))
 	if err != nil {
 		return nil, &chartError{"InvalidChart", fmt.Errorf("the chart of %s: %w", v.Name, err)}
 	}
 	return ch, nil
+}
+
+// download fetches and verifies the archive of the version named name.
+func (c *charts) download(ctx context.Context, name, want string) ([]byte, error) {
+	body, err := c.client.AppstoreV1alpha1().RESTClient().Get().Resource("applicationversions").Name(name).SubResource("chart").DoRaw(ctx)
+	if err != nil {
+		return nil, &chartError{"ChartUnavailable", fmt.Errorf("downloading the chart of %s: %w", name, err)}
+	}
+	sum := sha256.Sum256(body)
+	if got := hex.EncodeToString(sum[:]); want != "" && got != want {
+		return nil, &chartError{"ChartDigestMismatch", fmt.Errorf("the chart of %s has digest sha256:%s, its repository lists sha256:%s", name, got, want)}
+	}
+	if want != "" {
+		c.put(want, body)
+	}
+	return body, nil
 }
 
 func (c *charts) get(digest string) ([]byte, bool) {
