@@ -2,6 +2,7 @@ package appinstall
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -89,4 +90,50 @@ func TestOneClusterDown(t *testing.T) {
 	r = waitRelease(t, "down", 3*time.Minute, deployed)
 	assert.EqualValues(t, 1, r.Generation, "caught up with no change to the release")
 	assert.EqualValues(t, 1, entry(t, r, "member2").Revision)
+}
+
+// A release the member refuses fails with the member's reason and leaves nothing; fixed, it
+// installs; a failed upgrade stays as a failed revision, and the next upgrade goes on from it.
+func TestFailThenFix(t *testing.T) {
+	ctx := context.Background()
+	indexRepo(t, "fix")
+	dev := asDeveloper(t)
+	asDev := func(stdin string, args ...string) (string, error) { return env.KubectlAs(ctx, dev, "", stdin, args...) }
+	_, err := asDev(release("fix", "fix.hello-fail", "0.1.0", "default", map[string]any{"fail": true}, "member1"), "create", "-f", "-")
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_, _ = framework.TryKubectl(t, env, "host", "", "delete", "applicationrelease", "fix", "--ignore-not-found")
+	})
+	phaseIs := func(gen int64, phase v1alpha1.ReleasePhase) func(v1alpha1.ApplicationRelease, bool) bool {
+		return func(r v1alpha1.ApplicationRelease, _ bool) bool {
+			return r.Status.ObservedGeneration == gen && len(r.Status.Clusters) == 1 && r.Status.Clusters[0].Phase == phase
+		}
+	}
+	r := waitRelease(t, "fix", 2*time.Minute, phaseIs(1, v1alpha1.ReleasePhaseFailed))
+	e := entry(t, r, "member1")
+	assert.Equal(t, "Invalid", e.Reason, e.Message)
+	assert.Contains(t, e.Message, "Invalid_Name")
+	assert.Empty(t, helmJSON(t, "member1", "list", "-n", "default"), "a failed first install leaves nothing")
+
+	set := func(fail bool) {
+		_, err := asDev("", "patch", "applicationrelease", "fix", "--type=merge", "-p", fmt.Sprintf(`{"spec":{"values":{"fail":%t}}}`, fail))
+		require.NoError(t, err)
+	}
+	set(false)
+	r = waitRelease(t, "fix", 2*time.Minute, func(r v1alpha1.ApplicationRelease, found bool) bool { return r.Generation == 2 && deployed(r, found) })
+	assert.EqualValues(t, 1, entry(t, r, "member1").Revision)
+
+	set(true)
+	r = waitRelease(t, "fix", 2*time.Minute, phaseIs(3, v1alpha1.ReleasePhaseFailed))
+	e = entry(t, r, "member1")
+	assert.EqualValues(t, 2, e.Revision, "the failed upgrade is a revision")
+	assert.Equal(t, "failed", e.Revisions[len(e.Revisions)-1].Result)
+
+	set(false)
+	r = waitRelease(t, "fix", 2*time.Minute, func(r v1alpha1.ApplicationRelease, found bool) bool { return r.Generation == 4 && deployed(r, found) })
+	assert.EqualValues(t, 3, entry(t, r, "member1").Revision, "upgraded from the failed revision")
+	history := helmJSON(t, "member1", "history", "fix", "-n", "default")
+	require.Len(t, history, 3)
+	assert.Equal(t, "failed", history[1].Status)
+	assert.Equal(t, "deployed", history[2].Status)
 }

@@ -155,6 +155,7 @@ func TestClassify(t *testing.T) {
 		{apierrors.NewServiceUnavailable(`cluster "b" is unreachable`), v1alpha1.ReleasePhaseUnreachable, "Unreachable"},
 		{fmt.Errorf("%w: pending", helmexec.ErrOperationInProgress), v1alpha1.ReleasePhaseFailed, "OperationInProgress"},
 		{&chartError{"ChartDigestMismatch", errors.New("x")}, v1alpha1.ReleasePhaseFailed, "ChartDigestMismatch"},
+		{apierrors.NewInvalid(schema.GroupKind{Kind: "ConfigMap"}, "Invalid_Name", nil), v1alpha1.ReleasePhaseFailed, "Invalid"},
 		{errors.New("template: boom"), v1alpha1.ReleasePhaseFailed, "HelmError"},
 	} {
 		phase, reason := classify(tc.err)

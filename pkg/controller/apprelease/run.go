@@ -313,6 +313,9 @@ func classify(err error) (v1alpha1.ReleasePhase, string) {
 		return v1alpha1.ReleasePhaseFailed, "Forbidden"
 	case apierrors.IsUnauthorized(err):
 		return v1alpha1.ReleasePhaseFailed, "Unauthorized"
+	case apierrors.IsInvalid(err), strings.Contains(err.Error(), " is invalid: "):
+		// The member refused an object of the chart as rendered with these values.
+		return v1alpha1.ReleasePhaseFailed, "Invalid"
 	case apierrors.IsServiceUnavailable(err), apierrors.IsTimeout(err), errors.As(err, &netErr):
 		return v1alpha1.ReleasePhaseUnreachable, "Unreachable"
 	case apierrors.ReasonForError(err) == metav1.StatusReasonInternalError && apierrors.IsInternalError(err):
