@@ -29,8 +29,9 @@ const MaxOCIChartBytes = 20 << 20
 // digest the views show, when this replica's catalog has the version).
 //
 // Errors are API Status errors: NotFound when the Repo, chart or version is unknown or
-// gone from the registry; otherwise 502 with the reason of a failed Repo sync
-// (Unauthorized, Unreachable, TLSError, InvalidIndex) or ChartDigestMismatch/ChartTooLarge.
+// gone from the registry; 503 with the reason of a failed Repo sync when the registry fails
+// (Unauthorized, Unreachable, TLSError); 502 for what it serves (InvalidIndex,
+// ChartDigestMismatch, ChartTooLarge), as for an index's archives.
 func (s *Syncer) PullOCIChart(ctx context.Context, repoName, chartName, version string) ([]byte, [32]byte, error) {
 	var none [32]byte
 	what := repoName + "/" + chartName + " " + version
@@ -124,6 +125,12 @@ func pullError(err error) error {
 		return &apierrors.StatusError{ErrStatus: metav1.Status{Status: metav1.StatusFailure, Code: http.StatusNotFound,
 			Reason: metav1.StatusReasonNotFound, Message: err.Error()}}
 	}
-	return &apierrors.StatusError{ErrStatus: metav1.Status{Status: metav1.StatusFailure, Code: http.StatusBadGateway,
+	// As for an index's archives: the source failing is 503, a bad chart from it 502.
+	code := int32(http.StatusServiceUnavailable)
+	switch reason {
+	case appstore.ChartReasonDigestMismatch, appstore.ChartReasonTooLarge, appstore.ChartReasonInvalid, appstore.RepoReasonInvalidIndex:
+		code = http.StatusBadGateway
+	}
+	return &apierrors.StatusError{ErrStatus: metav1.Status{Status: metav1.StatusFailure, Code: code,
 		Reason: metav1.StatusReason(reason), Message: err.Error()}}
 }
