@@ -115,6 +115,15 @@ func TestAppStoreControllerImpersonation(t *testing.T) {
 		return err == nil
 	}, time.Minute, 250*time.Millisecond, "the Repo syncs")
 
+	// The chart download reads private repositories with their credentials: a user who
+	// holds nothing gets no archive, on either path.
+	nobody := client(t, userCert(t, "nobody"), "")
+	for _, base := range []string{env.HostURL(), env.ClusterAPIServerURL()} {
+		probe(t, "chart download", "applicationversions/chart without the right via "+base, func() error {
+			return denied(do(t, nobody, "GET", base+"/apis/appstore.kubesphere.io/v1alpha1/applicationversions/sec.hello.0.2.0/chart", "", nil))
+		})
+	}
+
 	// The developer asks for a release on member1: from now on a recorded requester.
 	dev := client(t, userCert(t, "developer", "developers"), "")
 	release := `{"apiVersion":"appstore.kubesphere.io/v1alpha1","kind":"ApplicationRelease","metadata":{"name":"sec-web"},
