@@ -35,6 +35,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&ApplicationVersion{}, &ApplicationVersionList{},
 		&ApplicationRelease{}, &ApplicationReleaseList{},
 		&ReviewRequest{},
+		&ChartChunk{}, &ChartChunkList{},
 	)
 	return nil
 }

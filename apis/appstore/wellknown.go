@@ -54,3 +54,21 @@ const (
 	// ChartReasonSourceNotSupported: charts of this Repo's source are not served yet.
 	ChartReasonSourceNotSupported = "SourceNotSupported"
 )
+
+// UploaderAnnotation on an uploaded ApplicationVersion names the user who created it; the
+// server sets it and it cannot be written.
+const UploaderAnnotation = GroupName + "/uploaded-by"
+
+// Limits of uploaded charts.
+const (
+	// MaxUploadSize is the largest chart archive that can be uploaded.
+	MaxUploadSize = 20 << 20
+	// MaxReviewMessage is the longest message a review transition keeps.
+	MaxReviewMessage = 1024
+	// MaxReviews is how many review transitions a version keeps, the newest.
+	MaxReviews = 20
+)
+
+// VersionReasonNotActive: a release names an uploaded version that is not Active (not yet
+// approved, or suspended), which cannot be installed or upgraded to.
+const VersionReasonNotActive = "VersionNotActive"

@@ -101,6 +101,8 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.ApplicationVersionList{}.OpenAPIModelName():      schema_multicluster_apis_appstore_v1alpha1_ApplicationVersionList(ref),
 		v1alpha1.ApplicationVersionSpec{}.OpenAPIModelName():      schema_multicluster_apis_appstore_v1alpha1_ApplicationVersionSpec(ref),
 		v1alpha1.ApplicationVersionStatus{}.OpenAPIModelName():    schema_multicluster_apis_appstore_v1alpha1_ApplicationVersionStatus(ref),
+		v1alpha1.ChartChunk{}.OpenAPIModelName():                  schema_multicluster_apis_appstore_v1alpha1_ChartChunk(ref),
+		v1alpha1.ChartChunkList{}.OpenAPIModelName():              schema_multicluster_apis_appstore_v1alpha1_ChartChunkList(ref),
 		v1alpha1.ClusterRelease{}.OpenAPIModelName():              schema_multicluster_apis_appstore_v1alpha1_ClusterRelease(ref),
 		v1alpha1.LocalSecretReference{}.OpenAPIModelName():        schema_multicluster_apis_appstore_v1alpha1_LocalSecretReference(ref),
 		v1alpha1.Maintainer{}.OpenAPIModelName():                  schema_multicluster_apis_appstore_v1alpha1_Maintainer(ref),
@@ -3452,8 +3454,7 @@ func schema_multicluster_apis_appstore_v1alpha1_ApplicationVersionSpec(ref commo
 				Properties: map[string]spec.Schema{
 					"repo": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Repo is the name of the Repo the version is in.",
-							Default:     "",
+							Description: "Repo is the name of the Repo the version is in; on a create, the part of the name before its first dot when empty.",
 							Type:        []string{"string"},
 							Format:      "",
 						},
@@ -3468,8 +3469,7 @@ func schema_multicluster_apis_appstore_v1alpha1_ApplicationVersionSpec(ref commo
 					},
 					"application": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Application is the name of the version's Application, \"<repo>.<chart>\".",
-							Default:     "",
+							Description: "Application is the name of the version's Application, \"<repo>.<chart>\"; the server sets it.",
 							Type:        []string{"string"},
 							Format:      "",
 						},
@@ -3550,7 +3550,7 @@ func schema_multicluster_apis_appstore_v1alpha1_ApplicationVersionSpec(ref commo
 						},
 					},
 				},
-				Required: []string{"repo", "chart", "application", "version"},
+				Required: []string{"chart", "version"},
 			},
 		},
 		Dependencies: []string{
@@ -3603,6 +3603,100 @@ func schema_multicluster_apis_appstore_v1alpha1_ApplicationVersionStatus(ref com
 		},
 		Dependencies: []string{
 			v1alpha1.ReviewRecord{}.OpenAPIModelName()},
+	}
+}
+
+func schema_multicluster_apis_appstore_v1alpha1_ChartChunk(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ChartChunk is a piece of an uploaded chart archive. cluster-apiserver stores it in etcd and never serves it: an archive of up to 20 MiB is kept as several records, each below etcd's request limit. It is registered only so that it can be stored.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard object metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"data": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Data is this piece of the archive.",
+							Type:        []string{"string"},
+							Format:      "byte",
+						},
+					},
+				},
+				Required: []string{"data"},
+			},
+		},
+		Dependencies: []string{
+			v1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_multicluster_apis_appstore_v1alpha1_ChartChunkList(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ChartChunkList is a list of ChartChunks.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard list metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ListMeta{}.OpenAPIModelName()),
+						},
+					},
+					"items": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Items is the list of ChartChunks.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.ChartChunk{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"items"},
+			},
+		},
+		Dependencies: []string{
+			v1.ListMeta{}.OpenAPIModelName(), v1alpha1.ChartChunk{}.OpenAPIModelName()},
 	}
 }
 

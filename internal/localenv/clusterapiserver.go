@@ -77,7 +77,7 @@ func (e *Env) setUpHost(ctx context.Context) error {
 // embedded etcd, and waits until it is ready.
 func (e *Env) StartClusterAPIServer(ctx context.Context) error {
 	_, err := e.StartExtraClusterAPIServer(ctx, "cluster-apiserver", e.Ports.ClusterAPIServer,
-		"--embedded-etcd-data-dir="+filepath.Join(e.Dir, "data", "cluster-apiserver"))
+		append([]string{"--embedded-etcd-data-dir=" + filepath.Join(e.Dir, "data", "cluster-apiserver")}, e.ClusterAPIServerArgs...)...)
 	return err
 }
 

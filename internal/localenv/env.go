@@ -84,6 +84,8 @@ type Env struct {
 	// repository of the charts in ChartsDir and an OCI registry with them pushed. Off
 	// unless asked for; local-env up turns it on.
 	AppStoreRepos bool
+	// ClusterAPIServerArgs are extra flags of the registered cluster-apiserver.
+	ClusterAPIServerArgs []string
 	// ChartsDir holds the chart directories AppStoreRepos serves; empty is the tree's
 	// test/testdata/charts (found from BinDir, <root>/_output/bin).
 	ChartsDir string

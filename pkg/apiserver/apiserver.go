@@ -80,6 +80,8 @@ type ExtraConfig struct {
 	Agents clusterconn.AgentDialer
 	// AppStore serves the App Store's group, appstore.kubesphere.io.
 	AppStore bool
+	// AppStoreUploadQuota caps the total size of uploaded chart archives; 0 is the default.
+	AppStoreUploadQuota int64
 	// Catalog is this replica's Repo snapshots, which the App Store's views serve and its
 	// syncer fills; Complete makes one when the App Store is on.
 	Catalog *catalog.Catalog

@@ -15,6 +15,10 @@ var env *localenv.Env
 
 func TestMain(m *testing.M) {
 	os.Exit(localenv.RunTests("appstore",
-		func(e *localenv.Env) { e.AppStoreRepos = true; e.WithoutControllers = true },
+		func(e *localenv.Env) {
+			e.AppStoreRepos, e.WithoutControllers = true, true
+			// A quota TestUploadReview can reach with a few archives.
+			e.ClusterAPIServerArgs = []string{"--app-store-upload-quota=" + uploadQuota}
+		},
 		func(e *localenv.Env) int { env = e; return m.Run() }))
 }

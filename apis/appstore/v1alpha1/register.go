@@ -37,6 +37,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&ApplicationVersion{}, &ApplicationVersionList{},
 		&ApplicationRelease{}, &ApplicationReleaseList{},
 		&ReviewRequest{},
+		&ChartChunk{}, &ChartChunkList{},
 	)
 	metav1.AddToGroupVersion(scheme, SchemeGroupVersion)
 	return nil

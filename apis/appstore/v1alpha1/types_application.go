@@ -174,12 +174,16 @@ type ApplicationVersion struct {
 
 // ApplicationVersionSpec is a chart version's Chart.yaml and index entry.
 type ApplicationVersionSpec struct {
-	// Repo is the name of the Repo the version is in.
-	Repo string `json:"repo"`
+	// Repo is the name of the Repo the version is in; on a create, the part of the name
+	// before its first dot when empty.
+	// +optional
+	Repo string `json:"repo,omitempty"`
 	// Chart is the chart's name as the repository spells it.
 	Chart string `json:"chart"`
-	// Application is the name of the version's Application, "<repo>.<chart>".
-	Application string `json:"application"`
+	// Application is the name of the version's Application, "<repo>.<chart>"; the server
+	// sets it.
+	// +optional
+	Application string `json:"application,omitempty"`
 	// Version is the chart version as the repository spells it.
 	Version string `json:"version"`
 	// AppVersion is the version of the application the chart packages.

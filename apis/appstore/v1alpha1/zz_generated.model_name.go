@@ -82,6 +82,16 @@ func (in ApplicationVersionStatus) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ChartChunk) OpenAPIModelName() string {
+	return "io.kubesphere.multicluster.apis.appstore.v1alpha1.ChartChunk"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ChartChunkList) OpenAPIModelName() string {
+	return "io.kubesphere.multicluster.apis.appstore.v1alpha1.ChartChunkList"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in ClusterRelease) OpenAPIModelName() string {
 	return "io.kubesphere.multicluster.apis.appstore.v1alpha1.ClusterRelease"
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/apiserver/pkg/audit"
@@ -24,6 +25,7 @@ import (
 	"kubesphere.io/multicluster/apis/clusters/v1alpha1"
 	clusteropenapi "kubesphere.io/multicluster/generated/openapi"
 	"kubesphere.io/multicluster/pkg/apiserver"
+	"kubesphere.io/multicluster/pkg/appstore/upload"
 	"kubesphere.io/multicluster/pkg/auditlog"
 	"kubesphere.io/multicluster/pkg/tunnel"
 )
@@ -49,6 +51,8 @@ type Options struct {
 	Tower tunnel.DialerOptions
 	// AppStore serves the App Store's API group.
 	AppStore bool
+	// AppStoreUploadQuota caps the total size of uploaded chart archives.
+	AppStoreUploadQuota resource.QuantityValue
 }
 
 // storageVersions are the versions objects are stored in, one per group.
@@ -65,6 +69,7 @@ func NewOptions() *Options {
 		ShutdownGracePeriod:  5 * time.Second,
 		AppStore:             true,
 	}
+	o.AppStoreUploadQuota.Quantity = *resource.NewQuantity(upload.DefaultQuota, resource.BinarySI)
 	// Each group's objects are stored in its own version.
 	o.Recommended.Etcd.StorageConfig.EncodeVersioner = storageVersions
 	// The server's version is the Kubernetes library version it is built from.
@@ -94,6 +99,9 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	fss.FlagSet("app store").BoolVar(&o.AppStore, "app-store", o.AppStore,
 		"Serve the App Store (group appstore.kubesphere.io): one application pool on the host, installed on any member. "+
 			"false leaves the group out of discovery and runs none of it; members never serve it.")
+	fss.FlagSet("app store").Var(&o.AppStoreUploadQuota, "app-store-upload-quota",
+		"Total size of all chart archives uploaded to Upload repos, which are stored in this server's etcd "+
+			"(each archive at most 20Mi). An upload beyond it is refused (403) until versions are deleted.")
 	fss.FlagSet("lifecycle").DurationVar(&o.ShutdownGracePeriod, "shutdown-grace-period", o.ShutdownGracePeriod,
 		"On SIGTERM, how long watches and proxied streams (watch, logs -f, port-forward) may go on "+
 			"before the server ends them; their clients reconnect, to another replica. Requests that "+
@@ -142,6 +150,9 @@ func (o *Options) Validate() error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, o.ComponentGlobals.Validate()...)
+	if o.AppStoreUploadQuota.Sign() <= 0 {
+		errs = append(errs, fmt.Errorf("--app-store-upload-quota must be above 0"))
+	}
 	if o.AppStore {
 		// appstore-controller acts as users by constrained impersonation only; without it
 		// every install would fail with 403, so say so at start-up instead.
@@ -175,7 +186,7 @@ func (o *Options) Config() (*apiserver.Config, error) {
 		return nil, err
 	}
 	extra := apiserver.ExtraConfig{CredentialsNamespace: o.CredentialsNamespace, ShutdownGracePeriod: o.ShutdownGracePeriod,
-		AppStore: o.AppStore}
+		AppStore: o.AppStore, AppStoreUploadQuota: o.AppStoreUploadQuota.Value()}
 	// The tower proxies know this server by its host credential.
 	if cfg.ClientConfig != nil {
 		dialer, err := o.Tower.Dialer(cfg.ClientConfig)

@@ -26,6 +26,33 @@ type Repo struct {
 	Digest string
 	// Synced is when Index was read.
 	Synced time.Time
+	// Uploads are the review facts of an Upload repo's versions, by UploadKey; nil for
+	// the other sources, whose versions are all Active.
+	Uploads map[string]*Upload
+}
+
+// Upload is what an uploaded version has beyond its index entry.
+type Upload struct {
+	// Revision changes whenever anything below does (the stored record's resourceVersion).
+	Revision string
+	// Labels and Annotations are the version's own (the uploader's among them).
+	Labels, Annotations map[string]string
+	Status              appstore.ApplicationVersionStatus
+}
+
+// UploadKey is the key of a chart version in Repo.Uploads.
+func UploadKey(chart, version string) string { return chart + "/" + version }
+
+// State is the review state of version of chart: Active for every version of an Index or
+// OCI repo, the recorded state of an uploaded one.
+func (r *Repo) State(chart, version string) appstore.AppState {
+	if r.Source != appstore.RepoSourceUpload {
+		return appstore.AppStateActive
+	}
+	if u := r.Uploads[UploadKey(chart, version)]; u != nil {
+		return u.Status.State
+	}
+	return appstore.AppStateDraft
 }
 
 // Change says which Repo's charts changed; Repo is nil when the Repo's charts are gone.

@@ -31,6 +31,14 @@ const (
 	chartDownloads = 4
 )
 
+// Uploads reads the archives of uploaded versions (pkg/appstore/upload).
+type Uploads interface {
+	Chart(ctx context.Context, name string) ([]byte, error)
+}
+
+// ServeUploads makes Chart serve the versions of Upload repos from u.
+func (s *Syncer) ServeUploads(u Uploads) { s.uploads = u }
+
 // Chart returns the chart archive (.tgz) of version of chartName in the Repo named
 // repoName, as this replica's catalog lists it. Errors are API Status errors: NotFound
 // when the catalog has no such version, the Repo reasons of its source (503), a digest
@@ -50,11 +58,14 @@ func (s *Syncer) Chart(ctx context.Context, repoName, chartName, version string)
 		return s.indexChart(ctx, repo, chartName, version)
 	case v1alpha1.RepoSourceOCI:
 		return s.ociChart(ctx, repo, chartName, version)
-	default: // Upload (stored chunks): not yet
-		return nil, chartStatus(http.StatusNotImplemented, appstore.ChartReasonSourceNotSupported,
-			fmt.Sprintf("Repo %s is an %s repository: this cluster-apiserver serves the charts of Index and OCI repositories only, %s ones are not supported yet",
-				repo.Name, repo.Spec.Source, repo.Spec.Source))
+	case v1alpha1.RepoSourceUpload:
+		if s.uploads != nil {
+			// An uploaded version's name is exactly "<repo>.<chart>.<version>".
+			return s.uploads.Chart(ctx, repo.Name+"."+chartName+"."+version)
+		}
 	}
+	return nil, chartStatus(http.StatusNotImplemented, appstore.ChartReasonSourceNotSupported,
+		fmt.Sprintf("Repo %s is an %s repository, whose charts this cluster-apiserver does not serve", repo.Name, repo.Spec.Source))
 }
 
 // indexChart downloads the archive at the version's first URL, resolved against the

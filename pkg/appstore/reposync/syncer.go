@@ -58,6 +58,8 @@ type Syncer struct {
 	charts    *chartCache
 	downloads chan struct{}
 	maxChart  int64
+	// uploads serves the charts of Upload repos; nil: none.
+	uploads Uploads
 }
 
 // lastRead is what a conditional read and the status need from the previous sync.

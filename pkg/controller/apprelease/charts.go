@@ -16,6 +16,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 
+	"kubesphere.io/multicluster/apis/appstore"
+	"kubesphere.io/multicluster/apis/appstore/v1alpha1"
 	clientset "kubesphere.io/multicluster/generated/clientset/versioned"
 )
 
@@ -59,6 +61,10 @@ func (c *charts) load(ctx context.Context, application, version string) (*chart.
 		return nil, &chartError{"VersionNotInIndex", fmt.Errorf("version %s of application %s is not in its repository now", version, application)}
 	}
 	v := list.Items[0]
+	if v.Status.State != "" && v.Status.State != v1alpha1.AppStateActive {
+		return nil, &chartError{appstore.VersionReasonNotActive, fmt.Errorf("version %s of application %s is %s: only Active versions are installed",
+			version, application, v.Status.State)}
+	}
 	want := strings.TrimPrefix(v.Spec.Digest, "sha256:")
 	body, ok := c.get(want)
 	if !ok {

@@ -138,10 +138,20 @@ func (g Guard) admitVersion(ctx context.Context, r *appstore.ApplicationRelease)
 	}
 	attrs := authorizer.AttributesRecord{Verb: "get", APIGroup: appstore.GroupName, APIVersion: "v1alpha1",
 		Resource: "applicationversions", Name: found.Name, ResourceRequest: true}
-	return access.Require(ctx, g.Authorizer, resource, r.Name, attrs, func(user string) string {
+	if err := access.Require(ctx, g.Authorizer, resource, r.Name, attrs, func(user string) string {
 		return fmt.Sprintf("installing %s %s needs the right to read it: user %q may not get applicationversions %q",
 			r.Spec.Application, r.Spec.Version, user, found.Name)
-	})
+	}); err != nil {
+		return err
+	}
+	if state := found.State; state != appstore.AppStateActive {
+		// Only reviewed, active versions are installed; one suspended later keeps running
+		// where it is, but nothing new moves to it.
+		return apierrors.NewInvalid(appstore.Kind("ApplicationRelease"), r.Name, field.ErrorList{field.Invalid(
+			field.NewPath("spec", "version"), r.Spec.Version, fmt.Sprintf("%s: ApplicationVersion %s is %s; only Active versions can be installed "+
+				"(an uploaded version is activated after its review)", appstore.VersionReasonNotActive, found.Name, state))})
+	}
+	return nil
 }
 
 // placed returns the clusters a placement selects now; clusters that join a selector later

@@ -37,11 +37,14 @@ func (r *rules) Authorize(_ context.Context, a authorizer.Attributes) (authorize
 	return authorizer.DecisionNoOpinion, "", nil
 }
 
-type versions map[string]string // "application version" -> ApplicationVersion name
+type versions map[string]string // "application version" -> ApplicationVersion name; "!name": not Active
 
 func (v versions) FindVersion(application, version string) (appview.Found, bool) {
 	name, ok := v[application+" "+version]
-	return appview.Found{Name: name}, ok
+	if n, draft := strings.CutPrefix(name, "!"); draft {
+		return appview.Found{Name: n, State: appstore.AppStateSubmitted}, ok
+	}
+	return appview.Found{Name: name, State: appstore.AppStateActive}, ok
 }
 
 func clusterLister(t *testing.T, cs ...*clustersv1alpha1.Cluster) clusterlisters.ClusterLister {
@@ -168,16 +171,18 @@ func TestRollbackAndHistory(t *testing.T) {
 // A write that would have the App Store act on a cluster needs the requester's own right to
 // read the version and to use each cluster; each refusal says which right is missing.
 func TestGuard(t *testing.T) {
-	vs := versions{"charts.nginx 1.0.0": "charts.nginx.1.0.0", "charts.nginx 2.0.0": "charts.nginx.2.0.0"}
+	vs := versions{"charts.nginx 1.0.0": "charts.nginx.1.0.0", "charts.nginx 2.0.0": "charts.nginx.2.0.0",
+		"charts.nginx 3.0.0-rc.1": "!charts.nginx.3.0.0-rc.1"}
 	lister := clusterLister(t,
 		&clustersv1alpha1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: "member1", Labels: map[string]string{"env": "prod"}}},
 		&clustersv1alpha1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: "member2", Labels: map[string]string{"env": "prod"}}},
 		&clustersv1alpha1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: "member3"}})
 	authz := &rules{allow: map[string]bool{
-		"get applicationversions charts.nginx.1.0.0": true,
-		"get applicationversions charts.nginx.2.0.0": true,
-		"create clusters/proxy member1":              true,
-		"delete clusters/proxy member1":              true,
+		"get applicationversions charts.nginx.1.0.0":      true,
+		"get applicationversions charts.nginx.2.0.0":      true,
+		"get applicationversions charts.nginx.3.0.0-rc.1": true,
+		"create clusters/proxy member1":                   true,
+		"delete clusters/proxy member1":                   true,
 	}}
 	g := Guard{Authorizer: authz, Clusters: lister, Versions: vs}
 	ctx := asUser("dev")
@@ -193,6 +198,13 @@ func TestGuard(t *testing.T) {
 	missing.Spec.Version = "3.0.0"
 	if err := g.admit(ctx, missing, nil); !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "spec.version") {
 		t.Fatalf("a version the catalog lacks: %v, want Invalid on spec.version", err)
+	}
+	// An uploaded version still in review is not installed.
+	review := release("member1")
+	review.Spec.Version = "3.0.0-rc.1"
+	if err := g.admit(ctx, review, nil); !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "VersionNotActive") ||
+		!strings.Contains(err.Error(), "is Submitted") {
+		t.Fatalf("a version in review: %v, want Invalid with VersionNotActive", err)
 	}
 	hidden := Guard{Authorizer: &rules{allow: map[string]bool{"create clusters/proxy member1": true}}, Clusters: lister, Versions: vs}
 	if err := hidden.admit(ctx, release("member1"), nil); !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "applicationversions") {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -33,18 +34,20 @@ type ChartSource interface {
 type ChartREST struct {
 	versions *REST
 	source   ChartSource
+	uploads  Uploads
 }
 
 // NewChartStorage returns the chart subresource of versions (the applicationversions
-// storage of NewStorage) over source.
-func NewChartStorage(versions *REST, source ChartSource) *ChartREST {
-	return &ChartREST{versions: versions, source: source}
+// storage of NewStorage) over source; a PUT stores an archive in uploads (nil: none).
+func NewChartStorage(versions *REST, source ChartSource, uploads Uploads) *ChartREST {
+	return &ChartREST{versions: versions, source: source, uploads: uploads}
 }
 
 var (
 	_ rest.Storage         = &ChartREST{}
 	_ rest.Getter          = &ChartREST{}
 	_ rest.StorageMetadata = &ChartREST{}
+	_ rest.Connecter       = &ChartREST{}
 )
 
 func (c *ChartREST) New() runtime.Object { return &appstore.ApplicationVersion{} }
@@ -54,6 +57,17 @@ func (c *ChartREST) Destroy()            {}
 // archive's type, not an ApplicationVersion (as pods/log does for its text).
 func (c *ChartREST) ProducesMIMETypes(string) []string { return []string{ChartContentType} }
 func (c *ChartREST) ProducesObject(string) any         { return "" }
+
+// ConnectMethods: PUT uploads an archive (verb update on applicationversions/chart); its
+// body is streamed to the store, never decoded as an object.
+func (c *ChartREST) ConnectMethods() []string { return []string{http.MethodPut} }
+
+func (c *ChartREST) NewConnectOptions() (runtime.Object, bool, string) { return nil, false, "" }
+
+// Connect serves the PUT of an uploaded version's archive.
+func (c *ChartREST) Connect(ctx context.Context, name string, _ runtime.Object, responder rest.Responder) (http.Handler, error) {
+	return c.upload(ctx, name, responder), nil
+}
 
 // Get returns a stream of the archive of the version named name.
 func (c *ChartREST) Get(ctx context.Context, name string, _ *metav1.GetOptions) (runtime.Object, error) {

@@ -50,7 +50,7 @@ func TestChartSubresource(t *testing.T) {
 				Reason: appstore.ChartReasonDigestMismatch, Message: "the archive's digest is sha256:aa, the index lists sha256:bb"}}
 		},
 	}}
-	s := newServer(t, apps, vers, map[string]rest.Storage{"applicationversions/chart": appview.NewChartStorage(vers, src)})
+	s := newServer(t, apps, vers, map[string]rest.Storage{"applicationversions/chart": appview.NewChartStorage(vers, src, nil)})
 	get := func(name, accept string) (*http.Response, []byte) {
 		t.Helper()
 		req, err := http.NewRequest(http.MethodGet, s.url+"/apis/appstore.kubesphere.io/v1alpha1/applicationversions/"+name+"/chart", nil)
@@ -127,7 +127,7 @@ func TestChartSubresource(t *testing.T) {
 		t.Fatal(err)
 	}
 	i := slices.IndexFunc(rl.APIResources, func(r metav1.APIResource) bool { return r.Name == "applicationversions/chart" })
-	if i < 0 || !slices.Equal(rl.APIResources[i].Verbs, []string{"get"}) || rl.APIResources[i].Namespaced {
+	if i < 0 || !slices.Equal(rl.APIResources[i].Verbs, []string{"get", "update"}) || rl.APIResources[i].Namespaced {
 		t.Fatalf("discovery: %+v", rl.APIResources)
 	}
 }

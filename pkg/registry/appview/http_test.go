@@ -143,7 +143,7 @@ func TestHTTP(t *testing.T) {
 		if err := json.NewDecoder(resp.Body).Decode(&table); err != nil {
 			t.Fatal(err)
 		}
-		if len(table.ColumnDefinitions) != 5 || table.ColumnDefinitions[3].Name != "App Version" || len(table.Rows) != 3 || table.Rows[0].Cells[1] != "main.nginx" {
+		if len(table.ColumnDefinitions) != 6 || table.ColumnDefinitions[3].Name != "App Version" || len(table.Rows) != 3 || table.Rows[0].Cells[1] != "main.nginx" {
 			t.Fatalf("%+v", table)
 		}
 	})

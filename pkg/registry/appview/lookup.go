@@ -3,6 +3,7 @@ package appview
 import (
 	"strings"
 
+	"kubesphere.io/multicluster/apis/appstore"
 	"kubesphere.io/multicluster/pkg/appstore/catalog"
 	"kubesphere.io/multicluster/pkg/appstore/index"
 )
@@ -14,6 +15,8 @@ type Found struct {
 	Repo    *catalog.Repo
 	Chart   *index.Chart
 	Version *index.Version
+	// State is the version's review state; only Active versions are installed.
+	State appstore.AppState
 }
 
 // FindVersion looks up the exact version string of the Application named application in
@@ -45,7 +48,7 @@ func (s *REST) FindVersion(application, version string) (Found, bool) {
 	prefix := application + "."
 	for i := search(t.versions, prefix); i < len(t.versions) && strings.HasPrefix(t.versions[i].name, prefix); i++ {
 		if e := t.versions[i]; e.chart == app.chart && e.version == want {
-			return Found{Name: e.name, Repo: r, Chart: chart, Version: &chart.Versions[want]}, true
+			return Found{Name: e.name, Repo: r, Chart: chart, Version: &chart.Versions[want], State: r.State(chart.Name, version)}, true
 		}
 	}
 	return Found{}, false
@@ -63,5 +66,6 @@ func (s *REST) versionNamed(name string) (Found, bool) {
 		return Found{}, false
 	}
 	chart := &r.Index.Charts[e.chart]
-	return Found{Name: e.name, Repo: r, Chart: chart, Version: &chart.Versions[e.version]}, true
+	v := &chart.Versions[e.version]
+	return Found{Name: e.name, Repo: r, Chart: chart, Version: v, State: r.State(chart.Name, v.Version)}, true
 }

@@ -2,6 +2,7 @@ package appview
 
 import (
 	"encoding/hex"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -81,6 +82,7 @@ func buildApplication(r *catalog.Repo, e entry, rv string) *appstore.Application
 		newest := &c.Versions[0]
 		app.Status.LatestVersion, app.Status.LatestAppVersion = newest.Version, newest.AppVersion
 		app.Status.Deprecated, app.Status.Updated = newest.Deprecated, timePtr(newest.Created)
+		app.Status.State = r.State(c.Name, newest.Version)
 	}
 	// creationTimestamp: the oldest version's creation.
 	var oldest int64
@@ -102,7 +104,7 @@ func buildVersion(r *catalog.Repo, e entry, rv string) *appstore.ApplicationVers
 		// An OCI snapshot's URL is oci://host/path/chart:tag; the API shows it as a reference.
 		urls, ociRef = nil, strings.TrimPrefix(v.URLs[0], "oci://")
 	}
-	return &appstore.ApplicationVersion{
+	out := &appstore.ApplicationVersion{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: e.name, UID: uid(r.UID, c.Name+"/"+v.Version), ResourceVersion: rv,
 			Labels: objectLabels(r.Name, c.Name), CreationTimestamp: timeOf(v.Created),
@@ -114,6 +116,16 @@ func buildVersion(r *catalog.Repo, e entry, rv string) *appstore.ApplicationVers
 		},
 		Status: appstore.ApplicationVersionStatus{State: appstore.AppStateActive},
 	}
+	if u := r.Uploads[catalog.UploadKey(c.Name, v.Version)]; u != nil {
+		u.Status.DeepCopyInto(&out.Status)
+		for k, val := range u.Labels {
+			if _, computed := out.Labels[k]; !computed {
+				out.Labels[k] = val
+			}
+		}
+		out.Annotations = maps.Clone(u.Annotations)
+	}
+	return out
 }
 
 // applicationFields are the field selectors of an Application (apis/appstore/v1alpha1
@@ -129,6 +141,13 @@ func versionFields(v *appstore.ApplicationVersion) fields.Set {
 		"metadata.name": v.Name, "spec.repo": v.Spec.Repo, "spec.chart": v.Spec.Chart,
 		"spec.application": v.Spec.Application, "spec.version": v.Spec.Version, "status.state": string(v.Status.State),
 	}
+}
+
+// sameUpload reports whether a version's review facts are the same in two snapshots.
+func sameUpload(or, nr *catalog.Repo, chart, version string) bool {
+	key := catalog.UploadKey(chart, version)
+	o, n := or.Uploads[key], nr.Uploads[key]
+	return (o == nil) == (n == nil) && (o == nil || o.Revision == n.Revision)
 }
 
 // sameVersion reports whether two index versions make the same ApplicationVersion (for

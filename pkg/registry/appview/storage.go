@@ -69,7 +69,8 @@ var versions = &view{
 	unchanged: func(or, nr *catalog.Repo, o, n entry) bool {
 		oc, nc := &or.Index.Charts[o.chart], &nr.Index.Charts[n.chart]
 		return or.UID == nr.UID && or.Source == nr.Source && oc.Name == nc.Name && o.appLen == n.appLen &&
-			sameVersion(&oc.Versions[o.version], &nc.Versions[n.version])
+			sameVersion(&oc.Versions[o.version], &nc.Versions[n.version]) &&
+			sameUpload(or, nr, oc.Name, oc.Versions[o.version].Version)
 	},
 	table: versionTable,
 }

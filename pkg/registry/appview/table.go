@@ -25,6 +25,7 @@ var versionColumns = []metav1.TableColumnDefinition{
 	{Name: "App", Type: "string", Description: "The Application the version belongs to."},
 	{Name: "Version", Type: "string", Description: "The chart version."},
 	{Name: "App Version", Type: "string", Description: "The version of the software the chart installs."},
+	{Name: "State", Type: "string", Description: "Review state: Active for every version of an Index or OCI repo; uploaded versions go Draft, Submitted, Passed or Rejected, Active, Suspended. Only Active ones install."},
 	{Name: "Created", Type: "string", Description: "Time since the version was created."},
 }
 
@@ -42,7 +43,7 @@ var versionTable = printers.Convertor[*appstore.ApplicationVersion]{Columns: ver
 		if v.Spec.Created != nil {
 			created = *v.Spec.Created
 		}
-		return []any{v.Name, v.Spec.Application, v.Spec.Version, v.Spec.AppVersion, printers.Age(created)}
+		return []any{v.Name, v.Spec.Application, v.Spec.Version, v.Spec.AppVersion, string(v.Status.State), printers.Age(created)}
 	}}
 
 // shorten makes s one line of at most width characters, ending in "..." when cut.

@@ -36,10 +36,10 @@ func TestTables(t *testing.T) {
 	}{
 		{"application", apps, get(apps, "main.nginx"), []string{"NAME", "REPO", "LATEST", "DESCRIPTION", "AGE"},
 			[]any{"main.nginx", "main", "2.0.0", "NGINX Open Source is a web server that can be also used a..."}},
-		{"version", vers, get(vers, "main.nginx.2.0.0"), []string{"NAME", "APP", "VERSION", "APP VERSION", "CREATED"},
-			[]any{"main.nginx.2.0.0", "main.nginx", "2.0.0", "1.27.0"}},
-		{"version without a time", vers, get(vers, "main.myapp.0.1.0"), []string{"NAME", "APP", "VERSION", "APP VERSION", "CREATED"},
-			[]any{"main.myapp.0.1.0", "main.myapp", "0.1.0", "", "<unknown>"}},
+		{"version", vers, get(vers, "main.nginx.2.0.0"), []string{"NAME", "APP", "VERSION", "APP VERSION", "STATE", "CREATED"},
+			[]any{"main.nginx.2.0.0", "main.nginx", "2.0.0", "1.27.0", "Active"}},
+		{"version without a time", vers, get(vers, "main.myapp.0.1.0"), []string{"NAME", "APP", "VERSION", "APP VERSION", "STATE", "CREATED"},
+			[]any{"main.myapp.0.1.0", "main.myapp", "0.1.0", "", "Active", "<unknown>"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			table, err := c.store.ConvertToTable(ctx, c.obj, nil)
