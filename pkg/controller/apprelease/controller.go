@@ -61,6 +61,8 @@ type Controller struct {
 	// checked is when each release's clusters' records were last read, by release and
 	// cluster.
 	checked map[string]map[string]time.Time
+	// ready watches deployed releases' workloads on their clusters; nil watches nothing.
+	ready *readiness
 }
 
 // New returns a controller that reads and writes releases with client and runs Helm with
@@ -77,6 +79,7 @@ func New(client clientset.Interface, helm *helmexec.Executor, releases appstorei
 		now: time.Now, written: map[string]*v1alpha1.ApplicationRelease{}, retries: map[string]string{},
 		checked: map[string]map[string]time.Time{},
 	}
+	c.ready = newReadiness(helm.RESTConfig, func(name string) { c.queue.AddAfter(name, resyncAfter) })
 	enqueue := func(obj any) {
 		if r, ok := obj.(*v1alpha1.ApplicationRelease); ok {
 			c.queue.Add(r.Name)
@@ -193,6 +196,7 @@ func (c *Controller) forget(name string) {
 	delete(c.retries, name)
 	delete(c.written, name)
 	delete(c.checked, name)
+	c.ready.stopRelease(name)
 }
 
 // checkDue says how long until cluster's records of release are due a read (0 or less:

@@ -59,13 +59,14 @@ func (c *Controller) run(ctx context.Context, rel *v1alpha1.ApplicationRelease, 
 	}
 	if s.op == opUninstall {
 		if err = h.Uninstall(timeout, describe("uninstall", rel)); err == nil {
+			c.ready.stop(rel.Name, cluster)
 			e = mark(e, v1alpha1.ReleasePhaseUninstalled, "", "", c.now())
 			e.Revision, e.ReadyResources, e.TotalResources, e.Attempts = 0, 0, 0, 0
 			return e
 		}
 	}
 	if s.op == opCheck {
-		return c.check(rel, h, cluster, e)
+		return c.check(rel, h, t, e)
 	}
 	var installed *releasev1.Release
 	switch s.op {
@@ -76,11 +77,11 @@ func (c *Controller) run(ctx context.Context, rel *v1alpha1.ApplicationRelease, 
 	}
 	if err == nil && installed != nil && installed.Version == 1 {
 		// A first install is the whole history: no need to read it back.
-		e = fromHistory(e, rel, []*releasev1.Release{installed}, c.now())
+		e = c.follow(rel, t, e, []*releasev1.Release{installed})
 	} else if err == nil || s.op != opUninstall {
 		// Whatever happened, the member's records say where the release stands.
 		if history, herr := h.History(); herr == nil {
-			e = fromHistory(e, rel, history, c.now())
+			e = c.follow(rel, t, e, history)
 		} else if err == nil {
 			err = herr
 		}
@@ -98,18 +99,31 @@ func (c *Controller) run(ctx context.Context, rel *v1alpha1.ApplicationRelease, 
 // check reads a deployed release's records again: a revision someone else made shows (and,
 // not being this generation's, is replaced by it at the next sync), and a release gone from
 // the member is installed again.
-func (c *Controller) check(rel *v1alpha1.ApplicationRelease, h Helm, cluster string, e v1alpha1.ClusterRelease) v1alpha1.ClusterRelease {
+func (c *Controller) check(rel *v1alpha1.ApplicationRelease, h Helm, t helmexec.Target, e v1alpha1.ClusterRelease) v1alpha1.ClusterRelease {
 	history, err := h.History()
 	switch {
 	case err != nil:
 		// A failed read says nothing about the release: it stays as last seen, and the
 		// next check reads again.
-		klog.InfoS("Reading a deployed release's records", "release", rel.Name, "cluster", cluster, "err", err)
+		klog.InfoS("Reading a deployed release's records", "release", rel.Name, "cluster", t.Cluster, "err", err)
 		return e
 	case len(history) == 0:
+		c.ready.stop(rel.Name, t.Cluster)
 		return mark(e, v1alpha1.ReleasePhasePending, "ReleaseMissing", "the Helm release is gone from the cluster; it is installed again", c.now())
 	}
-	return fromHistory(e, rel, history, c.now())
+	return c.follow(rel, t, e, history)
+}
+
+// follow sets the entry from the member's records and, while the newest revision is
+// deployed, watches its workloads there.
+func (c *Controller) follow(rel *v1alpha1.ApplicationRelease, t helmexec.Target, e v1alpha1.ClusterRelease, history []*releasev1.Release) v1alpha1.ClusterRelease {
+	e = fromHistory(e, rel, history, c.now())
+	if e.Phase == v1alpha1.ReleasePhaseDeployed && len(history) > 0 {
+		c.ready.track(rel.Name, t, history[len(history)-1].Manifest)
+	} else {
+		c.ready.stop(rel.Name, t.Cluster)
+	}
+	return e
 }
 
 // apply installs the current generation, or upgrades to it, and returns what Helm made.

@@ -124,7 +124,14 @@ func (c *Controller) writeStatus(ctx context.Context, rel *v1alpha1.ApplicationR
 		cur := base.DeepCopy()
 		cur.Status.Clusters = cur.Status.Clusters[:0:0]
 		for _, s := range steps {
-			cur.Status.Clusters = append(cur.Status.Clusters, s.entry)
+			e := s.entry
+			if e.Phase == v1alpha1.ReleasePhaseDeployed {
+				// Helm judged readiness when it deployed; the member's workloads since.
+				if n, known := c.ready.notReady(rel.Name, e.Cluster); known {
+					e.ReadyResources = max(0, e.TotalResources-int32(n))
+				}
+			}
+			cur.Status.Clusters = append(cur.Status.Clusters, e)
 		}
 		slices.SortFunc(cur.Status.Clusters, func(a, b v1alpha1.ClusterRelease) int { return strings.Compare(a.Cluster, b.Cluster) })
 		// What this sync acted on, even when the spec has moved on meanwhile: the next sync
@@ -154,11 +161,13 @@ func (c *Controller) writeStatus(ctx context.Context, rel *v1alpha1.ApplicationR
 }
 
 // setConditions summarises the clusters: Ready when every placed cluster runs this
-// generation, Progressing while an operation runs.
+// generation with all its resources ready, Progressing while an operation runs.
 func setConditions(rel *v1alpha1.ApplicationRelease, gen int64, progressing bool, now time.Time) {
 	var notReady []string
 	for _, e := range rel.Status.Clusters {
 		switch {
+		case e.Phase == v1alpha1.ReleasePhaseDeployed && e.AppliedGeneration == gen && e.ReadyResources < e.TotalResources:
+			notReady = append(notReady, fmt.Sprintf("%s: %d/%d resources ready", e.Cluster, e.ReadyResources, e.TotalResources))
 		case e.Phase == v1alpha1.ReleasePhaseDeployed && e.AppliedGeneration == gen:
 		case settled(e.Phase):
 		default:
