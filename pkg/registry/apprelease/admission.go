@@ -74,6 +74,21 @@ func (g Guard) admit(ctx context.Context, obj, old runtime.Object) error {
 			return err
 		}
 	}
+	if prev == nil || r.Spec.RemovalPolicy == appstore.RemovalPolicyKeep {
+		return nil
+	}
+	// Clusters that leave the placement are uninstalled from, as who asks now.
+	placed := map[string]bool{}
+	for _, c := range clusterNames {
+		placed[c] = true
+	}
+	for _, c := range installedOn(prev) {
+		if !placed[c] {
+			if err := g.useCluster(ctx, r.Name, c, "delete", "uninstall a release (it leaves the placement) from"); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 

@@ -245,6 +245,26 @@ func TestGuard(t *testing.T) {
 		t.Fatalf("an upgrade that still places member2: %v, want Forbidden", err)
 	}
 
+	// Taking a cluster out of the placement uninstalls there as who asks: it needs delete on
+	// that cluster, unless the policy keeps the release there.
+	both := release("member1", "member3")
+	both.Generation = 5
+	narrowed := release("member1")
+	narrowed.Generation = 6
+	authz.allow["create clusters/proxy member3"] = true
+	if err := g.admit(ctx, narrowed, both); !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), `may not delete clusters/proxy "member3"`) {
+		t.Fatalf("removing member3 without delete there: %v, want Forbidden naming member3", err)
+	}
+	narrowed.Spec.RemovalPolicy = appstore.RemovalPolicyKeep
+	if err := g.admit(ctx, narrowed, both); err != nil {
+		t.Fatalf("removing member3 with removalPolicy Keep: %v", err)
+	}
+	narrowed.Spec.RemovalPolicy = appstore.RemovalPolicyUninstall
+	authz.allow["delete clusters/proxy member3"] = true
+	if err := g.admit(ctx, narrowed, both); err != nil {
+		t.Fatalf("removing member3 with delete there: %v", err)
+	}
+
 	// Deleting needs delete on every cluster the release is on, not on those it was kept on.
 	del := release("member1")
 	del.Status.Clusters = []appstore.ClusterRelease{
