@@ -24,8 +24,10 @@ import (
 	managedfields "k8s.io/apimachinery/pkg/util/managedfields"
 	v1alpha1 "kubesphere.io/multicluster/apis/appstore/v1alpha1"
 	clustersv1alpha1 "kubesphere.io/multicluster/apis/clusters/v1alpha1"
+	federationv1alpha1 "kubesphere.io/multicluster/apis/federation/v1alpha1"
 	appstorev1alpha1 "kubesphere.io/multicluster/generated/applyconfiguration/appstore/v1alpha1"
 	applyconfigurationclustersv1alpha1 "kubesphere.io/multicluster/generated/applyconfiguration/clusters/v1alpha1"
+	applyconfigurationfederationv1alpha1 "kubesphere.io/multicluster/generated/applyconfiguration/federation/v1alpha1"
 	internal "kubesphere.io/multicluster/generated/applyconfiguration/internal"
 )
 
@@ -72,6 +74,26 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &applyconfigurationclustersv1alpha1.ConnectionApplyConfiguration{}
 	case clustersv1alpha1.SchemeGroupVersion.WithKind("SecretReference"):
 		return &applyconfigurationclustersv1alpha1.SecretReferenceApplyConfiguration{}
+
+		// Group=federation.kubesphere.io, Version=v1alpha1
+	case federationv1alpha1.SchemeGroupVersion.WithKind("ClusterFederatedObject"):
+		return &applyconfigurationfederationv1alpha1.ClusterFederatedObjectApplyConfiguration{}
+	case federationv1alpha1.SchemeGroupVersion.WithKind("ClusterOverride"):
+		return &applyconfigurationfederationv1alpha1.ClusterOverrideApplyConfiguration{}
+	case federationv1alpha1.SchemeGroupVersion.WithKind("ClusterStatus"):
+		return &applyconfigurationfederationv1alpha1.ClusterStatusApplyConfiguration{}
+	case federationv1alpha1.SchemeGroupVersion.WithKind("FederatedObject"):
+		return &applyconfigurationfederationv1alpha1.FederatedObjectApplyConfiguration{}
+	case federationv1alpha1.SchemeGroupVersion.WithKind("FederatedSpec"):
+		return &applyconfigurationfederationv1alpha1.FederatedSpecApplyConfiguration{}
+	case federationv1alpha1.SchemeGroupVersion.WithKind("FederatedStatus"):
+		return &applyconfigurationfederationv1alpha1.FederatedStatusApplyConfiguration{}
+	case federationv1alpha1.SchemeGroupVersion.WithKind("PatchOperation"):
+		return &applyconfigurationfederationv1alpha1.PatchOperationApplyConfiguration{}
+	case federationv1alpha1.SchemeGroupVersion.WithKind("Placement"):
+		return &applyconfigurationfederationv1alpha1.PlacementApplyConfiguration{}
+	case federationv1alpha1.SchemeGroupVersion.WithKind("Requester"):
+		return &applyconfigurationfederationv1alpha1.RequesterApplyConfiguration{}
 
 	}
 	return nil

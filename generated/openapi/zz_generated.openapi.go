@@ -30,100 +30,112 @@ import (
 	spec "k8s.io/kube-openapi/pkg/validation/spec"
 	v1alpha1 "kubesphere.io/multicluster/apis/appstore/v1alpha1"
 	clustersv1alpha1 "kubesphere.io/multicluster/apis/clusters/v1alpha1"
+	federationv1alpha1 "kubesphere.io/multicluster/apis/federation/v1alpha1"
 )
 
 func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenAPIDefinition {
 	return map[string]common.OpenAPIDefinition{
-		resource.Quantity{}.OpenAPIModelName():                    schema_apimachinery_pkg_api_resource_Quantity(ref),
-		v1.APIGroup{}.OpenAPIModelName():                          schema_pkg_apis_meta_v1_APIGroup(ref),
-		v1.APIGroupList{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_APIGroupList(ref),
-		v1.APIResource{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_APIResource(ref),
-		v1.APIResourceList{}.OpenAPIModelName():                   schema_pkg_apis_meta_v1_APIResourceList(ref),
-		v1.APIVersions{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_APIVersions(ref),
-		v1.ApplyOptions{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_ApplyOptions(ref),
-		v1.Condition{}.OpenAPIModelName():                         schema_pkg_apis_meta_v1_Condition(ref),
-		v1.CreateOptions{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_CreateOptions(ref),
-		v1.DeleteOptions{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_DeleteOptions(ref),
-		v1.Duration{}.OpenAPIModelName():                          schema_pkg_apis_meta_v1_Duration(ref),
-		v1.FieldSelectorRequirement{}.OpenAPIModelName():          schema_pkg_apis_meta_v1_FieldSelectorRequirement(ref),
-		v1.FieldsV1{}.OpenAPIModelName():                          schema_pkg_apis_meta_v1_FieldsV1(ref),
-		v1.GetOptions{}.OpenAPIModelName():                        schema_pkg_apis_meta_v1_GetOptions(ref),
-		v1.GroupKind{}.OpenAPIModelName():                         schema_pkg_apis_meta_v1_GroupKind(ref),
-		v1.GroupResource{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_GroupResource(ref),
-		v1.GroupVersion{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_GroupVersion(ref),
-		v1.GroupVersionForDiscovery{}.OpenAPIModelName():          schema_pkg_apis_meta_v1_GroupVersionForDiscovery(ref),
-		v1.GroupVersionKind{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_GroupVersionKind(ref),
-		v1.GroupVersionResource{}.OpenAPIModelName():              schema_pkg_apis_meta_v1_GroupVersionResource(ref),
-		v1.InternalEvent{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_InternalEvent(ref),
-		v1.LabelSelector{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_LabelSelector(ref),
-		v1.LabelSelectorRequirement{}.OpenAPIModelName():          schema_pkg_apis_meta_v1_LabelSelectorRequirement(ref),
-		v1.List{}.OpenAPIModelName():                              schema_pkg_apis_meta_v1_List(ref),
-		v1.ListMeta{}.OpenAPIModelName():                          schema_pkg_apis_meta_v1_ListMeta(ref),
-		v1.ListOptions{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_ListOptions(ref),
-		v1.ManagedFieldsEntry{}.OpenAPIModelName():                schema_pkg_apis_meta_v1_ManagedFieldsEntry(ref),
-		v1.MicroTime{}.OpenAPIModelName():                         schema_pkg_apis_meta_v1_MicroTime(ref),
-		v1.ObjectMeta{}.OpenAPIModelName():                        schema_pkg_apis_meta_v1_ObjectMeta(ref),
-		v1.OwnerReference{}.OpenAPIModelName():                    schema_pkg_apis_meta_v1_OwnerReference(ref),
-		v1.PartialObjectMetadata{}.OpenAPIModelName():             schema_pkg_apis_meta_v1_PartialObjectMetadata(ref),
-		v1.PartialObjectMetadataList{}.OpenAPIModelName():         schema_pkg_apis_meta_v1_PartialObjectMetadataList(ref),
-		v1.Patch{}.OpenAPIModelName():                             schema_pkg_apis_meta_v1_Patch(ref),
-		v1.PatchOptions{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_PatchOptions(ref),
-		v1.Preconditions{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_Preconditions(ref),
-		v1.RootPaths{}.OpenAPIModelName():                         schema_pkg_apis_meta_v1_RootPaths(ref),
-		v1.ServerAddressByClientCIDR{}.OpenAPIModelName():         schema_pkg_apis_meta_v1_ServerAddressByClientCIDR(ref),
-		v1.ShardInfo{}.OpenAPIModelName():                         schema_pkg_apis_meta_v1_ShardInfo(ref),
-		v1.Status{}.OpenAPIModelName():                            schema_pkg_apis_meta_v1_Status(ref),
-		v1.StatusCause{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_StatusCause(ref),
-		v1.StatusDetails{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_StatusDetails(ref),
-		v1.Table{}.OpenAPIModelName():                             schema_pkg_apis_meta_v1_Table(ref),
-		v1.TableColumnDefinition{}.OpenAPIModelName():             schema_pkg_apis_meta_v1_TableColumnDefinition(ref),
-		v1.TableOptions{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_TableOptions(ref),
-		v1.TableRow{}.OpenAPIModelName():                          schema_pkg_apis_meta_v1_TableRow(ref),
-		v1.TableRowCondition{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_TableRowCondition(ref),
-		v1.Time{}.OpenAPIModelName():                              schema_pkg_apis_meta_v1_Time(ref),
-		v1.Timestamp{}.OpenAPIModelName():                         schema_pkg_apis_meta_v1_Timestamp(ref),
-		v1.TypeMeta{}.OpenAPIModelName():                          schema_pkg_apis_meta_v1_TypeMeta(ref),
-		v1.UpdateOptions{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_UpdateOptions(ref),
-		v1.WatchEvent{}.OpenAPIModelName():                        schema_pkg_apis_meta_v1_WatchEvent(ref),
-		runtime.RawExtension{}.OpenAPIModelName():                 schema_k8sio_apimachinery_pkg_runtime_RawExtension(ref),
-		runtime.TypeMeta{}.OpenAPIModelName():                     schema_k8sio_apimachinery_pkg_runtime_TypeMeta(ref),
-		runtime.Unknown{}.OpenAPIModelName():                      schema_k8sio_apimachinery_pkg_runtime_Unknown(ref),
-		version.Info{}.OpenAPIModelName():                         schema_k8sio_apimachinery_pkg_version_Info(ref),
-		v1alpha1.Application{}.OpenAPIModelName():                 schema_multicluster_apis_appstore_v1alpha1_Application(ref),
-		v1alpha1.ApplicationList{}.OpenAPIModelName():             schema_multicluster_apis_appstore_v1alpha1_ApplicationList(ref),
-		v1alpha1.ApplicationRelease{}.OpenAPIModelName():          schema_multicluster_apis_appstore_v1alpha1_ApplicationRelease(ref),
-		v1alpha1.ApplicationReleaseList{}.OpenAPIModelName():      schema_multicluster_apis_appstore_v1alpha1_ApplicationReleaseList(ref),
-		v1alpha1.ApplicationReleaseSpec{}.OpenAPIModelName():      schema_multicluster_apis_appstore_v1alpha1_ApplicationReleaseSpec(ref),
-		v1alpha1.ApplicationReleaseStatus{}.OpenAPIModelName():    schema_multicluster_apis_appstore_v1alpha1_ApplicationReleaseStatus(ref),
-		v1alpha1.ApplicationSpec{}.OpenAPIModelName():             schema_multicluster_apis_appstore_v1alpha1_ApplicationSpec(ref),
-		v1alpha1.ApplicationStatus{}.OpenAPIModelName():           schema_multicluster_apis_appstore_v1alpha1_ApplicationStatus(ref),
-		v1alpha1.ApplicationVersion{}.OpenAPIModelName():          schema_multicluster_apis_appstore_v1alpha1_ApplicationVersion(ref),
-		v1alpha1.ApplicationVersionList{}.OpenAPIModelName():      schema_multicluster_apis_appstore_v1alpha1_ApplicationVersionList(ref),
-		v1alpha1.ApplicationVersionSpec{}.OpenAPIModelName():      schema_multicluster_apis_appstore_v1alpha1_ApplicationVersionSpec(ref),
-		v1alpha1.ApplicationVersionStatus{}.OpenAPIModelName():    schema_multicluster_apis_appstore_v1alpha1_ApplicationVersionStatus(ref),
-		v1alpha1.ChartChunk{}.OpenAPIModelName():                  schema_multicluster_apis_appstore_v1alpha1_ChartChunk(ref),
-		v1alpha1.ChartChunkList{}.OpenAPIModelName():              schema_multicluster_apis_appstore_v1alpha1_ChartChunkList(ref),
-		v1alpha1.ClusterRelease{}.OpenAPIModelName():              schema_multicluster_apis_appstore_v1alpha1_ClusterRelease(ref),
-		v1alpha1.LocalSecretReference{}.OpenAPIModelName():        schema_multicluster_apis_appstore_v1alpha1_LocalSecretReference(ref),
-		v1alpha1.Maintainer{}.OpenAPIModelName():                  schema_multicluster_apis_appstore_v1alpha1_Maintainer(ref),
-		v1alpha1.Placement{}.OpenAPIModelName():                   schema_multicluster_apis_appstore_v1alpha1_Placement(ref),
-		v1alpha1.ReleaseRollback{}.OpenAPIModelName():             schema_multicluster_apis_appstore_v1alpha1_ReleaseRollback(ref),
-		v1alpha1.Repo{}.OpenAPIModelName():                        schema_multicluster_apis_appstore_v1alpha1_Repo(ref),
-		v1alpha1.RepoList{}.OpenAPIModelName():                    schema_multicluster_apis_appstore_v1alpha1_RepoList(ref),
-		v1alpha1.RepoSpec{}.OpenAPIModelName():                    schema_multicluster_apis_appstore_v1alpha1_RepoSpec(ref),
-		v1alpha1.RepoStatus{}.OpenAPIModelName():                  schema_multicluster_apis_appstore_v1alpha1_RepoStatus(ref),
-		v1alpha1.RequestRecord{}.OpenAPIModelName():               schema_multicluster_apis_appstore_v1alpha1_RequestRecord(ref),
-		v1alpha1.Requester{}.OpenAPIModelName():                   schema_multicluster_apis_appstore_v1alpha1_Requester(ref),
-		v1alpha1.ReviewRecord{}.OpenAPIModelName():                schema_multicluster_apis_appstore_v1alpha1_ReviewRecord(ref),
-		v1alpha1.ReviewRequest{}.OpenAPIModelName():               schema_multicluster_apis_appstore_v1alpha1_ReviewRequest(ref),
-		v1alpha1.RevisionRecord{}.OpenAPIModelName():              schema_multicluster_apis_appstore_v1alpha1_RevisionRecord(ref),
-		clustersv1alpha1.Cluster{}.OpenAPIModelName():             schema_multicluster_apis_clusters_v1alpha1_Cluster(ref),
-		clustersv1alpha1.ClusterList{}.OpenAPIModelName():         schema_multicluster_apis_clusters_v1alpha1_ClusterList(ref),
-		clustersv1alpha1.ClusterProxyOptions{}.OpenAPIModelName(): schema_multicluster_apis_clusters_v1alpha1_ClusterProxyOptions(ref),
-		clustersv1alpha1.ClusterSpec{}.OpenAPIModelName():         schema_multicluster_apis_clusters_v1alpha1_ClusterSpec(ref),
-		clustersv1alpha1.ClusterStatus{}.OpenAPIModelName():       schema_multicluster_apis_clusters_v1alpha1_ClusterStatus(ref),
-		clustersv1alpha1.Connection{}.OpenAPIModelName():          schema_multicluster_apis_clusters_v1alpha1_Connection(ref),
-		clustersv1alpha1.SecretReference{}.OpenAPIModelName():     schema_multicluster_apis_clusters_v1alpha1_SecretReference(ref),
+		resource.Quantity{}.OpenAPIModelName():                             schema_apimachinery_pkg_api_resource_Quantity(ref),
+		v1.APIGroup{}.OpenAPIModelName():                                   schema_pkg_apis_meta_v1_APIGroup(ref),
+		v1.APIGroupList{}.OpenAPIModelName():                               schema_pkg_apis_meta_v1_APIGroupList(ref),
+		v1.APIResource{}.OpenAPIModelName():                                schema_pkg_apis_meta_v1_APIResource(ref),
+		v1.APIResourceList{}.OpenAPIModelName():                            schema_pkg_apis_meta_v1_APIResourceList(ref),
+		v1.APIVersions{}.OpenAPIModelName():                                schema_pkg_apis_meta_v1_APIVersions(ref),
+		v1.ApplyOptions{}.OpenAPIModelName():                               schema_pkg_apis_meta_v1_ApplyOptions(ref),
+		v1.Condition{}.OpenAPIModelName():                                  schema_pkg_apis_meta_v1_Condition(ref),
+		v1.CreateOptions{}.OpenAPIModelName():                              schema_pkg_apis_meta_v1_CreateOptions(ref),
+		v1.DeleteOptions{}.OpenAPIModelName():                              schema_pkg_apis_meta_v1_DeleteOptions(ref),
+		v1.Duration{}.OpenAPIModelName():                                   schema_pkg_apis_meta_v1_Duration(ref),
+		v1.FieldSelectorRequirement{}.OpenAPIModelName():                   schema_pkg_apis_meta_v1_FieldSelectorRequirement(ref),
+		v1.FieldsV1{}.OpenAPIModelName():                                   schema_pkg_apis_meta_v1_FieldsV1(ref),
+		v1.GetOptions{}.OpenAPIModelName():                                 schema_pkg_apis_meta_v1_GetOptions(ref),
+		v1.GroupKind{}.OpenAPIModelName():                                  schema_pkg_apis_meta_v1_GroupKind(ref),
+		v1.GroupResource{}.OpenAPIModelName():                              schema_pkg_apis_meta_v1_GroupResource(ref),
+		v1.GroupVersion{}.OpenAPIModelName():                               schema_pkg_apis_meta_v1_GroupVersion(ref),
+		v1.GroupVersionForDiscovery{}.OpenAPIModelName():                   schema_pkg_apis_meta_v1_GroupVersionForDiscovery(ref),
+		v1.GroupVersionKind{}.OpenAPIModelName():                           schema_pkg_apis_meta_v1_GroupVersionKind(ref),
+		v1.GroupVersionResource{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_GroupVersionResource(ref),
+		v1.InternalEvent{}.OpenAPIModelName():                              schema_pkg_apis_meta_v1_InternalEvent(ref),
+		v1.LabelSelector{}.OpenAPIModelName():                              schema_pkg_apis_meta_v1_LabelSelector(ref),
+		v1.LabelSelectorRequirement{}.OpenAPIModelName():                   schema_pkg_apis_meta_v1_LabelSelectorRequirement(ref),
+		v1.List{}.OpenAPIModelName():                                       schema_pkg_apis_meta_v1_List(ref),
+		v1.ListMeta{}.OpenAPIModelName():                                   schema_pkg_apis_meta_v1_ListMeta(ref),
+		v1.ListOptions{}.OpenAPIModelName():                                schema_pkg_apis_meta_v1_ListOptions(ref),
+		v1.ManagedFieldsEntry{}.OpenAPIModelName():                         schema_pkg_apis_meta_v1_ManagedFieldsEntry(ref),
+		v1.MicroTime{}.OpenAPIModelName():                                  schema_pkg_apis_meta_v1_MicroTime(ref),
+		v1.ObjectMeta{}.OpenAPIModelName():                                 schema_pkg_apis_meta_v1_ObjectMeta(ref),
+		v1.OwnerReference{}.OpenAPIModelName():                             schema_pkg_apis_meta_v1_OwnerReference(ref),
+		v1.PartialObjectMetadata{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_PartialObjectMetadata(ref),
+		v1.PartialObjectMetadataList{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_PartialObjectMetadataList(ref),
+		v1.Patch{}.OpenAPIModelName():                                      schema_pkg_apis_meta_v1_Patch(ref),
+		v1.PatchOptions{}.OpenAPIModelName():                               schema_pkg_apis_meta_v1_PatchOptions(ref),
+		v1.Preconditions{}.OpenAPIModelName():                              schema_pkg_apis_meta_v1_Preconditions(ref),
+		v1.RootPaths{}.OpenAPIModelName():                                  schema_pkg_apis_meta_v1_RootPaths(ref),
+		v1.ServerAddressByClientCIDR{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_ServerAddressByClientCIDR(ref),
+		v1.ShardInfo{}.OpenAPIModelName():                                  schema_pkg_apis_meta_v1_ShardInfo(ref),
+		v1.Status{}.OpenAPIModelName():                                     schema_pkg_apis_meta_v1_Status(ref),
+		v1.StatusCause{}.OpenAPIModelName():                                schema_pkg_apis_meta_v1_StatusCause(ref),
+		v1.StatusDetails{}.OpenAPIModelName():                              schema_pkg_apis_meta_v1_StatusDetails(ref),
+		v1.Table{}.OpenAPIModelName():                                      schema_pkg_apis_meta_v1_Table(ref),
+		v1.TableColumnDefinition{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_TableColumnDefinition(ref),
+		v1.TableOptions{}.OpenAPIModelName():                               schema_pkg_apis_meta_v1_TableOptions(ref),
+		v1.TableRow{}.OpenAPIModelName():                                   schema_pkg_apis_meta_v1_TableRow(ref),
+		v1.TableRowCondition{}.OpenAPIModelName():                          schema_pkg_apis_meta_v1_TableRowCondition(ref),
+		v1.Time{}.OpenAPIModelName():                                       schema_pkg_apis_meta_v1_Time(ref),
+		v1.Timestamp{}.OpenAPIModelName():                                  schema_pkg_apis_meta_v1_Timestamp(ref),
+		v1.TypeMeta{}.OpenAPIModelName():                                   schema_pkg_apis_meta_v1_TypeMeta(ref),
+		v1.UpdateOptions{}.OpenAPIModelName():                              schema_pkg_apis_meta_v1_UpdateOptions(ref),
+		v1.WatchEvent{}.OpenAPIModelName():                                 schema_pkg_apis_meta_v1_WatchEvent(ref),
+		runtime.RawExtension{}.OpenAPIModelName():                          schema_k8sio_apimachinery_pkg_runtime_RawExtension(ref),
+		runtime.TypeMeta{}.OpenAPIModelName():                              schema_k8sio_apimachinery_pkg_runtime_TypeMeta(ref),
+		runtime.Unknown{}.OpenAPIModelName():                               schema_k8sio_apimachinery_pkg_runtime_Unknown(ref),
+		version.Info{}.OpenAPIModelName():                                  schema_k8sio_apimachinery_pkg_version_Info(ref),
+		v1alpha1.Application{}.OpenAPIModelName():                          schema_multicluster_apis_appstore_v1alpha1_Application(ref),
+		v1alpha1.ApplicationList{}.OpenAPIModelName():                      schema_multicluster_apis_appstore_v1alpha1_ApplicationList(ref),
+		v1alpha1.ApplicationRelease{}.OpenAPIModelName():                   schema_multicluster_apis_appstore_v1alpha1_ApplicationRelease(ref),
+		v1alpha1.ApplicationReleaseList{}.OpenAPIModelName():               schema_multicluster_apis_appstore_v1alpha1_ApplicationReleaseList(ref),
+		v1alpha1.ApplicationReleaseSpec{}.OpenAPIModelName():               schema_multicluster_apis_appstore_v1alpha1_ApplicationReleaseSpec(ref),
+		v1alpha1.ApplicationReleaseStatus{}.OpenAPIModelName():             schema_multicluster_apis_appstore_v1alpha1_ApplicationReleaseStatus(ref),
+		v1alpha1.ApplicationSpec{}.OpenAPIModelName():                      schema_multicluster_apis_appstore_v1alpha1_ApplicationSpec(ref),
+		v1alpha1.ApplicationStatus{}.OpenAPIModelName():                    schema_multicluster_apis_appstore_v1alpha1_ApplicationStatus(ref),
+		v1alpha1.ApplicationVersion{}.OpenAPIModelName():                   schema_multicluster_apis_appstore_v1alpha1_ApplicationVersion(ref),
+		v1alpha1.ApplicationVersionList{}.OpenAPIModelName():               schema_multicluster_apis_appstore_v1alpha1_ApplicationVersionList(ref),
+		v1alpha1.ApplicationVersionSpec{}.OpenAPIModelName():               schema_multicluster_apis_appstore_v1alpha1_ApplicationVersionSpec(ref),
+		v1alpha1.ApplicationVersionStatus{}.OpenAPIModelName():             schema_multicluster_apis_appstore_v1alpha1_ApplicationVersionStatus(ref),
+		v1alpha1.ChartChunk{}.OpenAPIModelName():                           schema_multicluster_apis_appstore_v1alpha1_ChartChunk(ref),
+		v1alpha1.ChartChunkList{}.OpenAPIModelName():                       schema_multicluster_apis_appstore_v1alpha1_ChartChunkList(ref),
+		v1alpha1.ClusterRelease{}.OpenAPIModelName():                       schema_multicluster_apis_appstore_v1alpha1_ClusterRelease(ref),
+		v1alpha1.LocalSecretReference{}.OpenAPIModelName():                 schema_multicluster_apis_appstore_v1alpha1_LocalSecretReference(ref),
+		v1alpha1.Maintainer{}.OpenAPIModelName():                           schema_multicluster_apis_appstore_v1alpha1_Maintainer(ref),
+		v1alpha1.Placement{}.OpenAPIModelName():                            schema_multicluster_apis_appstore_v1alpha1_Placement(ref),
+		v1alpha1.ReleaseRollback{}.OpenAPIModelName():                      schema_multicluster_apis_appstore_v1alpha1_ReleaseRollback(ref),
+		v1alpha1.Repo{}.OpenAPIModelName():                                 schema_multicluster_apis_appstore_v1alpha1_Repo(ref),
+		v1alpha1.RepoList{}.OpenAPIModelName():                             schema_multicluster_apis_appstore_v1alpha1_RepoList(ref),
+		v1alpha1.RepoSpec{}.OpenAPIModelName():                             schema_multicluster_apis_appstore_v1alpha1_RepoSpec(ref),
+		v1alpha1.RepoStatus{}.OpenAPIModelName():                           schema_multicluster_apis_appstore_v1alpha1_RepoStatus(ref),
+		v1alpha1.RequestRecord{}.OpenAPIModelName():                        schema_multicluster_apis_appstore_v1alpha1_RequestRecord(ref),
+		v1alpha1.Requester{}.OpenAPIModelName():                            schema_multicluster_apis_appstore_v1alpha1_Requester(ref),
+		v1alpha1.ReviewRecord{}.OpenAPIModelName():                         schema_multicluster_apis_appstore_v1alpha1_ReviewRecord(ref),
+		v1alpha1.ReviewRequest{}.OpenAPIModelName():                        schema_multicluster_apis_appstore_v1alpha1_ReviewRequest(ref),
+		v1alpha1.RevisionRecord{}.OpenAPIModelName():                       schema_multicluster_apis_appstore_v1alpha1_RevisionRecord(ref),
+		clustersv1alpha1.Cluster{}.OpenAPIModelName():                      schema_multicluster_apis_clusters_v1alpha1_Cluster(ref),
+		clustersv1alpha1.ClusterList{}.OpenAPIModelName():                  schema_multicluster_apis_clusters_v1alpha1_ClusterList(ref),
+		clustersv1alpha1.ClusterProxyOptions{}.OpenAPIModelName():          schema_multicluster_apis_clusters_v1alpha1_ClusterProxyOptions(ref),
+		clustersv1alpha1.ClusterSpec{}.OpenAPIModelName():                  schema_multicluster_apis_clusters_v1alpha1_ClusterSpec(ref),
+		clustersv1alpha1.ClusterStatus{}.OpenAPIModelName():                schema_multicluster_apis_clusters_v1alpha1_ClusterStatus(ref),
+		clustersv1alpha1.Connection{}.OpenAPIModelName():                   schema_multicluster_apis_clusters_v1alpha1_Connection(ref),
+		clustersv1alpha1.SecretReference{}.OpenAPIModelName():              schema_multicluster_apis_clusters_v1alpha1_SecretReference(ref),
+		federationv1alpha1.ClusterFederatedObject{}.OpenAPIModelName():     schema_multicluster_apis_federation_v1alpha1_ClusterFederatedObject(ref),
+		federationv1alpha1.ClusterFederatedObjectList{}.OpenAPIModelName(): schema_multicluster_apis_federation_v1alpha1_ClusterFederatedObjectList(ref),
+		federationv1alpha1.ClusterOverride{}.OpenAPIModelName():            schema_multicluster_apis_federation_v1alpha1_ClusterOverride(ref),
+		federationv1alpha1.ClusterStatus{}.OpenAPIModelName():              schema_multicluster_apis_federation_v1alpha1_ClusterStatus(ref),
+		federationv1alpha1.FederatedObject{}.OpenAPIModelName():            schema_multicluster_apis_federation_v1alpha1_FederatedObject(ref),
+		federationv1alpha1.FederatedObjectList{}.OpenAPIModelName():        schema_multicluster_apis_federation_v1alpha1_FederatedObjectList(ref),
+		federationv1alpha1.FederatedSpec{}.OpenAPIModelName():              schema_multicluster_apis_federation_v1alpha1_FederatedSpec(ref),
+		federationv1alpha1.FederatedStatus{}.OpenAPIModelName():            schema_multicluster_apis_federation_v1alpha1_FederatedStatus(ref),
+		federationv1alpha1.PatchOperation{}.OpenAPIModelName():             schema_multicluster_apis_federation_v1alpha1_PatchOperation(ref),
+		federationv1alpha1.Placement{}.OpenAPIModelName():                  schema_multicluster_apis_federation_v1alpha1_Placement(ref),
+		federationv1alpha1.Requester{}.OpenAPIModelName():                  schema_multicluster_apis_federation_v1alpha1_Requester(ref),
 	}
 }
 
@@ -4852,6 +4864,688 @@ func schema_multicluster_apis_clusters_v1alpha1_SecretReference(ref common.Refer
 					},
 				},
 				Required: []string{"namespace", "name"},
+			},
+		},
+	}
+}
+
+func schema_multicluster_apis_federation_v1alpha1_ClusterFederatedObject(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ClusterFederatedObject places a cluster-scoped object (a Namespace, a ClusterRole, a CustomResourceDefinition) on member clusters. A Namespace placed so makes a multi-cluster project: the FederatedObjects in the host namespace of that name follow its placement.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard object metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"spec": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Spec is what to place, where, and how.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(federationv1alpha1.FederatedSpec{}.OpenAPIModelName()),
+						},
+					},
+					"status": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Status is where the object stands on each cluster.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(federationv1alpha1.FederatedStatus{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"spec"},
+			},
+		},
+		Dependencies: []string{
+			v1.ObjectMeta{}.OpenAPIModelName(), federationv1alpha1.FederatedSpec{}.OpenAPIModelName(), federationv1alpha1.FederatedStatus{}.OpenAPIModelName()},
+	}
+}
+
+func schema_multicluster_apis_federation_v1alpha1_ClusterFederatedObjectList(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ClusterFederatedObjectList is a list of ClusterFederatedObjects.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard list metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ListMeta{}.OpenAPIModelName()),
+						},
+					},
+					"items": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Items is the list of ClusterFederatedObjects.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(federationv1alpha1.ClusterFederatedObject{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"items"},
+			},
+		},
+		Dependencies: []string{
+			v1.ListMeta{}.OpenAPIModelName(), federationv1alpha1.ClusterFederatedObject{}.OpenAPIModelName()},
+	}
+}
+
+func schema_multicluster_apis_federation_v1alpha1_ClusterOverride(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ClusterOverride is the JSON patch applied to the template for one cluster.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"cluster": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Cluster is the cluster's name.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"patches": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Patches are applied in order; one that does not apply is reported on that cluster's row (OverrideFailed) and nothing is applied there.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(federationv1alpha1.PatchOperation{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"cluster", "patches"},
+			},
+		},
+		Dependencies: []string{
+			federationv1alpha1.PatchOperation{}.OpenAPIModelName()},
+	}
+}
+
+func schema_multicluster_apis_federation_v1alpha1_ClusterStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ClusterStatus is the object on one cluster.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"cluster": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Cluster is the cluster's name.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"applied": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Applied is true once the current generation's object was applied there.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+					"appliedGeneration": {
+						SchemaProps: spec.SchemaProps{
+							Description: "AppliedGeneration is the generation last applied there.",
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"appliedHash": {
+						SchemaProps: spec.SchemaProps{
+							Description: "AppliedHash identifies the object last applied there (template with overrides).",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"resourceVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ResourceVersion is the member object's resourceVersion as last seen.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"ready": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Ready is the object's readiness there (kstatus rules: rollouts finished, conditions true).",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+					"replicas": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"integer"},
+							Format: "int32",
+						},
+					},
+					"readyReplicas": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"integer"},
+							Format: "int32",
+						},
+					},
+					"availableReplicas": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"integer"},
+							Format: "int32",
+						},
+					},
+					"updatedReplicas": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"integer"},
+							Format: "int32",
+						},
+					},
+					"drifted": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Drifted are the paths of fields the template sets whose values differ there.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+					"reason": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Reason is why the row is not applied or not ready, for a user to act on: ClusterNotReady, ClusterNotFound, Forbidden, Conflict, OverrideFailed, KindNotServed, Invalid, Unreachable, NamespaceNotPlaced.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"message": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Message says more.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"lastTransitionTime": {
+						SchemaProps: spec.SchemaProps{
+							Description: "LastTransitionTime is when the row last changed.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"cluster"},
+			},
+		},
+		Dependencies: []string{
+			v1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_multicluster_apis_federation_v1alpha1_FederatedObject(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "FederatedObject places a namespaced object, its template, on member clusters, in the namespace of the same name there. The template is stored on the host and never created there.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard object metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"spec": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Spec is what to place, where, and how.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(federationv1alpha1.FederatedSpec{}.OpenAPIModelName()),
+						},
+					},
+					"status": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Status is where the object stands on each cluster; the server and the federation controller write it.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(federationv1alpha1.FederatedStatus{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"spec"},
+			},
+		},
+		Dependencies: []string{
+			v1.ObjectMeta{}.OpenAPIModelName(), federationv1alpha1.FederatedSpec{}.OpenAPIModelName(), federationv1alpha1.FederatedStatus{}.OpenAPIModelName()},
+	}
+}
+
+func schema_multicluster_apis_federation_v1alpha1_FederatedObjectList(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "FederatedObjectList is a list of FederatedObjects.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard list metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ListMeta{}.OpenAPIModelName()),
+						},
+					},
+					"items": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Items is the list of FederatedObjects.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(federationv1alpha1.FederatedObject{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"items"},
+			},
+		},
+		Dependencies: []string{
+			v1.ListMeta{}.OpenAPIModelName(), federationv1alpha1.FederatedObject{}.OpenAPIModelName()},
+	}
+}
+
+func schema_multicluster_apis_federation_v1alpha1_FederatedSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "FederatedSpec is what to place, where, and how.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"template": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Template is the object as it would be applied to a member: apiVersion, kind, metadata (name, labels, annotations) and its body (spec, data, ...).",
+							Ref:         ref(runtime.RawExtension{}.OpenAPIModelName()),
+						},
+					},
+					"placement": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Placement selects the clusters. Omitted on a FederatedObject: the placement of its namespace's ClusterFederatedObject.",
+							Ref:         ref(federationv1alpha1.Placement{}.OpenAPIModelName()),
+						},
+					},
+					"overrides": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-map-keys": []interface{}{
+									"cluster",
+								},
+								"x-kubernetes-list-type": "map",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Overrides change the template for some clusters.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(federationv1alpha1.ClusterOverride{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"deletionPolicy": {
+						SchemaProps: spec.SchemaProps{
+							Description: "DeletionPolicy: Delete (default) or Orphan.\n\nPossible enum values:\n - `\"Delete\"` deletes the member object.\n - `\"Orphan\"` leaves it, without the owner label.",
+							Type:        []string{"string"},
+							Format:      "",
+							Enum:        []interface{}{"Delete", "Orphan"},
+						},
+					},
+					"conflictPolicy": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ConflictPolicy for an object that exists on a member and is not ours: Refuse (default) or Adopt.\n\nPossible enum values:\n - `\"Adopt\"` makes it ours: the template's fields are applied to it.\n - `\"Refuse\"` leaves it and reports Conflict.",
+							Type:        []string{"string"},
+							Format:      "",
+							Enum:        []interface{}{"Adopt", "Refuse"},
+						},
+					},
+					"drift": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Drift: Report (default) or Revert.\n\nPossible enum values:\n - `\"Report\"` reports the changed fields (status.clusters[].drifted).\n - `\"Revert\"` applies the template's values again.",
+							Type:        []string{"string"},
+							Format:      "",
+							Enum:        []interface{}{"Report", "Revert"},
+						},
+					},
+				},
+				Required: []string{"template"},
+			},
+		},
+		Dependencies: []string{
+			runtime.RawExtension{}.OpenAPIModelName(), federationv1alpha1.ClusterOverride{}.OpenAPIModelName(), federationv1alpha1.Placement{}.OpenAPIModelName()},
+	}
+}
+
+func schema_multicluster_apis_federation_v1alpha1_FederatedStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "FederatedStatus is where the object stands on each cluster.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"observedGeneration": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ObservedGeneration is the generation every placed cluster has applied.",
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"requester": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Requester is who last changed spec; the server sets it.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(federationv1alpha1.Requester{}.OpenAPIModelName()),
+						},
+					},
+					"conditions": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-map-keys": []interface{}{
+									"type",
+								},
+								"x-kubernetes-list-type": "map",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Conditions summarise the clusters: Applied, Ready, Drifted.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1.Condition{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"clusters": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-map-keys": []interface{}{
+									"cluster",
+								},
+								"x-kubernetes-list-type": "map",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Clusters has one row per placed cluster, and per cluster being cleaned up.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(federationv1alpha1.ClusterStatus{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"replicas": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Replicas, ReadyReplicas, AvailableReplicas and UpdatedReplicas are summed over the clusters, for workloads that have them.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"readyReplicas": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"integer"},
+							Format: "int32",
+						},
+					},
+					"availableReplicas": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"integer"},
+							Format: "int32",
+						},
+					},
+					"updatedReplicas": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"integer"},
+							Format: "int32",
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1.Condition{}.OpenAPIModelName(), federationv1alpha1.ClusterStatus{}.OpenAPIModelName(), federationv1alpha1.Requester{}.OpenAPIModelName()},
+	}
+}
+
+func schema_multicluster_apis_federation_v1alpha1_PatchOperation(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "PatchOperation is one JSON patch operation (RFC 6902).",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"op": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Op is add, remove or replace.\n\nPossible enum values:\n - `\"add\"`\n - `\"remove\"`\n - `\"replace\"`",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+							Enum:        []interface{}{"add", "remove", "replace"},
+						},
+					},
+					"path": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Path is a JSON pointer into the template, for example /spec/replicas.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"value": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Value is the value of add and replace.",
+							Ref:         ref(runtime.RawExtension{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"op", "path"},
+			},
+		},
+		Dependencies: []string{
+			runtime.RawExtension{}.OpenAPIModelName()},
+	}
+}
+
+func schema_multicluster_apis_federation_v1alpha1_Placement(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "Placement selects clusters, as KubeFed did: clusters by name when any is named, else the clusters whose labels match clusterSelector ({} selects all); neither selects none.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"clusters": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "set",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Clusters are cluster names.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+					"clusterSelector": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ClusterSelector selects clusters by their labels.",
+							Ref:         ref(v1.LabelSelector{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1.LabelSelector{}.OpenAPIModelName()},
+	}
+}
+
+func schema_multicluster_apis_federation_v1alpha1_Requester(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "Requester is the user a federated object acts as on members: who last changed its spec.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"username": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Username of the user.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"uid": {
+						SchemaProps: spec.SchemaProps{
+							Description: "UID of the user.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"groups": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Groups of the user.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+					"extra": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Extra are the user's extra attributes, by key.",
+							Type:        []string{"object"},
+							AdditionalProperties: &spec.SchemaOrBool{
+								Allows: true,
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type: []string{"array"},
+										Items: &spec.SchemaOrArray{
+											Schema: &spec.Schema{
+												SchemaProps: spec.SchemaProps{
+													Type:   []string{"string"},
+													Format: "",
+												},
+											},
+										},
+									},
+								},
+							},
+						},
+					},
+				},
 			},
 		},
 	}

@@ -13,6 +13,7 @@ import (
 
 	"kubesphere.io/multicluster/apis/appstore"
 	clustersapi "kubesphere.io/multicluster/apis/clusters"
+	"kubesphere.io/multicluster/apis/federation"
 	"kubesphere.io/multicluster/artifacts"
 )
 
@@ -123,7 +124,7 @@ func (e *Env) registerAPIService(ctx context.Context) error {
 		return err
 	}
 	// One APIService per group cluster-apiserver serves, as artifacts/base/apiservice.yaml.
-	for _, group := range []string{clustersapi.GroupName, appstore.GroupName} {
+	for _, group := range []string{clustersapi.GroupName, appstore.GroupName, federation.GroupName} {
 		name := "v1alpha1." + group
 		if _, err := e.Kubectl(ctx, "host", render(apiService, map[string]any{
 			"Group": group, "Namespace": Namespace, "Port": e.Ports.ClusterAPIServer,

@@ -30,6 +30,7 @@ import (
 	"kubesphere.io/multicluster/apis/clusters"
 	"kubesphere.io/multicluster/apis/clusters/install"
 	"kubesphere.io/multicluster/apis/clusters/v1alpha1"
+	federationinstall "kubesphere.io/multicluster/apis/federation/install"
 	clientset "kubesphere.io/multicluster/generated/clientset/versioned"
 	clusterinformers "kubesphere.io/multicluster/generated/informers/externalversions"
 	clusterlisters "kubesphere.io/multicluster/generated/listers/clusters/v1alpha1"
@@ -52,6 +53,7 @@ var (
 func init() {
 	install.Install(Scheme)
 	appstoreinstall.Install(Scheme)
+	federationinstall.Install(Scheme)
 	// Options types such as ListOptions and the unversioned meta types are looked up under
 	// the empty group's v1.
 	metav1.AddToGroupVersion(Scheme, schema.GroupVersion{Version: "v1"})
@@ -80,6 +82,8 @@ type ExtraConfig struct {
 	Agents clusterconn.AgentDialer
 	// AppStore serves the App Store's group, appstore.kubesphere.io.
 	AppStore bool
+	// Federation serves federation.kubesphere.io: objects placed on members.
+	Federation bool
 	// AppStoreUploadQuota caps the total size of uploaded chart archives; 0 is the default.
 	AppStoreUploadQuota int64
 	// Catalog is this replica's Repo snapshots, which the App Store's views serve and its
@@ -213,6 +217,15 @@ func (c CompletedConfig) New() (*Server, error) {
 	}
 	if c.ExtraConfig.AppStore {
 		if err := c.installAppStore(generic, appStoreInformers, secretInformer, clusterLister); err != nil {
+			return nil, err
+		}
+	}
+	if c.ExtraConfig.Federation {
+		client, err := clientset.NewForConfig(c.GenericConfig.LoopbackClientConfig)
+		if err != nil {
+			return nil, err
+		}
+		if err := c.installFederation(generic, clusterinformers.NewSharedInformerFactory(client, 0), clusterLister); err != nil {
 			return nil, err
 		}
 	}

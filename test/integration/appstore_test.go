@@ -92,7 +92,8 @@ func TestAppStoreDisabled(t *testing.T) {
 	assert.True(t, apierrors.IsNotFound(err), "the group's resources: %v", err)
 
 	built := kustomize(t, "overlays/no-app-store")
-	assert.Equal(t, 1, strings.Count(built, "kind: APIService"), "one APIService, for clusters.kubesphere.io")
+	assert.Equal(t, 2, strings.Count(built, "kind: APIService"), "APIServices for clusters.kubesphere.io and federation.kubesphere.io")
+	assert.Contains(t, built, "v1alpha1.clusters.kubesphere.io")
 	assert.NotContains(t, built, "v1alpha1.appstore.kubesphere.io")
 	assert.Contains(t, clusterAPIServerStatefulSet(t, built).Spec.Template.Spec.Containers[0].Args, "--app-store=false")
 }

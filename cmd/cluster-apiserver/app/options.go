@@ -23,6 +23,7 @@ import (
 	appstorev1alpha1 "kubesphere.io/multicluster/apis/appstore/v1alpha1"
 	clustersapi "kubesphere.io/multicluster/apis/clusters"
 	"kubesphere.io/multicluster/apis/clusters/v1alpha1"
+	federationv1alpha1 "kubesphere.io/multicluster/apis/federation/v1alpha1"
 	clusteropenapi "kubesphere.io/multicluster/generated/openapi"
 	"kubesphere.io/multicluster/pkg/apiserver"
 	"kubesphere.io/multicluster/pkg/appstore/upload"
@@ -51,12 +52,14 @@ type Options struct {
 	Tower tunnel.DialerOptions
 	// AppStore serves the App Store's API group.
 	AppStore bool
+	// Federation serves the federation API group.
+	Federation bool
 	// AppStoreUploadQuota caps the total size of uploaded chart archives.
 	AppStoreUploadQuota resource.QuantityValue
 }
 
 // storageVersions are the versions objects are stored in, one per group.
-var storageVersions = schema.GroupVersions{v1alpha1.SchemeGroupVersion, appstorev1alpha1.SchemeGroupVersion}
+var storageVersions = schema.GroupVersions{v1alpha1.SchemeGroupVersion, appstorev1alpha1.SchemeGroupVersion, federationv1alpha1.SchemeGroupVersion}
 
 // NewOptions returns the defaults.
 func NewOptions() *Options {
@@ -68,6 +71,7 @@ func NewOptions() *Options {
 		CredentialsNamespace: clustersapi.DefaultNamespace,
 		ShutdownGracePeriod:  5 * time.Second,
 		AppStore:             true,
+		Federation:           true,
 	}
 	o.AppStoreUploadQuota.Quantity = *resource.NewQuantity(upload.DefaultQuota, resource.BinarySI)
 	// Each group's objects are stored in its own version.
@@ -102,6 +106,9 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	fss.FlagSet("app store").Var(&o.AppStoreUploadQuota, "app-store-upload-quota",
 		"Total size of all chart archives uploaded to Upload repos, which are stored in this server's etcd "+
 			"(each archive at most 20Mi). An upload beyond it is refused (403) until versions are deleted.")
+	fss.FlagSet("federation").BoolVar(&o.Federation, "federation", o.Federation,
+		"Serve federation (group federation.kubesphere.io): objects placed on chosen members with per-cluster overrides, "+
+			"applied there as the user who asked. false leaves the group out of discovery.")
 	fss.FlagSet("lifecycle").DurationVar(&o.ShutdownGracePeriod, "shutdown-grace-period", o.ShutdownGracePeriod,
 		"On SIGTERM, how long watches and proxied streams (watch, logs -f, port-forward) may go on "+
 			"before the server ends them; their clients reconnect, to another replica. Requests that "+
@@ -186,7 +193,7 @@ func (o *Options) Config() (*apiserver.Config, error) {
 		return nil, err
 	}
 	extra := apiserver.ExtraConfig{CredentialsNamespace: o.CredentialsNamespace, ShutdownGracePeriod: o.ShutdownGracePeriod,
-		AppStore: o.AppStore, AppStoreUploadQuota: o.AppStoreUploadQuota.Value()}
+		AppStore: o.AppStore, AppStoreUploadQuota: o.AppStoreUploadQuota.Value(), Federation: o.Federation}
 	// The tower proxies know this server by its host credential.
 	if cfg.ClientConfig != nil {
 		dialer, err := o.Tower.Dialer(cfg.ClientConfig)

@@ -656,6 +656,223 @@ var schemaYAML = typed.YAMLObject(`types:
       type:
         scalar: string
       default: ""
+- name: io.kubesphere.multicluster.apis.federation.v1alpha1.ClusterFederatedObject
+  map:
+    fields:
+    - name: apiVersion
+      type:
+        scalar: string
+    - name: kind
+      type:
+        scalar: string
+    - name: metadata
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta
+      default: {}
+    - name: spec
+      type:
+        namedType: io.kubesphere.multicluster.apis.federation.v1alpha1.FederatedSpec
+      default: {}
+    - name: status
+      type:
+        namedType: io.kubesphere.multicluster.apis.federation.v1alpha1.FederatedStatus
+      default: {}
+- name: io.kubesphere.multicluster.apis.federation.v1alpha1.ClusterOverride
+  map:
+    fields:
+    - name: cluster
+      type:
+        scalar: string
+      default: ""
+    - name: patches
+      type:
+        list:
+          elementType:
+            namedType: io.kubesphere.multicluster.apis.federation.v1alpha1.PatchOperation
+          elementRelationship: atomic
+- name: io.kubesphere.multicluster.apis.federation.v1alpha1.ClusterStatus
+  map:
+    fields:
+    - name: applied
+      type:
+        scalar: boolean
+    - name: appliedGeneration
+      type:
+        scalar: numeric
+    - name: appliedHash
+      type:
+        scalar: string
+    - name: availableReplicas
+      type:
+        scalar: numeric
+    - name: cluster
+      type:
+        scalar: string
+      default: ""
+    - name: drifted
+      type:
+        list:
+          elementType:
+            scalar: string
+          elementRelationship: atomic
+    - name: lastTransitionTime
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: message
+      type:
+        scalar: string
+    - name: ready
+      type:
+        scalar: boolean
+    - name: readyReplicas
+      type:
+        scalar: numeric
+    - name: reason
+      type:
+        scalar: string
+    - name: replicas
+      type:
+        scalar: numeric
+    - name: resourceVersion
+      type:
+        scalar: string
+    - name: updatedReplicas
+      type:
+        scalar: numeric
+- name: io.kubesphere.multicluster.apis.federation.v1alpha1.FederatedObject
+  map:
+    fields:
+    - name: apiVersion
+      type:
+        scalar: string
+    - name: kind
+      type:
+        scalar: string
+    - name: metadata
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta
+      default: {}
+    - name: spec
+      type:
+        namedType: io.kubesphere.multicluster.apis.federation.v1alpha1.FederatedSpec
+      default: {}
+    - name: status
+      type:
+        namedType: io.kubesphere.multicluster.apis.federation.v1alpha1.FederatedStatus
+      default: {}
+- name: io.kubesphere.multicluster.apis.federation.v1alpha1.FederatedSpec
+  map:
+    fields:
+    - name: conflictPolicy
+      type:
+        scalar: string
+    - name: deletionPolicy
+      type:
+        scalar: string
+    - name: drift
+      type:
+        scalar: string
+    - name: overrides
+      type:
+        list:
+          elementType:
+            namedType: io.kubesphere.multicluster.apis.federation.v1alpha1.ClusterOverride
+          elementRelationship: associative
+          keys:
+          - cluster
+    - name: placement
+      type:
+        namedType: io.kubesphere.multicluster.apis.federation.v1alpha1.Placement
+    - name: template
+      type:
+        namedType: __untyped_atomic_
+- name: io.kubesphere.multicluster.apis.federation.v1alpha1.FederatedStatus
+  map:
+    fields:
+    - name: availableReplicas
+      type:
+        scalar: numeric
+    - name: clusters
+      type:
+        list:
+          elementType:
+            namedType: io.kubesphere.multicluster.apis.federation.v1alpha1.ClusterStatus
+          elementRelationship: associative
+          keys:
+          - cluster
+    - name: conditions
+      type:
+        list:
+          elementType:
+            namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Condition
+          elementRelationship: associative
+          keys:
+          - type
+    - name: observedGeneration
+      type:
+        scalar: numeric
+    - name: readyReplicas
+      type:
+        scalar: numeric
+    - name: replicas
+      type:
+        scalar: numeric
+    - name: requester
+      type:
+        namedType: io.kubesphere.multicluster.apis.federation.v1alpha1.Requester
+      default: {}
+    - name: updatedReplicas
+      type:
+        scalar: numeric
+- name: io.kubesphere.multicluster.apis.federation.v1alpha1.PatchOperation
+  map:
+    fields:
+    - name: op
+      type:
+        scalar: string
+      default: ""
+    - name: path
+      type:
+        scalar: string
+      default: ""
+    - name: value
+      type:
+        namedType: __untyped_atomic_
+- name: io.kubesphere.multicluster.apis.federation.v1alpha1.Placement
+  map:
+    fields:
+    - name: clusterSelector
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector
+    - name: clusters
+      type:
+        list:
+          elementType:
+            scalar: string
+          elementRelationship: associative
+- name: io.kubesphere.multicluster.apis.federation.v1alpha1.Requester
+  map:
+    fields:
+    - name: extra
+      type:
+        map:
+          elementType:
+            list:
+              elementType:
+                scalar: string
+              elementRelationship: atomic
+    - name: groups
+      type:
+        list:
+          elementType:
+            scalar: string
+          elementRelationship: atomic
+    - name: uid
+      type:
+        scalar: string
+    - name: username
+      type:
+        scalar: string
 - name: __untyped_atomic_
   scalar: untyped
   list:

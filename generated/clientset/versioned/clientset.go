@@ -27,19 +27,22 @@ import (
 	flowcontrol "k8s.io/client-go/util/flowcontrol"
 	appstorev1alpha1 "kubesphere.io/multicluster/generated/clientset/versioned/typed/appstore/v1alpha1"
 	clustersv1alpha1 "kubesphere.io/multicluster/generated/clientset/versioned/typed/clusters/v1alpha1"
+	federationv1alpha1 "kubesphere.io/multicluster/generated/clientset/versioned/typed/federation/v1alpha1"
 )
 
 type Interface interface {
 	Discovery() discovery.DiscoveryInterfaces
 	AppstoreV1alpha1() appstorev1alpha1.AppstoreV1alpha1Interface
 	ClustersV1alpha1() clustersv1alpha1.ClustersV1alpha1Interface
+	FederationV1alpha1() federationv1alpha1.FederationV1alpha1Interface
 }
 
 // Clientset contains the clients for groups.
 type Clientset struct {
 	*discovery.DiscoveryClient
-	appstoreV1alpha1 *appstorev1alpha1.AppstoreV1alpha1Client
-	clustersV1alpha1 *clustersv1alpha1.ClustersV1alpha1Client
+	appstoreV1alpha1   *appstorev1alpha1.AppstoreV1alpha1Client
+	clustersV1alpha1   *clustersv1alpha1.ClustersV1alpha1Client
+	federationV1alpha1 *federationv1alpha1.FederationV1alpha1Client
 }
 
 // AppstoreV1alpha1 retrieves the AppstoreV1alpha1Client
@@ -50,6 +53,11 @@ func (c *Clientset) AppstoreV1alpha1() appstorev1alpha1.AppstoreV1alpha1Interfac
 // ClustersV1alpha1 retrieves the ClustersV1alpha1Client
 func (c *Clientset) ClustersV1alpha1() clustersv1alpha1.ClustersV1alpha1Interface {
 	return c.clustersV1alpha1
+}
+
+// FederationV1alpha1 retrieves the FederationV1alpha1Client
+func (c *Clientset) FederationV1alpha1() federationv1alpha1.FederationV1alpha1Interface {
+	return c.federationV1alpha1
 }
 
 // Discovery retrieves the DiscoveryClient
@@ -104,6 +112,10 @@ func NewForConfigAndClient(c *rest.Config, httpClient *http.Client) (*Clientset,
 	if err != nil {
 		return nil, err
 	}
+	cs.federationV1alpha1, err = federationv1alpha1.NewForConfigAndClient(&configShallowCopy, httpClient)
+	if err != nil {
+		return nil, err
+	}
 
 	cs.DiscoveryClient, err = discovery.NewDiscoveryClientForConfigAndClient(&configShallowCopy, httpClient)
 	if err != nil {
@@ -127,6 +139,7 @@ func New(c rest.Interface) *Clientset {
 	var cs Clientset
 	cs.appstoreV1alpha1 = appstorev1alpha1.New(c)
 	cs.clustersV1alpha1 = clustersv1alpha1.New(c)
+	cs.federationV1alpha1 = federationv1alpha1.New(c)
 
 	cs.DiscoveryClient = discovery.NewDiscoveryClient(c)
 	return &cs

@@ -32,6 +32,7 @@ import (
 	versioned "kubesphere.io/multicluster/generated/clientset/versioned"
 	appstore "kubesphere.io/multicluster/generated/informers/externalversions/appstore"
 	clusters "kubesphere.io/multicluster/generated/informers/externalversions/clusters"
+	federation "kubesphere.io/multicluster/generated/informers/externalversions/federation"
 	internalinterfaces "kubesphere.io/multicluster/generated/informers/externalversions/internalinterfaces"
 )
 
@@ -328,6 +329,7 @@ type SharedInformerFactory interface {
 
 	Appstore() appstore.Interface
 	Clusters() clusters.Interface
+	Federation() federation.Interface
 }
 
 func (f *sharedInformerFactory) Appstore() appstore.Interface {
@@ -336,4 +338,8 @@ func (f *sharedInformerFactory) Appstore() appstore.Interface {
 
 func (f *sharedInformerFactory) Clusters() clusters.Interface {
 	return clusters.New(f, f.namespace, f.tweakListOptions)
+}
+
+func (f *sharedInformerFactory) Federation() federation.Interface {
+	return federation.New(f, f.namespace, f.tweakListOptions)
 }

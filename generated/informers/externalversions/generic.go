@@ -25,6 +25,7 @@ import (
 	cache "k8s.io/client-go/tools/cache"
 	v1alpha1 "kubesphere.io/multicluster/apis/appstore/v1alpha1"
 	clustersv1alpha1 "kubesphere.io/multicluster/apis/clusters/v1alpha1"
+	federationv1alpha1 "kubesphere.io/multicluster/apis/federation/v1alpha1"
 )
 
 // GenericInformer is type of SharedIndexInformer which will locate and delegate to other
@@ -66,6 +67,12 @@ func (f *sharedInformerFactory) ForResource(resource schema.GroupVersionResource
 		// Group=clusters.kubesphere.io, Version=v1alpha1
 	case clustersv1alpha1.SchemeGroupVersion.WithResource("clusters"):
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Clusters().V1alpha1().Clusters().Informer()}, nil
+
+		// Group=federation.kubesphere.io, Version=v1alpha1
+	case federationv1alpha1.SchemeGroupVersion.WithResource("clusterfederatedobjects"):
+		return &genericInformer{resource: resource.GroupResource(), informer: f.Federation().V1alpha1().ClusterFederatedObjects().Informer()}, nil
+	case federationv1alpha1.SchemeGroupVersion.WithResource("federatedobjects"):
+		return &genericInformer{resource: resource.GroupResource(), informer: f.Federation().V1alpha1().FederatedObjects().Informer()}, nil
 
 	}
 

@@ -7,11 +7,14 @@ package access
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/apiserver/pkg/endpoints/request"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
@@ -100,4 +103,33 @@ func (a *Admitted) Create(ctx context.Context, obj runtime.Object, createValidat
 // (server-side apply of a new one) as Create does.
 func (a *Admitted) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
 	return a.Store.Update(ctx, name, objInfo, OnCreate(createValidation, a.Admit), OnUpdate(updateValidation, a.Admit), forceAllowCreate, options)
+}
+
+// UseCluster requires the requester's verb on clusters/proxy of cluster: a component that
+// acts there as the requester (the App Store, federation) meets the same per-cluster gate,
+// so a write it would be refused is refused now. actor names that component, what says
+// what it would do.
+func UseCluster(ctx context.Context, authz Authorizer, resource schema.GroupResource, name, cluster, verb, what, actor string) error {
+	attrs := authorizer.AttributesRecord{Verb: verb, APIGroup: "clusters.kubesphere.io", APIVersion: "v1alpha1",
+		Resource: "clusters", Subresource: "proxy", Name: cluster, ResourceRequest: true}
+	return Require(ctx, authz, resource, name, attrs, func(user string) string {
+		return fmt.Sprintf("to %s cluster %q %s acts as you, so you need its proxy right: user %q may not %s clusters/proxy %q",
+			what, cluster, actor, user, verb, cluster)
+	})
+}
+
+// RefuseUnimpersonable refuses users a component acting as them (actor) could never be: a
+// node's identity acts for its kubelet only, and constrained impersonation never
+// impersonates system:masters. Such an administrator may still delete (deleting): the
+// clean-up acts as the last requester.
+func RefuseUnimpersonable(u user.Info, resource schema.GroupResource, name, actor string, deleting bool) error {
+	if strings.HasPrefix(u.GetName(), "system:node:") || slices.Contains(u.GetGroups(), user.NodesGroup) {
+		return apierrors.NewForbidden(resource, name, fmt.Errorf("nodes may not make objects %s acts on", actor))
+	}
+	if slices.Contains(u.GetGroups(), user.SystemPrivilegedGroup) && !deleting {
+		return apierrors.NewForbidden(resource, name, fmt.Errorf("user %q is in the group %s, which Kubernetes lets no one impersonate, "+
+			"and %s acts on members as the user who asks: ask as a user or ServiceAccount whose RBAC grants what it "+
+			"needs (for example kubectl --as=<user>)", u.GetName(), user.SystemPrivilegedGroup, actor))
+	}
+	return nil
 }

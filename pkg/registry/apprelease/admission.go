@@ -11,12 +11,10 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/apiserver/pkg/endpoints/request"
 
 	"kubesphere.io/multicluster/apis/appstore"
-	"kubesphere.io/multicluster/apis/clusters"
 	clusterlisters "kubesphere.io/multicluster/generated/listers/clusters/v1alpha1"
 	"kubesphere.io/multicluster/pkg/registry/access"
 	"kubesphere.io/multicluster/pkg/registry/appview"
@@ -57,7 +55,7 @@ func (g Guard) admit(ctx context.Context, obj, old runtime.Object) error {
 	if !ok {
 		return apierrors.NewForbidden(resource, r.Name, fmt.Errorf("no user to record as the requester"))
 	}
-	if err := refuseUnimpersonable(u, r.Name, false); err != nil {
+	if err := access.RefuseUnimpersonable(u, resource, r.Name, "the App Store", false); err != nil {
 		return err
 	}
 	if prev == nil || prev.Spec.Application != r.Spec.Application || prev.Spec.Version != r.Spec.Version {
@@ -70,7 +68,7 @@ func (g Guard) admit(ctx context.Context, obj, old runtime.Object) error {
 		return err
 	}
 	for _, c := range clusterNames {
-		if err := g.useCluster(ctx, r.Name, c, "create", "install or change a release on"); err != nil {
+		if err := access.UseCluster(ctx, g.Authorizer, resource, r.Name, c, "create", "install or change a release on", "the App Store"); err != nil {
 			return err
 		}
 	}
@@ -84,7 +82,7 @@ func (g Guard) admit(ctx context.Context, obj, old runtime.Object) error {
 	}
 	for _, c := range installedOn(prev) {
 		if !placed[c] {
-			if err := g.useCluster(ctx, r.Name, c, "delete", "uninstall a release (it leaves the placement) from"); err != nil {
+			if err := access.UseCluster(ctx, g.Authorizer, resource, r.Name, c, "delete", "uninstall a release (it leaves the placement) from", "the App Store"); err != nil {
 				return err
 			}
 		}
@@ -99,11 +97,11 @@ func (g Guard) admitDelete(ctx context.Context, r *appstore.ApplicationRelease) 
 	if !ok {
 		return apierrors.NewForbidden(resource, r.Name, fmt.Errorf("no user to record as the deleter"))
 	}
-	if err := refuseUnimpersonable(u, r.Name, true); err != nil {
+	if err := access.RefuseUnimpersonable(u, resource, r.Name, "the App Store", true); err != nil {
 		return err
 	}
 	for _, c := range installedOn(r) {
-		if err := g.useCluster(ctx, r.Name, c, "delete", "uninstall a release from"); err != nil {
+		if err := access.UseCluster(ctx, g.Authorizer, resource, r.Name, c, "delete", "uninstall a release from", "the App Store"); err != nil {
 			return err
 		}
 	}
@@ -123,22 +121,6 @@ func installedOn(r *appstore.ApplicationRelease) []string {
 	}
 	slices.Sort(names)
 	return slices.Compact(names)
-}
-
-// refuseUnimpersonable refuses users the App Store could never act as, so that their
-// releases are not stored only to fail on every cluster: a node's identity acts for its
-// kubelet only, and constrained impersonation never impersonates system:masters. Such an
-// administrator may still delete: the uninstall acts as the last requester (record).
-func refuseUnimpersonable(u user.Info, name string, deleting bool) error {
-	if strings.HasPrefix(u.GetName(), "system:node:") || slices.Contains(u.GetGroups(), user.NodesGroup) {
-		return apierrors.NewForbidden(resource, name, fmt.Errorf("nodes may not make App Store releases"))
-	}
-	if slices.Contains(u.GetGroups(), user.SystemPrivilegedGroup) && !deleting {
-		return apierrors.NewForbidden(resource, name, fmt.Errorf("user %q is in the group %s, which Kubernetes lets no one impersonate, "+
-			"and the App Store acts on members as the user who asks: ask as a user or ServiceAccount whose RBAC grants what the "+
-			"release needs (for example kubectl --as=<user>)", u.GetName(), user.SystemPrivilegedGroup))
-	}
-	return nil
 }
 
 func (g Guard) admitVersion(ctx context.Context, r *appstore.ApplicationRelease) error {
@@ -194,14 +176,4 @@ func (g Guard) placed(p *appstore.Placement) ([]string, error) {
 	}
 	slices.Sort(names)
 	return names, nil
-}
-
-// useCluster asks the per-cluster gate of the proxy: verb on clusters/proxy named cluster.
-func (g Guard) useCluster(ctx context.Context, release, cluster, verb, what string) error {
-	attrs := authorizer.AttributesRecord{Verb: verb, APIGroup: clusters.GroupName, APIVersion: "v1alpha1",
-		Resource: "clusters", Subresource: "proxy", Name: cluster, ResourceRequest: true}
-	return access.Require(ctx, g.Authorizer, resource, release, attrs, func(user string) string {
-		return fmt.Sprintf("to %s cluster %q the App Store acts as you, so you need its proxy right: user %q may not %s clusters/proxy %q",
-			what, cluster, user, verb, cluster)
-	})
 }

@@ -31,6 +31,8 @@ import (
 	fakeappstorev1alpha1 "kubesphere.io/multicluster/generated/clientset/versioned/typed/appstore/v1alpha1/fake"
 	clustersv1alpha1 "kubesphere.io/multicluster/generated/clientset/versioned/typed/clusters/v1alpha1"
 	fakeclustersv1alpha1 "kubesphere.io/multicluster/generated/clientset/versioned/typed/clusters/v1alpha1/fake"
+	federationv1alpha1 "kubesphere.io/multicluster/generated/clientset/versioned/typed/federation/v1alpha1"
+	fakefederationv1alpha1 "kubesphere.io/multicluster/generated/clientset/versioned/typed/federation/v1alpha1/fake"
 )
 
 // NewSimpleClientset returns a clientset that will respond with the provided objects.
@@ -146,4 +148,9 @@ func (c *Clientset) AppstoreV1alpha1() appstorev1alpha1.AppstoreV1alpha1Interfac
 // ClustersV1alpha1 retrieves the ClustersV1alpha1Client
 func (c *Clientset) ClustersV1alpha1() clustersv1alpha1.ClustersV1alpha1Interface {
 	return &fakeclustersv1alpha1.FakeClustersV1alpha1{Fake: &c.Fake}
+}
+
+// FederationV1alpha1 retrieves the FederationV1alpha1Client
+func (c *Clientset) FederationV1alpha1() federationv1alpha1.FederationV1alpha1Interface {
+	return &fakefederationv1alpha1.FakeFederationV1alpha1{Fake: &c.Fake}
 }
