@@ -36,11 +36,13 @@ import (
 	clusterlisters "kubesphere.io/multicluster/generated/listers/clusters/v1alpha1"
 	"kubesphere.io/multicluster/pkg/agentidentity"
 	"kubesphere.io/multicluster/pkg/appstore/catalog"
-	"kubesphere.io/multicluster/pkg/appstore/releaseauthz"
 	"kubesphere.io/multicluster/pkg/authncache"
 	"kubesphere.io/multicluster/pkg/clusterconn"
 	"kubesphere.io/multicluster/pkg/proxy"
+	"kubesphere.io/multicluster/pkg/registry/apprelease"
 	clusterstorage "kubesphere.io/multicluster/pkg/registry/cluster"
+	"kubesphere.io/multicluster/pkg/registry/federated"
+	"kubesphere.io/multicluster/pkg/requesterauthz"
 )
 
 var (
@@ -171,16 +173,37 @@ func (c CompletedConfig) New() (*Server, error) {
 		}
 		appStoreInformers = clusterinformers.NewSharedInformerFactory(client, 0)
 	}
+	// Federated objects, from this server: admission's namespace placements, and the
+	// requesters federation may act as.
+	var fedInformers clusterinformers.SharedInformerFactory
+	if c.ExtraConfig.Federation {
+		client, err := clientset.NewForConfig(c.GenericConfig.LoopbackClientConfig)
+		if err != nil {
+			return nil, err
+		}
+		fedInformers = clusterinformers.NewSharedInformerFactory(client, 0)
+	}
 	if a := c.GenericConfig.Authorization.Authorizer; a != nil {
 		authorizers := []authzunion.NamedAuthorizer{{AuthorizerName: "agents", Authorizer: agentidentity.Authorizer{}}}
 		if appStoreInformers != nil {
 			// appstore-controller's only grant of impersonation: as recorded requesters, on
 			// clusters/proxy, decided here (the host's kube-apiserver never grants it).
-			requesters, err := releaseauthz.New(a, appStoreInformers.Appstore().V1alpha1().ApplicationReleases().Informer())
+			requesters, err := requesterauthz.New(a, apprelease.RequesterSource(appStoreInformers.Appstore().V1alpha1().ApplicationReleases().Informer()))
 			if err != nil {
 				return nil, err
 			}
 			authorizers = append(authorizers, authzunion.NamedAuthorizer{AuthorizerName: "appstore-requesters", Authorizer: requesters})
+		}
+		if fedInformers != nil {
+			// The same for federation, as the requesters of federated objects only.
+			fed := fedInformers.Federation().V1alpha1()
+			for _, src := range federated.RequesterSources(fed.FederatedObjects().Informer(), fed.ClusterFederatedObjects().Informer()) {
+				requesters, err := requesterauthz.New(a, src)
+				if err != nil {
+					return nil, err
+				}
+				authorizers = append(authorizers, authzunion.NamedAuthorizer{AuthorizerName: "federation-requesters:" + src.Resource.Resource, Authorizer: requesters})
+			}
 		}
 		authorizers = append(authorizers, authzunion.NamedAuthorizer{AuthorizerName: "host", Authorizer: a})
 		if c.GenericConfig.Authorization.Authorizer, err = authzunion.New(authorizers...); err != nil {
@@ -221,11 +244,7 @@ func (c CompletedConfig) New() (*Server, error) {
 		}
 	}
 	if c.ExtraConfig.Federation {
-		client, err := clientset.NewForConfig(c.GenericConfig.LoopbackClientConfig)
-		if err != nil {
-			return nil, err
-		}
-		if err := c.installFederation(generic, clusterinformers.NewSharedInformerFactory(client, 0), clusterLister); err != nil {
+		if err := c.installFederation(generic, fedInformers, clusterLister); err != nil {
 			return nil, err
 		}
 	}

@@ -1,4 +1,4 @@
-package releaseauthz
+package requesterauthz
 
 import (
 	"context"
@@ -44,7 +44,7 @@ func newAuthorizer(t *testing.T, releases ...*v1alpha1.ApplicationRelease) *Auth
 		}
 	}
 	factory := informers.NewSharedInformerFactory(client, 0)
-	a, err := New(hostRBAC{}, factory.Appstore().V1alpha1().ApplicationReleases().Informer())
+	a, err := New(hostRBAC{}, releaseSource(factory))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,6 +55,20 @@ func newAuthorizer(t *testing.T, releases ...*v1alpha1.ApplicationRelease) *Auth
 		t.Fatal("cache did not sync")
 	}
 	return a
+}
+
+// releaseSource is a source of ApplicationReleases' requesters (pkg/registry/apprelease has
+// the server's; this package cannot import it).
+func releaseSource(factory informers.SharedInformerFactory) Source {
+	return Source{Resource: v1alpha1.Resource("applicationreleases"), Informer: factory.Appstore().V1alpha1().ApplicationReleases().Informer(),
+		RequesterOf: func(obj any) (Requester, bool) {
+			r, ok := obj.(*v1alpha1.ApplicationRelease)
+			if !ok {
+				return Requester{}, false
+			}
+			return Requester{Username: r.Status.Requester.Username, UID: r.Status.Requester.UID, Groups: r.Status.Requester.Groups,
+				Extra: r.Status.Requester.Extra}, true
+		}}
 }
 
 func released(name string, req v1alpha1.Requester) *v1alpha1.ApplicationRelease {
@@ -116,7 +130,7 @@ func TestOnlyRecordedRequesters(t *testing.T) {
 func TestFollowsReleases(t *testing.T) {
 	client := fake.NewSimpleClientset()
 	factory := informers.NewSharedInformerFactory(client, 0)
-	a, err := New(hostRBAC{}, factory.Appstore().V1alpha1().ApplicationReleases().Informer())
+	a, err := New(hostRBAC{}, releaseSource(factory))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,37 +1,54 @@
-// Package releaseauthz lets appstore-controller act as the users who asked for releases,
-// and as no one else. It is the controller's only grant of impersonation: the host's RBAC
-// gives it the verb act-as-requesters on applicationreleases, which means nothing to the
-// host's kube-apiserver (so the controller cannot impersonate there, nor through the
-// aggregated clusters/proxy path, which the host authorizes itself), and which this
-// authorizer, in cluster-apiserver's union ahead of the host's, reads as: on clusters/proxy
-// alone, in the user-info and serviceaccount modes of constrained impersonation, as a
-// username, UID, group or extra recorded in some ApplicationRelease's status.requester.
-// Everything else it leaves to the host, which grants the controller no impersonation: so
-// an administrator's own impersonation rights stay as the host's RBAC has them.
+// Package requesterauthz lets the components that act on members as users (appstore-controller
+// for ApplicationReleases, controller-manager's federation for federated objects) act as the
+// users who asked, and as no one else. It is each component's only grant of impersonation:
+// the host's RBAC gives it the verb act-as-requesters on its kind, which means nothing to the
+// host's kube-apiserver (so it cannot impersonate there, nor through the aggregated
+// clusters/proxy path, which the host authorizes itself), and which an Authorizer of that
+// kind, in cluster-apiserver's union ahead of the host's, reads as: on clusters/proxy alone,
+// in the user-info and serviceaccount modes of constrained impersonation, as a username,
+// UID, group or extra recorded as the requester of some object of that kind. A holder for
+// one kind cannot act as the requesters of another. Everything else it leaves to the host,
+// which grants no impersonation: an administrator's own impersonation rights stay as the
+// host's RBAC has them.
 //
 // Fields are checked one at a time, as the impersonation filter asks for them: a holder
 // could combine the username of one requester with a group of another. Under RBAC, whose
 // grants are a union over the subjects of a request, that gains nothing it could not do by
 // impersonating each requester in turn.
-package releaseauthz
+package requesterauthz
 
 import (
 	"context"
 	"fmt"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apiserver/pkg/authentication/serviceaccount"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/client-go/tools/cache"
 
-	"kubesphere.io/multicluster/apis/appstore"
-	"kubesphere.io/multicluster/apis/appstore/v1alpha1"
 	"kubesphere.io/multicluster/apis/clusters"
 )
 
-// Verb is the host RBAC verb on applicationreleases that grants acting as requesters.
+// Verb is the host RBAC verb on a kind that grants acting as its requesters.
 const Verb = "act-as-requesters"
+
+// Requester is who asked for an object: the user a component acts as for it.
+type Requester struct {
+	Username, UID string
+	Groups        []string
+	Extra         map[string][]string
+}
+
+// Source is one kind whose requesters may be acted as: Resource is where the host's RBAC
+// grants Verb, Informer caches its objects, and RequesterOf reads an object's requester
+// (false for an object of another type).
+type Source struct {
+	Resource    schema.GroupResource
+	Informer    cache.SharedIndexInformer
+	RequesterOf func(obj any) (Requester, bool)
+}
 
 // Index names: each holds a requester field of every ApplicationRelease.
 const (
@@ -44,22 +61,33 @@ const (
 // modes the controller may use; the node modes and legacy impersonation are never its own.
 var modes = sets.New("user-info", "serviceaccount")
 
-// Authorizer grants recorded requesters' impersonation to holders of Verb.
+// Authorizer grants the recorded requesters of one kind's objects to holders of Verb on
+// that kind.
 type Authorizer struct {
 	// host decides whether the asker holds Verb (the host's RBAC, by SubjectAccessReview).
-	host   authorizer.Authorizer
-	index  cache.Indexer
-	synced cache.InformerSynced
+	host     authorizer.Authorizer
+	resource schema.GroupResource
+	index    cache.Indexer
+	synced   cache.InformerSynced
 }
 
-// New returns the authorizer over host and the ApplicationRelease informer (not started
-// yet: its indexes are added here).
-func New(host authorizer.Authorizer, releases cache.SharedIndexInformer) (*Authorizer, error) {
-	if err := releases.AddIndexers(cache.Indexers{
-		byUsername: requesterField(func(r v1alpha1.Requester) []string { return nonEmpty(r.Username) }),
-		byUID:      requesterField(func(r v1alpha1.Requester) []string { return nonEmpty(r.UID) }),
-		byGroup:    requesterField(func(r v1alpha1.Requester) []string { return r.Groups }),
-		byExtra: requesterField(func(r v1alpha1.Requester) []string {
+// New returns the authorizer over host and the source's informer (not started yet: its
+// indexes are added here).
+func New(host authorizer.Authorizer, src Source) (*Authorizer, error) {
+	requesterField := func(f func(Requester) []string) cache.IndexFunc {
+		return func(obj any) ([]string, error) {
+			r, ok := src.RequesterOf(obj)
+			if !ok {
+				return nil, fmt.Errorf("not an object of %s: %T", src.Resource, obj)
+			}
+			return f(r), nil
+		}
+	}
+	if err := src.Informer.AddIndexers(cache.Indexers{
+		byUsername: requesterField(func(r Requester) []string { return nonEmpty(r.Username) }),
+		byUID:      requesterField(func(r Requester) []string { return nonEmpty(r.UID) }),
+		byGroup:    requesterField(func(r Requester) []string { return r.Groups }),
+		byExtra: requesterField(func(r Requester) []string {
 			var out []string
 			for k, vs := range r.Extra {
 				for _, v := range vs {
@@ -71,17 +99,7 @@ func New(host authorizer.Authorizer, releases cache.SharedIndexInformer) (*Autho
 	}); err != nil {
 		return nil, err
 	}
-	return &Authorizer{host: host, index: releases.GetIndexer(), synced: releases.HasSynced}, nil
-}
-
-func requesterField(f func(v1alpha1.Requester) []string) cache.IndexFunc {
-	return func(obj any) ([]string, error) {
-		r, ok := obj.(*v1alpha1.ApplicationRelease)
-		if !ok {
-			return nil, fmt.Errorf("not an ApplicationRelease: %T", obj)
-		}
-		return f(r.Status.Requester), nil
-	}
+	return &Authorizer{host: host, resource: src.Resource, index: src.Informer.GetIndexer(), synced: src.Informer.HasSynced}, nil
 }
 
 func nonEmpty(s string) []string {
@@ -121,11 +139,11 @@ func (a *Authorizer) holds(ctx context.Context, attrs authorizer.Attributes) (bo
 		return false, nil
 	}
 	d, _, err := a.host.Authorize(ctx, authorizer.AttributesRecord{User: attrs.GetUser(), Verb: Verb,
-		APIGroup: appstore.GroupName, APIVersion: "v1alpha1", Resource: "applicationreleases", ResourceRequest: true})
+		APIGroup: a.resource.Group, APIVersion: "v1alpha1", Resource: a.resource.Resource, ResourceRequest: true})
 	return d == authorizer.DecisionAllow, err
 }
 
-// recorded tells whether some release records the impersonated field; not before the
+// recorded tells whether some object records the impersonated field; not before the
 // cache has synced, never a wildcard.
 func (a *Authorizer) recorded(attrs authorizer.Attributes) bool {
 	name := attrs.GetName()
