@@ -31,7 +31,9 @@ func (e *Env) StartControllerManager(ctx context.Context, component string) erro
 		"--kubeconfig=" + e.componentKubeconfig("host-controller-manager"),
 		"--leader-elect-resource-namespace=" + ControllerManagerNamespace,
 		"--bind-address=127.0.0.1", "--secure-port=" + strconv.Itoa(port),
-		"--tls-cert-file=" + s.cert, "--tls-private-key-file=" + s.key}, e.towerDialerArgs()...)...); err != nil {
+		"--tls-cert-file=" + s.cert, "--tls-private-key-file=" + s.key,
+		// Federation acts on members through cluster-apiserver's own port.
+		"--cluster-apiserver-url=" + e.ClusterAPIServerURL(), "--cluster-apiserver-ca-file=" + e.pki.cas["host"].CertFile}, e.towerDialerArgs()...)...); err != nil {
 		return err
 	}
 	url := "https://127.0.0.1:" + strconv.Itoa(port)

@@ -1,5 +1,6 @@
 // Package federation tests federation.kubesphere.io against the real local environment:
-// a host, cluster-apiserver and members, with kubectl as the client.
+// a host, cluster-apiserver, controller-manager and members (member1 Direct, member2 Agent),
+// with kubectl as the client.
 package federation
 
 import (
@@ -14,6 +15,6 @@ var env *localenv.Env
 
 func TestMain(m *testing.M) {
 	os.Exit(localenv.RunTests("federation",
-		func(e *localenv.Env) { e.WithoutControllers = true },
-		func(e *localenv.Env) int { env = e; return m.Run() }))
+		func(e *localenv.Env) { e.AgentMembers = []string{"member2"} },
+		func(e *localenv.Env) int { env = e; return m.Run() }, "member1", "member2"))
 }

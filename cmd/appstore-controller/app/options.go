@@ -2,13 +2,12 @@ package app
 
 import (
 	"fmt"
-	"net/url"
-	"os"
 
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	cliflag "k8s.io/component-base/cli/flag"
 
 	clustersapi "kubesphere.io/multicluster/apis/clusters"
+	"kubesphere.io/multicluster/internal/cli"
 	"kubesphere.io/multicluster/internal/leaderelect"
 )
 
@@ -17,10 +16,9 @@ type Options struct {
 	Kubeconfig   string
 	KubeAPIQPS   float32
 	KubeAPIBurst int
-	// ClusterAPIServerURL is where Helm's requests go, each under /clusters/<name>/.
-	ClusterAPIServerURL    string
-	ClusterAPIServerCAFile string
-	Workers                int
+	// ClusterAPIServer is where Helm's requests go, each under /clusters/<name>/.
+	ClusterAPIServer cli.ClusterAPIServer
+	Workers          int
 
 	LeaderElection leaderelect.Options
 }
@@ -29,11 +27,9 @@ type Options struct {
 func NewOptions() *Options {
 	return &Options{
 		KubeAPIQPS: 20, KubeAPIBurst: 40,
-		ClusterAPIServerURL: "https://cluster-apiserver." + clustersapi.DefaultNamespace + ".svc:443",
-		// Where artifacts/ mounts the Secret cluster-apiserver-ca.
-		ClusterAPIServerCAFile: "/etc/cluster-apiserver/ca.crt",
-		Workers:                4,
-		LeaderElection:         leaderelect.NewOptions(clustersapi.ControllerManagerNamespace, "kubesphere-appstore-controller"),
+		ClusterAPIServer: cli.NewClusterAPIServer(),
+		Workers:          4,
+		LeaderElection:   leaderelect.NewOptions(clustersapi.ControllerManagerNamespace, "kubesphere-appstore-controller"),
 	}
 }
 
@@ -47,10 +43,7 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "Burst above --kube-api-qps.")
 
 	fs = fss.FlagSet("members")
-	fs.StringVar(&o.ClusterAPIServerURL, "cluster-apiserver-url", o.ClusterAPIServerURL,
-		"HTTPS URL of cluster-apiserver's own port: Helm reaches cluster <name> at <url>/clusters/<name>/, impersonating the release's requester.")
-	fs.StringVar(&o.ClusterAPIServerCAFile, "cluster-apiserver-ca-file", o.ClusterAPIServerCAFile,
-		"PEM bundle that verifies cluster-apiserver's serving certificate.")
+	o.ClusterAPIServer.AddFlags(fs, "Helm's requests, impersonating the release's requester,")
 	fs.IntVar(&o.Workers, "workers", o.Workers, "Releases worked on at the same time; the clusters of one release run in parallel.")
 
 	o.LeaderElection.AddFlags(fss.FlagSet("leader election"))
@@ -59,13 +52,7 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 
 // Validate reports every bad flag at once.
 func (o *Options) Validate() error {
-	var errs []error
-	if u, err := url.Parse(o.ClusterAPIServerURL); err != nil || u.Scheme != "https" || u.Host == "" || (u.Path != "" && u.Path != "/") {
-		errs = append(errs, fmt.Errorf("--cluster-apiserver-url %q must be an https://host[:port] URL with no path", o.ClusterAPIServerURL))
-	}
-	if _, err := os.Stat(o.ClusterAPIServerCAFile); err != nil {
-		errs = append(errs, fmt.Errorf("--cluster-apiserver-ca-file: %w", err))
-	}
+	errs := o.ClusterAPIServer.Validate()
 	if o.Workers < 1 {
 		errs = append(errs, fmt.Errorf("--workers must be at least 1"))
 	}

@@ -5,13 +5,11 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 
 	clientset "kubesphere.io/multicluster/generated/clientset/versioned"
@@ -65,7 +63,7 @@ func Run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
-	helm := helmexec.New(clusterAPIServer(cfg, o), logr.ToSlogHandler(klog.Background().V(4)))
+	helm := helmexec.New(o.ClusterAPIServer.Config(cfg), logr.ToSlogHandler(klog.Background().V(4)))
 	run := func(ctx context.Context) {
 		factory := clusterinformers.NewSharedInformerFactory(client, 0)
 		c, err := apprelease.New(client, helm, factory.Appstore().V1alpha1().ApplicationReleases(), factory.Clusters().V1alpha1().Clusters())
@@ -78,15 +76,4 @@ func Run(ctx context.Context, o *Options) error {
 	}
 	leaderelect.Run(ctx, o.LeaderElection, hostClient.CoordinationV1(), run)
 	return nil
-}
-
-// clusterAPIServer is the host configuration's credentials sent to cluster-apiserver's own
-// port: the same identity, another address and CA.
-func clusterAPIServer(host *rest.Config, o *Options) *rest.Config {
-	c := rest.CopyConfig(host)
-	c.Host = strings.TrimSuffix(o.ClusterAPIServerURL, "/")
-	c.APIPath = ""
-	c.TLSClientConfig.CAFile, c.TLSClientConfig.CAData = o.ClusterAPIServerCAFile, nil
-	c.TLSClientConfig.ServerName, c.TLSClientConfig.Insecure = "", false
-	return c
 }

@@ -7,6 +7,7 @@ import (
 	cliflag "k8s.io/component-base/cli/flag"
 
 	clustersapi "kubesphere.io/multicluster/apis/clusters"
+	"kubesphere.io/multicluster/internal/cli"
 	"kubesphere.io/multicluster/internal/leaderelect"
 	"kubesphere.io/multicluster/internal/secureserving"
 	"kubesphere.io/multicluster/pkg/controller/clusterhealth"
@@ -30,6 +31,10 @@ type Options struct {
 	// Tower reaches Agent clusters through the tower proxies, as cluster-apiserver does.
 	Tower  tunnel.DialerOptions
 	Health clusterhealth.Options
+	// ClusterAPIServer is where federation acts on members as users; federation runs
+	// only when its URL is set.
+	ClusterAPIServer  cli.ClusterAPIServer
+	FederationWorkers int
 
 	LeaderElection leaderelect.Options
 }
@@ -42,9 +47,12 @@ func NewOptions() *Options {
 		KubeAPIQPS:   50,
 		KubeAPIBurst: 100,
 		// Loopback, a certificate made in memory, the health checks open to anyone.
-		SecureServing:  secureserving.NewOptions("controller-manager", DefaultSecurePort),
-		Health:         clusterhealth.DefaultOptions(),
-		LeaderElection: leaderelect.NewOptions(clustersapi.ControllerManagerNamespace, "kubesphere-controller-manager"),
+		SecureServing: secureserving.NewOptions("controller-manager", DefaultSecurePort),
+		Health:        clusterhealth.DefaultOptions(),
+		// No URL: federation off unless the install gives cluster-apiserver's address.
+		ClusterAPIServer:  cli.ClusterAPIServer{CAFile: cli.NewClusterAPIServer().CAFile},
+		FederationWorkers: 4,
+		LeaderElection:    leaderelect.NewOptions(clustersapi.ControllerManagerNamespace, "kubesphere-controller-manager"),
 	}
 }
 
@@ -72,6 +80,11 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	fs.DurationVar(&o.Health.StatusRefresh, "status-refresh-interval", o.Health.StatusRefresh,
 		"Status is written when it changes, and at least this often to refresh status.lastProbeTime; never on every probe.")
 
+	fs = fss.FlagSet("federation")
+	o.ClusterAPIServer.AddFlags(fs, "federation's server-side applies, impersonating each federated object's requester,")
+	fs.Lookup("cluster-apiserver-url").Usage += " Empty (the default) runs no federation."
+	fs.IntVar(&o.FederationWorkers, "federation-workers", o.FederationWorkers,
+		"Federated objects worked on at the same time; the clusters of one object run in parallel.")
 	o.LeaderElection.AddFlags(fss.FlagSet("leader election"))
 	return fss
 }
@@ -97,6 +110,12 @@ func (o *Options) Validate() error {
 	}
 	if err := o.Tower.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if o.ClusterAPIServer.URL != "" {
+		errs = append(errs, o.ClusterAPIServer.Validate()...)
+	}
+	if o.FederationWorkers < 1 {
+		errs = append(errs, fmt.Errorf("--federation-workers must be at least 1"))
 	}
 	errs = append(errs, o.SecureServing.Validate()...)
 	if err := o.LeaderElection.Validate(); err != nil {

@@ -29,6 +29,7 @@ import (
 	"kubesphere.io/multicluster/pkg/clusterconn"
 	"kubesphere.io/multicluster/pkg/controller/clustercleanup"
 	"kubesphere.io/multicluster/pkg/controller/clusterhealth"
+	"kubesphere.io/multicluster/pkg/controller/federation"
 )
 
 // NewCommand returns the controller-manager command.
@@ -40,8 +41,11 @@ func NewCommand() *cobra.Command {
 		Long: `controller-manager keeps the status of every member cluster true: it probes each one's
 /readyz through the same connection cluster-apiserver proxies through, and writes the Ready
 condition, version, node count, zones and identity. When a Cluster is deleted it removes the
-credentials Secret kubectl-ksmc join stored for it (a finalizer). Run two replicas: a Lease elects the
-active one and a standby takes over when it stops renewing.`,
+credentials Secret kubectl-ksmc join stored for it (a finalizer). With --cluster-apiserver-url it
+also runs federation: each FederatedObject and ClusterFederatedObject is server-side applied to
+its clusters through cluster-apiserver's /clusters/<name>/ path as the user who asked, and its
+status follows the member objects. Run two replicas: a Lease elects the active one and a standby
+takes over when it stops renewing.`,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
@@ -137,11 +141,25 @@ func runControllers(ctx context.Context, o *Options, hostConfig *rest.Config, ho
 	if err != nil {
 		return err
 	}
+	var fed *federation.Controller
+	if o.ClusterAPIServer.URL != "" {
+		// Federation acts on members as each object's requester, through cluster-apiserver's
+		// proxy paths with this component's own credentials (pkg/requesterauthz).
+		informers := clusterFactory.Federation().V1alpha1()
+		fed, err = federation.New(clusterClient, o.ClusterAPIServer.Config(hostConfig), informers.FederatedObjects(),
+			informers.ClusterFederatedObjects(), clusterFactory.Clusters().V1alpha1().Clusters())
+		if err != nil {
+			return err
+		}
+	}
 	clusterFactory.Start(ctx.Done())
 	secretFactory.Start(ctx.Done())
 	secretFactory.WaitForCacheSync(ctx.Done())
 	var wg sync.WaitGroup
 	wg.Go(func() { cleanup.Run(ctx, 2) })
+	if fed != nil {
+		wg.Go(func() { fed.Run(ctx, o.FederationWorkers) })
+	}
 	health.Run(ctx)
 	wg.Wait()
 	return nil

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -24,6 +23,7 @@ import (
 
 	"kubesphere.io/multicluster/apis/appstore"
 	"kubesphere.io/multicluster/apis/appstore/v1alpha1"
+	"kubesphere.io/multicluster/pkg/actas"
 )
 
 // ErrOperationInProgress is returned when Helm finds the release in a pending state: another
@@ -70,15 +70,8 @@ type Request struct {
 // RESTConfig is the client configuration of t: cluster-apiserver's path of the cluster,
 // impersonating t's user.
 func (e *Executor) RESTConfig(t Target) *rest.Config {
-	c := rest.CopyConfig(e.base)
-	c.Host = strings.TrimSuffix(c.Host, "/") + "/clusters/" + url.PathEscape(t.Cluster)
-	c.Impersonate = rest.ImpersonationConfig{UserName: t.User.Username}
-	// A ServiceAccount is impersonated by name alone: its groups follow from it, and the
-	// serviceaccount mode of constrained impersonation admits nothing else.
-	if !strings.HasPrefix(t.User.Username, "system:serviceaccount:") {
-		c.Impersonate.UID, c.Impersonate.Groups, c.Impersonate.Extra = t.User.UID, t.User.Groups, t.User.Extra
-	}
-	c.UserAgent = appstore.FieldManager
+	u := t.User
+	c := actas.Config(e.base, t.Cluster, actas.User{Username: u.Username, UID: u.UID, Groups: u.Groups, Extra: u.Extra}, appstore.FieldManager)
 	c.QPS, c.Burst = 50, 100
 	return c
 }
