@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"time"
 
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	cliflag "k8s.io/component-base/cli/flag"
@@ -9,6 +10,7 @@ import (
 	clustersapi "kubesphere.io/multicluster/apis/clusters"
 	"kubesphere.io/multicluster/internal/cli"
 	"kubesphere.io/multicluster/internal/leaderelect"
+	"kubesphere.io/multicluster/pkg/controller/apprelease"
 )
 
 // Options are the command's flags.
@@ -19,6 +21,9 @@ type Options struct {
 	// ClusterAPIServer is where Helm's requests go, each under /clusters/<name>/.
 	ClusterAPIServer cli.ClusterAPIServer
 	Workers          int
+	// PendingRevisionGrace is how long past a release's timeout a pending Helm revision
+	// of this controller's is left before it is taken as cut off and marked failed.
+	PendingRevisionGrace time.Duration
 
 	LeaderElection leaderelect.Options
 }
@@ -27,9 +32,10 @@ type Options struct {
 func NewOptions() *Options {
 	return &Options{
 		KubeAPIQPS: 20, KubeAPIBurst: 40,
-		ClusterAPIServer: cli.NewClusterAPIServer(),
-		Workers:          4,
-		LeaderElection:   leaderelect.NewOptions(clustersapi.ControllerManagerNamespace, "kubesphere-appstore-controller"),
+		ClusterAPIServer:     cli.NewClusterAPIServer(),
+		Workers:              4,
+		PendingRevisionGrace: apprelease.DefaultPendingGrace,
+		LeaderElection:       leaderelect.NewOptions(clustersapi.ControllerManagerNamespace, "kubesphere-appstore-controller"),
 	}
 }
 
@@ -45,6 +51,10 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	fs = fss.FlagSet("members")
 	o.ClusterAPIServer.AddFlags(fs, "Helm's requests, impersonating the release's requester,")
 	fs.IntVar(&o.Workers, "workers", o.Workers, "Releases worked on at the same time; the clusters of one release run in parallel.")
+	fs.DurationVar(&o.PendingRevisionGrace, "pending-revision-grace", o.PendingRevisionGrace,
+		"How long past a release's spec.timeout a pending Helm revision this controller made is left alone before it is taken as cut off "+
+			"(its replica died mid-operation), marked failed and the release's operation run again. A replica that is stopped finishes its "+
+			"operation within the timeout plus 2m: a shorter grace can take such an operation for a dead one during a handover.")
 
 	o.LeaderElection.AddFlags(fss.FlagSet("leader election"))
 	return fss
@@ -53,6 +63,9 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 // Validate reports every bad flag at once.
 func (o *Options) Validate() error {
 	errs := o.ClusterAPIServer.Validate()
+	if o.PendingRevisionGrace <= 0 {
+		errs = append(errs, fmt.Errorf("--pending-revision-grace must be positive"))
+	}
 	if o.Workers < 1 {
 		errs = append(errs, fmt.Errorf("--workers must be at least 1"))
 	}

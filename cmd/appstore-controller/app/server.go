@@ -66,7 +66,8 @@ func Run(ctx context.Context, o *Options) error {
 	helm := helmexec.New(o.ClusterAPIServer.Config(cfg), logr.ToSlogHandler(klog.Background().V(4)))
 	run := func(ctx context.Context) {
 		factory := clusterinformers.NewSharedInformerFactory(client, 0)
-		c, err := apprelease.New(client, helm, factory.Appstore().V1alpha1().ApplicationReleases(), factory.Clusters().V1alpha1().Clusters())
+		c, err := apprelease.New(client, helm, factory.Appstore().V1alpha1().ApplicationReleases(), factory.Clusters().V1alpha1().Clusters(),
+			o.PendingRevisionGrace)
 		if err != nil {
 			klog.ErrorS(err, "Starting the release controller")
 			os.Exit(1)

@@ -50,6 +50,9 @@ type Controller struct {
 	synced   []cache.InformerSynced
 	queue    workqueue.TypedRateLimitingInterface[string]
 	now      func() time.Time
+	// pendingGrace is how long past its timeout a pending revision of ours is left to
+	// the operation that made it (abandoned).
+	pendingGrace time.Duration
 
 	// written holds each release as this controller last wrote it, until the informer
 	// catches up: a sync right after a write must not act on the status before it.
@@ -66,11 +69,12 @@ type Controller struct {
 }
 
 // New returns a controller that reads and writes releases with client and runs Helm with
-// helm; Run starts it.
+// helm; Run starts it. A pending revision it made is taken as cut off once it is older
+// than the release's timeout plus pendingGrace (DefaultPendingGrace in production).
 func New(client clientset.Interface, helm *helmexec.Executor, releases appstoreinformers.ApplicationReleaseInformer,
-	clusters clusterinformers.ClusterInformer) (*Controller, error) {
+	clusters clusterinformers.ClusterInformer, pendingGrace time.Duration) (*Controller, error) {
 	c := &Controller{
-		client: client, charts: newCharts(client),
+		client: client, charts: newCharts(client), pendingGrace: pendingGrace,
 		helm:     func(t helmexec.Target) (Helm, error) { return helm.Session(t) },
 		releases: releases.Lister(), clusters: clusters.Lister(),
 		synced: []cache.InformerSynced{releases.Informer().HasSynced, clusters.Informer().HasSynced},

@@ -221,7 +221,7 @@ func TestCurrentPrefersOwnWrite(t *testing.T) {
 // any of its operations may run.
 func TestAbandoned(t *testing.T) {
 	now := time.Now()
-	c := &Controller{now: func() time.Time { return now }}
+	c := &Controller{now: func() time.Time { return now }, pendingGrace: DefaultPendingGrace}
 	rel := releaseOn(2, "a")
 	pending := func(label string, age time.Duration) *releasev1.Release {
 		return &releasev1.Release{Version: 2, Labels: map[string]string{"appstore.kubesphere.io/release": label},
@@ -230,4 +230,7 @@ func TestAbandoned(t *testing.T) {
 	assert.True(t, c.abandoned(pending("r", time.Hour), rel, 5*time.Minute))
 	assert.False(t, c.abandoned(pending("r", time.Minute), rel, 5*time.Minute), "may still run")
 	assert.False(t, c.abandoned(pending("other", time.Hour), rel, 5*time.Minute), "someone else's")
+	assert.False(t, c.abandoned(pending("r", 6*time.Minute), rel, 5*time.Minute), "within the grace")
+	c.pendingGrace = 10 * time.Second
+	assert.True(t, c.abandoned(pending("r", 6*time.Minute), rel, 5*time.Minute), "past a shorter grace")
 }

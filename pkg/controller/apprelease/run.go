@@ -23,6 +23,15 @@ import (
 	"kubesphere.io/multicluster/pkg/appstore/helmexec"
 )
 
+// DefaultPendingGrace is how long past a release's timeout a pending revision of ours is
+// left alone before it is taken as cut off: as long as a sync may run past the timeout
+// (syncSlack), so that the operation of a replica that was stopped and is finishing its
+// sync is never taken for a dead one.
+const DefaultPendingGrace = syncSlack
+
+// syncSlack bounds how long one sync runs beyond its release's timeout.
+const syncSlack = 2 * time.Minute
+
 // opTimeout bounds one Helm operation of rel on one cluster.
 func opTimeout(rel *v1alpha1.ApplicationRelease) time.Duration {
 	if rel.Spec.Timeout != nil && rel.Spec.Timeout.Duration > 0 {
@@ -180,7 +189,7 @@ func (c *Controller) abandoned(r *releasev1.Release, rel *v1alpha1.ApplicationRe
 	if r.Labels[appstore.ReleaseLabel] != rel.Name {
 		return false
 	}
-	return !r.Info.LastDeployed.IsZero() && c.now().Sub(r.Info.LastDeployed) > timeout+2*time.Minute
+	return !r.Info.LastDeployed.IsZero() && c.now().Sub(r.Info.LastDeployed) > timeout+c.pendingGrace
 }
 
 // rollback returns the cluster to the revision spec.rollback names for it, or the one

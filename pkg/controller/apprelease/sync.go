@@ -31,7 +31,7 @@ func (c *Controller) sync(ctx context.Context, name string) (time.Duration, erro
 	}
 	// A sync that started finishes, shutdown or not: a Helm operation cut off midway leaves
 	// a pending record that blocks the release. Its operations bound it.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout(rel)+2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout(rel)+syncSlack)
 	defer cancel()
 	deleting := rel.DeletionTimestamp != nil
 	if deleting && !slices.Contains(rel.Finalizers, appstore.UninstallFinalizer) {
