@@ -86,6 +86,9 @@ type Env struct {
 	AppStoreRepos bool
 	// ClusterAPIServerArgs are extra flags of the registered cluster-apiserver.
 	ClusterAPIServerArgs []string
+	// AppStorePendingGrace is appstore-controller's --pending-revision-grace; zero keeps
+	// its default. Tests of cut-off operations shorten it.
+	AppStorePendingGrace time.Duration
 	// ChartsDir holds the chart directories AppStoreRepos serves; empty is the tree's
 	// test/testdata/charts (found from BinDir, <root>/_output/bin).
 	ChartsDir string

@@ -108,6 +108,25 @@ func (e *Env) Stop(id string) error {
 	return os.Remove(pidFile)
 }
 
+// Kill ends one component with SIGKILL, as a crash or an OOM kill would: it finishes
+// nothing it was doing. It returns once the process is gone, and removes its pid file.
+func (e *Env) Kill(id string) error {
+	pid := e.Pid(id)
+	if pid == 0 {
+		return fmt.Errorf("%s is not running", id)
+	}
+	if !e.ours(pid) {
+		return fmt.Errorf("%s: pid %d does not run a binary of %s", id, pid, e.BinDir)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		return fmt.Errorf("kill %s: %w", id, err)
+	}
+	if !e.waitExit(pid, 10*time.Second) {
+		return fmt.Errorf("%s (pid %d) still runs 10s after SIGKILL", id, pid)
+	}
+	return os.Remove(e.pidFile(id))
+}
+
 // ours guards against a recycled pid: the process must run a binary from our BinDir.
 func (e *Env) ours(pid int) bool {
 	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
