@@ -15,6 +15,11 @@ var env *localenv.Env
 
 func TestMain(m *testing.M) {
 	os.Exit(localenv.RunTests("appinstall",
-		func(e *localenv.Env) { e.AppStoreRepos = true; e.AgentMembers = []string{"member2"} },
+		func(e *localenv.Env) {
+			e.AppStoreRepos, e.AgentMembers = true, []string{"member2"}
+			// A pending revision of a cut-off operation is taken for abandoned soon after
+			// its release's timeout (interrupt_test.go), not 2 minutes later.
+			e.AppStorePendingGrace = pendingGrace
+		},
 		func(e *localenv.Env) int { env = e; return m.Run() }, "member1", "member2"))
 }

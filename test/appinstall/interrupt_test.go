@@ -1,0 +1,255 @@
+package appinstall
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"kubesphere.io/multicluster/apis/appstore/v1alpha1"
+	"kubesphere.io/multicluster/internal/localenv"
+	"kubesphere.io/multicluster/test/framework"
+)
+
+// Timings of the tests of interrupted operations. opTimeout is their releases'
+// spec.timeout: long enough that an operation is still running when the test cuts it off,
+// even on a loaded machine. main_test.go gives appstore-controller pendingGrace.
+const (
+	opTimeout    = 15 * time.Second
+	pendingGrace = 3 * time.Second
+)
+
+// A Helm operation cut off by a crash of appstore-controller (SIGKILL, mid-install and
+// mid-upgrade, each waiting on a Deployment that cannot become ready) leaves pending
+// records on the member. The restarted controller leaves them alone while an operation of
+// that age could still be running (the status says OperationInProgress), then marks them
+// failed and goes on: the upgrade from its failed revision, the first install afresh (a
+// failed first install leaves nothing). Both end deployed, with no pending record and
+// nothing half-installed left on the member.
+func TestCutOffOperationRecovers(t *testing.T) {
+	ctx := context.Background()
+	indexRepo(t, "cutoff")
+	dev := asDeveloper(t)
+	asDev := func(stdin string, args ...string) (string, error) { return env.KubectlAs(ctx, dev, "", stdin, args...) }
+	for _, name := range []string{"cutoff-new", "cutoff-up"} {
+		t.Cleanup(func() {
+			_, _ = framework.TryKubectl(t, env, "host", "", "delete", "applicationrelease", name, "--ignore-not-found")
+		})
+	}
+	// Whatever happens, the test leaves a running controller behind.
+	t.Cleanup(func() {
+		if env.Pid(localenv.AppStoreControllerID) == 0 {
+			require.NoError(t, env.StartAppStoreController(ctx))
+		}
+	})
+
+	_, err := asDev(timedRelease("cutoff-up", "cutoff.hello", "0.1.0", "member1"), "create", "-f", "-")
+	require.NoError(t, err)
+	waitRelease(t, "cutoff-up", 2*time.Minute, deployed)
+
+	// No new pod can be scheduled on member1: the install's and the upgrade's Deployments
+	// wait, and so does Helm, for opTimeout.
+	uncordon := cordon(t, "member1")
+	_, err = asDev(timedRelease("cutoff-new", "cutoff.hello", "0.1.0", "member1"), "create", "-f", "-")
+	require.NoError(t, err)
+	_, err = asDev("", "patch", "applicationrelease", "cutoff-up", "--type=merge", "-p", `{"spec":{"version":"0.2.0"}}`)
+	require.NoError(t, err)
+	installing := waitPending(t, "member1", "cutoff-new", 1, "pending-install")
+	upgrading := waitPending(t, "member1", "cutoff-up", 2, "pending-upgrade")
+	// Helm writes the record before the objects: wait for the install's Deployment.
+	var halfInstalled string
+	for deadline := time.Now().Add(time.Minute); halfInstalled == "" && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		halfInstalled, _ = framework.TryKubectl(t, env, "member1", "", "get", "deployment", "cutoff-new-hello", "-n", "default",
+			"-o", "jsonpath={.metadata.uid}")
+	}
+	require.NotEmpty(t, halfInstalled, "the cut-off install applied its Deployment")
+
+	require.NoError(t, env.Kill(localenv.AppStoreControllerID))
+	killed := time.Now()
+	// Still pending: the kill cut both operations off (had Helm finished one, the test
+	// would prove nothing; opTimeout is what keeps them running this long).
+	last := func(h []helmRevision) helmRevision { return h[len(h)-1] }
+	require.Equal(t, "pending-install", last(memberHistory(t, "member1", "cutoff-new")).Status)
+	require.Equal(t, "pending-upgrade", last(memberHistory(t, "member1", "cutoff-up")).Status)
+	r, _ := getRelease(t, "cutoff-new")
+	assert.Equal(t, v1alpha1.ReleasePhaseInstalling, entry(t, r, "member1").Phase, "status as the dead controller left it")
+	r, _ = getRelease(t, "cutoff-up")
+	assert.Equal(t, v1alpha1.ReleasePhaseUpgrading, entry(t, r, "member1").Phase, "status as the dead controller left it")
+
+	// The cause is gone while no controller runs: what is left to recover is the records.
+	uncordon()
+	require.NoError(t, env.StartAppStoreController(ctx))
+	t.Logf("appstore-controller killed and started again in %s", time.Since(killed).Round(time.Millisecond))
+
+	// While a record is young enough to be a live operation's, the release waits, saying
+	// why; then it goes on.
+	sawInProgress := map[string]string{}
+	generation := map[string]int64{"cutoff-new": 1, "cutoff-up": 2}
+	deadline := time.Now().Add(2 * time.Minute)
+	for done := map[string]bool{}; len(done) < len(generation); time.Sleep(500 * time.Millisecond) {
+		for name, gen := range generation {
+			r, found := getRelease(t, name)
+			for _, e := range r.Status.Clusters {
+				if e.Reason == "OperationInProgress" {
+					sawInProgress[name] = e.Message
+				}
+			}
+			if r.Generation == gen && deployed(r, found) {
+				done[name] = true
+			}
+		}
+		if time.Now().After(deadline) {
+			waitRelease(t, "cutoff-new", 0, deployed) // fails with its status
+			waitRelease(t, "cutoff-up", 0, deployed)
+		}
+	}
+	t.Logf("both releases deployed %s after the kill", time.Since(killed).Round(time.Millisecond))
+	for name := range generation {
+		assert.Contains(t, sawInProgress[name], "member1", "%s: the status said why it waited", name)
+		assert.Contains(t, sawInProgress[name], "is pending-", "%s: the status said why it waited", name)
+		r, _ := getRelease(t, name)
+		e := entry(t, r, "member1")
+		assert.Equal(t, v1alpha1.ReleasePhaseDeployed, e.Phase, name)
+		assert.Empty(t, e.Reason, name)
+		assert.EqualValues(t, e.TotalResources, e.ReadyResources, name)
+	}
+
+	// The upgrade went on from its cut-off revision, marked failed: 1 superseded, 2 failed,
+	// 3 deployed, made only once 2 was older than any operation may run.
+	r, _ = getRelease(t, "cutoff-up")
+	e := entry(t, r, "member1")
+	assert.EqualValues(t, 3, e.Revision)
+	assert.Equal(t, "0.2.0", e.ChartVersion)
+	require.Len(t, e.Revisions, 3)
+	assert.Equal(t, "failed", e.Revisions[1].Result)
+	assert.Contains(t, e.Revisions[1].Message, "did not finish; marked failed")
+	history := memberHistory(t, "member1", "cutoff-up")
+	require.Len(t, history, 3, "helm history cutoff-up: %+v", history)
+	assert.Equal(t, []string{"superseded", "failed", "deployed"}, statuses(history))
+	assert.Equal(t, "appstore: pending-upgrade of generation 2 did not finish; marked failed", history[1].Description)
+	assert.Equal(t, "appstore: upgrade by developer (generation 2)", history[2].Description)
+	assert.Equal(t, "hello-0.2.0", history[2].Chart)
+	assert.True(t, history[2].Updated.After(upgrading.Updated.Add(opTimeout+pendingGrace)),
+		"revision 3 (%s) began after revision 2 (%s) was older than timeout plus grace", history[2].Updated, upgrading.Updated)
+
+	// The first install: the cut-off record and what it had applied were removed, and the
+	// release installed afresh as revision 1.
+	history = memberHistory(t, "member1", "cutoff-new")
+	require.Len(t, history, 1, "helm history cutoff-new: %+v", history)
+	assert.Equal(t, "deployed", history[0].Status)
+	assert.Equal(t, "appstore: install by developer (generation 1)", history[0].Description)
+	assert.True(t, history[0].Updated.After(installing.Updated.Add(opTimeout+pendingGrace)),
+		"the new install (%s) began after the cut-off one (%s) was older than timeout plus grace", history[0].Updated, installing.Updated)
+	r, _ = getRelease(t, "cutoff-new")
+	assert.EqualValues(t, 1, entry(t, r, "member1").Revision)
+	assert.NotEqual(t, halfInstalled, framework.Kubectl(t, env, "member1", "", "get", "deployment", "cutoff-new-hello", "-n", "default",
+		"-o", "jsonpath={.metadata.uid}"), "the half-installed Deployment was removed, not adopted")
+
+	// Nothing pending or half-installed is left: Helm's records are the two releases'
+	// revisions, each object of the charts is there once and ready.
+	assert.Empty(t, strings.TrimSpace(helmOnMember(t, "member1", "list", "-n", "default", "--pending", "-q")), "helm list --pending")
+	assert.Equal(t, "cutoff-new\tdeployed\ncutoff-up\tdeployed", helmListAll(t, "member1", "^cutoff-"))
+	assert.Equal(t, []string{"secret/sh.helm.release.v1.cutoff-new.v1"}, names(t, "member1", "secrets", "owner=helm,name=cutoff-new"))
+	assert.Equal(t, []string{"secret/sh.helm.release.v1.cutoff-up.v1", "secret/sh.helm.release.v1.cutoff-up.v2", "secret/sh.helm.release.v1.cutoff-up.v3"},
+		names(t, "member1", "secrets", "owner=helm,name=cutoff-up"))
+	for _, name := range []string{"cutoff-new", "cutoff-up"} {
+		assert.Equal(t, []string{"configmap/" + name + "-hello", "deployment.apps/" + name + "-hello", "service/" + name + "-hello"},
+			names(t, "member1", "configmaps,deployments,services", "app.kubernetes.io/instance="+name), name)
+	}
+	assert.Equal(t, "1", framework.Kubectl(t, env, "member1", "", "get", "deployment", "cutoff-new-hello", "-n", "default", "-o", "jsonpath={.status.readyReplicas}"))
+	assert.Equal(t, "2", framework.Kubectl(t, env, "member1", "", "get", "deployment", "cutoff-up-hello", "-n", "default", "-o", "jsonpath={.status.readyReplicas}"))
+}
+
+// timedRelease is a release on clusters, in default, whose operations time out after
+// opTimeout.
+func timedRelease(name, app, version string, clusters ...string) string {
+	var obj map[string]any
+	_ = json.Unmarshal([]byte(release(name, app, version, "default", nil, clusters...)), &obj)
+	obj["spec"].(map[string]any)["timeout"] = opTimeout.String()
+	out, _ := json.Marshal(obj)
+	return string(out)
+}
+
+// cordon makes every node of member unschedulable, so that new pods stay Pending; the
+// returned func (also run at cleanup) makes them schedulable again.
+func cordon(t *testing.T, member string) func() {
+	t.Helper()
+	nodes := strings.Fields(framework.Kubectl(t, env, member, "", "get", "nodes", "-o", "jsonpath={.items[*].metadata.name}"))
+	require.NotEmpty(t, nodes)
+	framework.Kubectl(t, env, member, "", append([]string{"cordon"}, nodes...)...)
+	uncordon := func() { framework.Kubectl(t, env, member, "", append([]string{"uncordon"}, nodes...)...) }
+	t.Cleanup(func() { _, _ = framework.TryKubectl(t, env, member, "", append([]string{"uncordon"}, nodes...)...) })
+	return uncordon
+}
+
+// helmRevision is one entry of `helm history -o json`, with its time.
+type helmRevision struct {
+	Revision    int       `json:"revision"`
+	Updated     time.Time `json:"updated"`
+	Status      string    `json:"status"`
+	Chart       string    `json:"chart"`
+	Description string    `json:"description"`
+}
+
+// memberHistory is `helm history` of release in default on member; none when the
+// release is not there.
+func memberHistory(t *testing.T, member, release string) []helmRevision {
+	t.Helper()
+	out, err := env.Helm(context.Background(), "--kubeconfig", env.Kubeconfig(), "--kube-context", member,
+		"history", release, "-n", "default", "-o", "json")
+	if err != nil && strings.Contains(err.Error(), "release: not found") {
+		return nil
+	}
+	require.NoError(t, err)
+	var h []helmRevision
+	require.NoError(t, json.Unmarshal([]byte(out), &h))
+	return h
+}
+
+// waitPending waits until revision of release on member is in status (a pending one) and
+// returns it.
+func waitPending(t *testing.T, member, release string, revision int, status string) helmRevision {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		h := memberHistory(t, member, release)
+		if n := len(h); n > 0 && h[n-1].Revision == revision && h[n-1].Status == status {
+			return h[n-1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s on %s: no revision %d %s within a minute: %+v (controller log: %s)", release, member, revision, status, h,
+				env.LogFile(localenv.AppStoreControllerID))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func statuses(h []helmRevision) []string {
+	var out []string
+	for _, r := range h {
+		out = append(out, r.Status)
+	}
+	return out
+}
+
+// helmListAll is `helm list` (Helm 4 lists every status) in default on member for the
+// releases filter matches: name and status per line.
+func helmListAll(t *testing.T, member, filter string) string {
+	t.Helper()
+	var lines []string
+	for _, r := range helmJSON(t, member, "list", "-n", "default", "--filter", filter) {
+		lines = append(lines, r.Name+"\t"+r.Status)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// names lists the objects of kinds in default on member that selector matches, as
+// kind/name, sorted by kubectl (by kind, then name).
+func names(t *testing.T, member, kinds, selector string) []string {
+	t.Helper()
+	return strings.Fields(framework.Kubectl(t, env, member, "", "get", kinds, "-n", "default", "-l", selector, "-o", "name"))
+}
