@@ -3,6 +3,7 @@ package apprelease
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"testing"
 	"time"
 
@@ -223,14 +224,49 @@ func TestAbandoned(t *testing.T) {
 	now := time.Now()
 	c := &Controller{now: func() time.Time { return now }, pendingGrace: DefaultPendingGrace}
 	rel := releaseOn(2, "a")
-	pending := func(label string, age time.Duration) *releasev1.Release {
-		return &releasev1.Release{Version: 2, Labels: map[string]string{"appstore.kubesphere.io/release": label},
+	pending := func(labels map[string]string, age time.Duration) *releasev1.Release {
+		return &releasev1.Release{Version: 2, Labels: labels,
 			Info: &releasev1.Info{Status: rcommon.StatusPendingUpgrade, LastDeployed: now.Add(-age)}}
 	}
-	assert.True(t, c.abandoned(pending("r", time.Hour), rel, 5*time.Minute))
-	assert.False(t, c.abandoned(pending("r", time.Minute), rel, 5*time.Minute), "may still run")
-	assert.False(t, c.abandoned(pending("other", time.Hour), rel, 5*time.Minute), "someone else's")
-	assert.False(t, c.abandoned(pending("r", 6*time.Minute), rel, 5*time.Minute), "within the grace")
+	ours := recordLabels(rel, 2)
+	assert.True(t, c.abandoned(pending(ours, time.Hour), rel, 5*time.Minute))
+	assert.False(t, c.abandoned(pending(ours, time.Minute), rel, 5*time.Minute), "may still run")
+	other := releaseOn(2, "a")
+	other.Name = "other"
+	assert.False(t, c.abandoned(pending(recordLabels(other, 2), time.Hour), rel, 5*time.Minute), "another release's")
+	assert.False(t, c.abandoned(pending(ours, 6*time.Minute), rel, 5*time.Minute), "within the grace")
 	c.pendingGrace = 10 * time.Second
-	assert.True(t, c.abandoned(pending("r", 6*time.Minute), rel, 5*time.Minute), "past a shorter grace")
+	assert.True(t, c.abandoned(pending(ours, 6*time.Minute), rel, 5*time.Minute), "past a shorter grace")
+}
+
+// Helm copies a record's labels onto the next one another client makes: a `helm upgrade`
+// on the member merges the newest revision's labels into its own, a `helm rollback` takes
+// its target's. Such a record is not the store's, however old: its operation is not ours
+// to end.
+func TestAbandonedNotAnotherClients(t *testing.T) {
+	now := time.Now()
+	c := &Controller{now: func() time.Time { return now }, pendingGrace: DefaultPendingGrace}
+	rel := releaseOn(2, "r")
+	rel.Status.Requester.Username = "dev"
+	old := now.Add(-time.Hour)
+	ours := &releasev1.Release{Version: 1, Labels: recordLabels(releaseOn(1, "r"), 1),
+		Info: &releasev1.Info{Status: rcommon.StatusDeployed, Description: "appstore: install by dev (generation 1)"}}
+
+	// helm upgrade: Helm's mergeCustomLabels(last.Labels, none).
+	upgrade := &releasev1.Release{Version: 2, Labels: maps.Clone(ours.Labels),
+		Info: &releasev1.Info{Status: rcommon.StatusPendingUpgrade, Description: "Preparing upgrade", LastDeployed: old}}
+	assert.False(t, c.abandoned(upgrade, rel, 5*time.Minute), "another client's upgrade, with the store's labels copied")
+
+	// helm rollback 1: the target's labels.
+	rollback := &releasev1.Release{Version: 2, Labels: maps.Clone(ours.Labels),
+		Info: &releasev1.Info{Status: rcommon.StatusPendingRollback, Description: "Rollback to 1", LastDeployed: old}}
+	assert.False(t, c.abandoned(rollback, rel, 5*time.Minute), "another client's rollback")
+
+	// The store's own rollback also carries its target's labels; its description is ours.
+	rollback.Info.Description = describe("rollback", rel)
+	assert.True(t, c.abandoned(rollback, rel, 5*time.Minute), "the store's rollback, cut off")
+
+	// The store's upgrade is labelled with the revision Helm makes.
+	upgrade.Labels = recordLabels(rel, upgrade.Version)
+	assert.True(t, c.abandoned(upgrade, rel, 5*time.Minute), "the store's upgrade, cut off")
 }

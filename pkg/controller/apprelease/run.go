@@ -154,19 +154,19 @@ func (c *Controller) apply(ctx context.Context, rel *v1alpha1.ApplicationRelease
 		}
 	}
 	req := helmexec.Request{Chart: ch, Values: values, CreateNamespace: rel.Spec.CreateNamespace, Timeout: timeout,
-		Labels:     map[string]string{appstore.ReleaseLabel: rel.Name, appstore.GenerationLabel: strconv.FormatInt(rel.Generation, 10)},
-		MaxHistory: maxRevisions}
+		Labels: recordLabels(rel, 1), MaxHistory: maxRevisions}
 	if len(history) == 0 {
 		req.Description = describe("install", rel)
 		return h.Install(ctx, req)
 	}
-	if last := history[len(history)-1]; last.Info != nil && last.Info.Status.IsPending() {
+	last := history[len(history)-1]
+	if last.Info != nil && last.Info.Status.IsPending() {
 		if !c.abandoned(last, rel, timeout) {
 			return nil, fmt.Errorf("%w: revision %d is %s", helmexec.ErrOperationInProgress, last.Version, last.Info.Status)
 		}
 		// Ours, and older than any operation of ours may run: it was cut off (a crash, a
 		// cut tunnel). Helm would have recorded the failure; record it, then go on.
-		note := fmt.Sprintf("appstore: %s of generation %d did not finish; marked failed", last.Info.Status, rel.Generation)
+		note := fmt.Sprintf("appstore: %s of generation %s did not finish; marked failed", last.Info.Status, last.Labels[appstore.GenerationLabel])
 		if err := h.MarkFailed(last, note); err != nil {
 			return nil, err
 		}
@@ -179,14 +179,45 @@ func (c *Controller) apply(ctx context.Context, rel *v1alpha1.ApplicationRelease
 			return h.Install(ctx, req)
 		}
 	}
+	// Helm numbers an upgrade after the newest revision, whatever its state.
+	req.Labels = recordLabels(rel, last.Version+1)
 	req.Description = describe("upgrade", rel)
 	return h.Upgrade(ctx, req)
 }
 
-// abandoned: a pending revision this release made (its records carry the release's label)
-// whose operation began longer ago than one may run, so none of ours is still at it.
-func (c *Controller) abandoned(r *releasev1.Release, rel *v1alpha1.ApplicationRelease, timeout time.Duration) bool {
+// revisionLabel, on a Helm record this controller's install or upgrade made, is the
+// record's own revision. Helm copies labels from one record to the next that another
+// client makes (an upgrade merges in the newest revision's, a rollback takes its
+// target's), so the release's label does not tell the store's records from another
+// client's: a copy names another revision than its own.
+const revisionLabel = appstore.GroupName + "/revision"
+
+// recordLabels are the labels of the record of revision that an operation for rel's
+// current generation makes.
+func recordLabels(rel *v1alpha1.ApplicationRelease, revision int) map[string]string {
+	return map[string]string{appstore.ReleaseLabel: rel.Name, appstore.GenerationLabel: strconv.FormatInt(rel.Generation, 10),
+		revisionLabel: strconv.Itoa(revision)}
+}
+
+// madeByUs: the record was made by an operation of this controller for rel: an install or
+// upgrade labelled with its own revision, or a rollback, whose description (set when it
+// begins, kept unless it fails) is ours.
+func madeByUs(r *releasev1.Release, rel *v1alpha1.ApplicationRelease) bool {
 	if r.Labels[appstore.ReleaseLabel] != rel.Name {
+		return false
+	}
+	if r.Labels[revisionLabel] == strconv.Itoa(r.Version) {
+		return true
+	}
+	m := described.FindStringSubmatch(r.Info.Description)
+	return r.Info.Status == rcommon.StatusPendingRollback && m != nil && m[1] == "rollback"
+}
+
+// abandoned: a pending revision this release made whose operation began longer ago than
+// one may run, so none of ours is still at it. Another client's pending revision is never
+// abandoned: how long its operation may run is not ours to know.
+func (c *Controller) abandoned(r *releasev1.Release, rel *v1alpha1.ApplicationRelease, timeout time.Duration) bool {
+	if !madeByUs(r, rel) {
 		return false
 	}
 	return !r.Info.LastDeployed.IsZero() && c.now().Sub(r.Info.LastDeployed) > timeout+c.pendingGrace
