@@ -1,8 +1,10 @@
 package appinstall
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -252,4 +254,105 @@ func helmListAll(t *testing.T, member, filter string) string {
 func names(t *testing.T, member, kinds, selector string) []string {
 	t.Helper()
 	return strings.Fields(framework.Kubectl(t, env, member, "", "get", kinds, "-n", "default", "-l", selector, "-o", "name"))
+}
+
+// While the member's own operator runs `helm upgrade --wait` on a release of the store
+// (pending-upgrade, its pods unschedulable), a change of the ApplicationRelease waits:
+// its status says OperationInProgress, and the controller leaves the other client's
+// pending record alone even once it is older than the release's timeout plus the grace
+// that would make a record of its own abandoned (Helm copies the last revision's labels,
+// the store's, onto the other client's). When the other operation ends, the change goes
+// through as a revision after the other client's.
+//
+// Both upgrade to the same chart version with its own values: the other client's
+// server-side apply (field manager helm, --force-conflicts) then owns the objects' fields
+// with the values the store applies too, which is no conflict; any other value would be
+// (the store's upgrade does not force conflicts).
+func TestOtherOperationRespected(t *testing.T) {
+	ctx := context.Background()
+	indexRepo(t, "busy")
+	dev := asDeveloper(t)
+	asDev := func(stdin string, args ...string) (string, error) { return env.KubectlAs(ctx, dev, "", stdin, args...) }
+	t.Cleanup(func() {
+		_, _ = framework.TryKubectl(t, env, "host", "", "delete", "applicationrelease", "busy", "--ignore-not-found")
+	})
+	// Its own operations are short: it waits out the other client's, not its own.
+	const timeout = 10 * time.Second
+	var obj map[string]any
+	require.NoError(t, json.Unmarshal([]byte(release("busy", "busy.hello", "0.1.0", "default", nil, "member1")), &obj))
+	obj["spec"].(map[string]any)["timeout"] = timeout.String()
+	manifest, _ := json.Marshal(obj)
+	_, err := asDev(string(manifest), "create", "-f", "-")
+	require.NoError(t, err)
+	waitRelease(t, "busy", 2*time.Minute, deployed)
+
+	// The member's operator upgrades the release to the next chart version, and waits for
+	// pods that no node takes.
+	uncordon := cordon(t, "member1")
+	chart, err := filepath.Abs(filepath.Join("..", "testdata", "charts", "hello-0.2.0"))
+	require.NoError(t, err)
+	cliCtx, stopCLI := context.WithTimeout(ctx, 3*time.Minute)
+	defer stopCLI()
+	cli := env.HelmCmd(cliCtx, "--kubeconfig", env.Kubeconfig(), "--kube-context", "member1", "upgrade", "busy", chart,
+		"-n", "default", "--wait=watcher", "--timeout=3m", "--force-conflicts")
+	var cliOut bytes.Buffer
+	cli.Stdout, cli.Stderr = &cliOut, &cliOut
+	require.NoError(t, cli.Start())
+	cliDone := make(chan error, 1)
+	go func() { cliDone <- cli.Wait() }()
+	other := waitPending(t, "member1", "busy", 2, "pending-upgrade")
+	// Old enough that a record of the store's own would count as abandoned.
+	time.Sleep(time.Until(other.Updated.Add(timeout + pendingGrace + time.Second)))
+
+	_, err = asDev("", "patch", "applicationrelease", "busy", "--type=merge", "-p", `{"spec":{"version":"0.2.0"}}`)
+	require.NoError(t, err)
+	// Two attempts refused, and between them nothing done to the other client's record.
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		r, _ := getRelease(t, "busy")
+		e := entry(t, r, "member1")
+		h := memberHistory(t, "member1", "busy")
+		require.Len(t, h, 2, "helm history busy while the other upgrade runs: %+v", h)
+		require.Equal(t, "pending-upgrade", h[1].Status, "the other client's record is left alone: %+v", h[1])
+		select {
+		case err := <-cliDone:
+			t.Fatalf("the other client's upgrade ended while it should wait (%v): %s", err, cliOut.String())
+		default:
+		}
+		if r.Status.ObservedGeneration == 2 && e.Reason == "OperationInProgress" && e.Attempts >= 2 {
+			assert.Contains(t, e.Message, "revision 2 is pending-upgrade")
+			assert.Contains(t, e.Message, "member1")
+			require.NotNil(t, e.NextAttemptTime, "retried by itself")
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no two OperationInProgress attempts within 2 minutes: %+v", e)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	r, _ := getRelease(t, "busy")
+	assert.False(t, deployed(r, true), "not Ready while the change waits")
+
+	// The other operation ends; the change goes on from its revision.
+	uncordon()
+	select {
+	case err := <-cliDone:
+		require.NoError(t, err, cliOut.String())
+	case <-cliCtx.Done():
+		t.Fatalf("the other client's upgrade did not end: %s", cliOut.String())
+	}
+	assert.Contains(t, cliOut.String(), `Release "busy" has been upgraded`)
+	r = waitRelease(t, "busy", 2*time.Minute, func(r v1alpha1.ApplicationRelease, found bool) bool { return r.Generation == 2 && deployed(r, found) })
+	e := entry(t, r, "member1")
+	assert.EqualValues(t, 3, e.Revision)
+	assert.Equal(t, "0.2.0", e.ChartVersion)
+	assert.Empty(t, e.Reason)
+	history := memberHistory(t, "member1", "busy")
+	require.Len(t, history, 3, "helm history busy: %+v", history)
+	assert.Equal(t, []string{"superseded", "superseded", "deployed"}, statuses(history))
+	assert.Equal(t, "Upgrade complete", history[1].Description, "the other client's revision, as it recorded it")
+	assert.Equal(t, "hello-0.2.0", history[1].Chart)
+	assert.Equal(t, "appstore: upgrade by developer (generation 2)", history[2].Description)
+	assert.Equal(t, "hello-0.2.0", history[2].Chart)
+	assert.Equal(t, "Hello from hello 0.2.0", framework.Kubectl(t, env, "member1", "", "get", "configmap", "busy-hello", "-n", "default", "-o", "jsonpath={.data.message}"))
 }
