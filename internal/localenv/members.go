@@ -28,9 +28,7 @@ func (e *Env) startMember(ctx context.Context, m string) error {
 		"--controllers=*,-nodeipam,-cloud-node-lifecycle"); err != nil {
 		return err
 	}
-	if err := e.start(m, "kube-scheduler", "kube-scheduler",
-		"--kubeconfig="+e.componentKubeconfig(m+"-kube-scheduler"),
-		"--secure-port=0", "--leader-elect=false"); err != nil {
+	if err := e.StartScheduler(m); err != nil {
 		return err
 	}
 	kwokConfig, err := e.writeKwokConfig(m)
@@ -68,6 +66,14 @@ metadata:
 		return fmt.Errorf("%w\nlast lines of %s:\n%s", err, e.LogFile(m+"-kwok"), e.logTail(m+"-kwok", 30))
 	}
 	return nil
+}
+
+// StartScheduler starts member m's kube-scheduler (stop it with Stop(m+"-kube-scheduler"):
+// until it runs again, new pods stay Pending, unscheduled).
+func (e *Env) StartScheduler(m string) error {
+	return e.start(m, "kube-scheduler", "kube-scheduler",
+		"--kubeconfig="+e.componentKubeconfig(m+"-kube-scheduler"),
+		"--secure-port=0", "--leader-elect=false")
 }
 
 // writeKwokConfig writes kwok's configuration: options (a config file gets no defaults)
