@@ -26,7 +26,7 @@ const (
 )
 
 // A Helm operation cut off by a crash of appstore-controller (SIGKILL, mid-install and
-// mid-upgrade, each waiting on a Deployment that cannot become ready) leaves pending
+// mid-upgrade, each waiting on a Deployment whose pods are not scheduled) leaves pending
 // records on the member. The restarted controller leaves them alone while an operation of
 // that age could still be running (the status says OperationInProgress), then marks them
 // failed and goes on: the upgrade from its failed revision, the first install afresh (a
@@ -53,9 +53,9 @@ func TestCutOffOperationRecovers(t *testing.T) {
 	require.NoError(t, err)
 	waitRelease(t, "cutoff-up", 2*time.Minute, deployed)
 
-	// No new pod can be scheduled on member1: the install's and the upgrade's Deployments
-	// wait, and so does Helm, for opTimeout.
-	uncordon := cordon(t, "member1")
+	// No new pod is scheduled on member1 (its scheduler is down): the install's and the
+	// upgrade's Deployments wait, and so does Helm, for opTimeout.
+	resume := stopScheduling(t, "member1")
 	_, err = asDev(timedRelease("cutoff-new", "cutoff.hello", "0.1.0", "member1"), "create", "-f", "-")
 	require.NoError(t, err)
 	_, err = asDev("", "patch", "applicationrelease", "cutoff-up", "--type=merge", "-p", `{"spec":{"version":"0.2.0"}}`)
@@ -83,7 +83,7 @@ func TestCutOffOperationRecovers(t *testing.T) {
 	assert.Equal(t, v1alpha1.ReleasePhaseUpgrading, entry(t, r, "member1").Phase, "status as the dead controller left it")
 
 	// The cause is gone while no controller runs: what is left to recover is the records.
-	uncordon()
+	resume()
 	require.NoError(t, env.StartAppStoreController(ctx))
 	t.Logf("appstore-controller killed and started again in %s", time.Since(killed).Round(time.Millisecond))
 
@@ -105,6 +105,7 @@ func TestCutOffOperationRecovers(t *testing.T) {
 			}
 		}
 		if time.Now().After(deadline) {
+			t.Logf("member1's objects:\n%s\n%s", memberState(t, "member1", "cutoff-new"), memberState(t, "member1", "cutoff-up"))
 			waitRelease(t, "cutoff-new", 0, deployed) // fails with its status
 			waitRelease(t, "cutoff-up", 0, deployed)
 		}
@@ -148,6 +149,7 @@ func TestCutOffOperationRecovers(t *testing.T) {
 		"the new install (%s) began after the cut-off one (%s) was older than timeout plus grace", history[0].Updated, installing.Updated)
 	r, _ = getRelease(t, "cutoff-new")
 	assert.EqualValues(t, 1, entry(t, r, "member1").Revision)
+	assert.Len(t, entry(t, r, "member1").Revisions, 1)
 	assert.NotEqual(t, halfInstalled, framework.Kubectl(t, env, "member1", "", "get", "deployment", "cutoff-new-hello", "-n", "default",
 		"-o", "jsonpath={.metadata.uid}"), "the half-installed Deployment was removed, not adopted")
 
@@ -176,16 +178,20 @@ func timedRelease(name, app, version string, clusters ...string) string {
 	return string(out)
 }
 
-// cordon makes every node of member unschedulable, so that new pods stay Pending; the
-// returned func (also run at cleanup) makes them schedulable again.
-func cordon(t *testing.T, member string) func() {
+// stopScheduling stops member's kube-scheduler, so that new pods stay Pending; the
+// returned func (also run at cleanup) starts it again. (Cordoning the nodes would do too,
+// but an update of a kwok node postpones its next heartbeat, and a node found NotReady
+// leaves its pods NotReady for good: no kubelet makes them Ready again.)
+func stopScheduling(t *testing.T, member string) func() {
 	t.Helper()
-	nodes := strings.Fields(framework.Kubectl(t, env, member, "", "get", "nodes", "-o", "jsonpath={.items[*].metadata.name}"))
-	require.NotEmpty(t, nodes)
-	framework.Kubectl(t, env, member, "", append([]string{"cordon"}, nodes...)...)
-	uncordon := func() { framework.Kubectl(t, env, member, "", append([]string{"uncordon"}, nodes...)...) }
-	t.Cleanup(func() { _, _ = framework.TryKubectl(t, env, member, "", append([]string{"uncordon"}, nodes...)...) })
-	return uncordon
+	id := member + "-kube-scheduler"
+	require.NoError(t, env.Stop(id))
+	t.Cleanup(func() {
+		if env.Pid(id) == 0 {
+			require.NoError(t, env.StartScheduler(member))
+		}
+	})
+	return func() { require.NoError(t, env.StartScheduler(member)) }
 }
 
 // helmRevision is one entry of `helm history -o json`, with its time.
@@ -257,7 +263,7 @@ func names(t *testing.T, member, kinds, selector string) []string {
 }
 
 // While the member's own operator runs `helm upgrade --wait` on a release of the store
-// (pending-upgrade, its pods unschedulable), a change of the ApplicationRelease waits:
+// (pending-upgrade, its new pods not scheduled), a change of the ApplicationRelease waits:
 // its status says OperationInProgress, and the controller leaves the other client's
 // pending record alone even once it is older than the release's timeout plus the grace
 // that would make a record of its own abandoned (Helm copies the last revision's labels,
@@ -287,14 +293,14 @@ func TestOtherOperationRespected(t *testing.T) {
 	waitRelease(t, "busy", 2*time.Minute, deployed)
 
 	// The member's operator upgrades the release to the next chart version, and waits for
-	// pods that no node takes.
-	uncordon := cordon(t, "member1")
+	// pods that are not scheduled.
+	resume := stopScheduling(t, "member1")
 	chart, err := filepath.Abs(filepath.Join("..", "testdata", "charts", "hello-0.2.0"))
 	require.NoError(t, err)
 	cliCtx, stopCLI := context.WithTimeout(ctx, 3*time.Minute)
 	defer stopCLI()
 	cli := env.HelmCmd(cliCtx, "--kubeconfig", env.Kubeconfig(), "--kube-context", "member1", "upgrade", "busy", chart,
-		"-n", "default", "--wait=watcher", "--timeout=3m", "--force-conflicts")
+		"-n", "default", "--wait=watcher", "--timeout=3m", "--force-conflicts", "--debug")
 	var cliOut bytes.Buffer
 	cli.Stdout, cli.Stderr = &cliOut, &cliOut
 	require.NoError(t, cli.Start())
@@ -334,12 +340,12 @@ func TestOtherOperationRespected(t *testing.T) {
 	assert.False(t, deployed(r, true), "not Ready while the change waits")
 
 	// The other operation ends; the change goes on from its revision.
-	uncordon()
+	resume()
 	select {
 	case err := <-cliDone:
 		require.NoError(t, err, cliOut.String())
 	case <-cliCtx.Done():
-		t.Fatalf("the other client's upgrade did not end: %s", cliOut.String())
+		t.Fatalf("the other client's upgrade did not end: %s\nmember1's objects:\n%s", cliOut.String(), memberState(t, "member1", "busy"))
 	}
 	assert.Contains(t, cliOut.String(), `Release "busy" has been upgraded`)
 	r = waitRelease(t, "busy", 2*time.Minute, func(r v1alpha1.ApplicationRelease, found bool) bool { return r.Generation == 2 && deployed(r, found) })
@@ -355,4 +361,15 @@ func TestOtherOperationRespected(t *testing.T) {
 	assert.Equal(t, "appstore: upgrade by developer (generation 2)", history[2].Description)
 	assert.Equal(t, "hello-0.2.0", history[2].Chart)
 	assert.Equal(t, "Hello from hello 0.2.0", framework.Kubectl(t, env, "member1", "", "get", "configmap", "busy-hello", "-n", "default", "-o", "jsonpath={.data.message}"))
+}
+
+// memberState describes the workload of release on member, for failure messages: its
+// Deployment, ReplicaSets and pods, with their status.
+func memberState(t *testing.T, member, release string) string {
+	t.Helper()
+	sel := "app.kubernetes.io/instance=" + release
+	wide, _ := framework.TryKubectl(t, env, member, "", "get", "deployments,replicasets,pods", "-n", "default", "-l", sel, "-o", "wide")
+	status, _ := framework.TryKubectl(t, env, member, "", "get", "deployments,replicasets,pods", "-n", "default", "-l", sel,
+		"-o", `jsonpath={range .items[*]}{.kind}/{.metadata.name} rv={.metadata.resourceVersion} {.status}{"\n"}{end}`)
+	return wide + status
 }
