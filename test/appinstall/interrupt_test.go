@@ -270,10 +270,9 @@ func names(t *testing.T, member, kinds, selector string) []string {
 // the store's, onto the other client's). When the other operation ends, the change goes
 // through as a revision after the other client's.
 //
-// Both upgrade to the same chart version with its own values: the other client's
-// server-side apply (field manager helm, --force-conflicts) then owns the objects' fields
-// with the values the store applies too, which is no conflict; any other value would be
-// (the store's upgrade does not force conflicts).
+// The store's change sets another value than the other client's upgrade did: the fields
+// that client's server-side apply (field manager helm) took are taken back, as the
+// ApplicationRelease asks (the store's upgrades force conflicts).
 func TestOtherOperationRespected(t *testing.T) {
 	ctx := context.Background()
 	indexRepo(t, "busy")
@@ -310,7 +309,7 @@ func TestOtherOperationRespected(t *testing.T) {
 	// Old enough that a record of the store's own would count as abandoned.
 	time.Sleep(time.Until(other.Updated.Add(timeout + pendingGrace + time.Second)))
 
-	_, err = asDev("", "patch", "applicationrelease", "busy", "--type=merge", "-p", `{"spec":{"version":"0.2.0"}}`)
+	_, err = asDev("", "patch", "applicationrelease", "busy", "--type=merge", "-p", `{"spec":{"version":"0.2.0","values":{"message":"from the store"}}}`)
 	require.NoError(t, err)
 	// Two attempts refused, and between them nothing done to the other client's record.
 	deadline := time.Now().Add(2 * time.Minute)
@@ -360,7 +359,7 @@ func TestOtherOperationRespected(t *testing.T) {
 	assert.Equal(t, "hello-0.2.0", history[1].Chart)
 	assert.Equal(t, "appstore: upgrade by developer (generation 2)", history[2].Description)
 	assert.Equal(t, "hello-0.2.0", history[2].Chart)
-	assert.Equal(t, "Hello from hello 0.2.0", framework.Kubectl(t, env, "member1", "", "get", "configmap", "busy-hello", "-n", "default", "-o", "jsonpath={.data.message}"))
+	assert.Equal(t, "from the store", framework.Kubectl(t, env, "member1", "", "get", "configmap", "busy-hello", "-n", "default", "-o", "jsonpath={.data.message}"))
 }
 
 // memberState describes the workload of release on member, for failure messages: its

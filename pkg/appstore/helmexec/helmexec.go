@@ -121,6 +121,10 @@ func (s *Session) Upgrade(ctx context.Context, r Request) (*releasev1.Release, e
 	// The release's values are the whole of them: none kept from the revision before
 	// (Helm would reuse them when none are given), none set on the member by hand.
 	up.ResetValues = true
+	// The release is what the ApplicationRelease asks for: a field another client changed
+	// on the member (its own helm upgrade, kubectl apply) is taken back, as helm upgrade
+	// --force-conflicts does, rather than failing every upgrade until someone cleans up.
+	up.ForceConflicts = true
 	up.WaitStrategy, up.Timeout = kube.StatusWatcherStrategy, r.Timeout
 	up.Labels, up.Description = r.Labels, r.Description
 	rel, err := up.RunWithContext(ctx, t.Release, r.Chart, r.Values)
@@ -132,6 +136,7 @@ func (s *Session) Upgrade(ctx context.Context, r Request) (*releasev1.Release, e
 func (s *Session) Rollback(revision int, timeout time.Duration, description string, maxHistory int) error {
 	rb := action.NewRollback(s.cfg)
 	rb.Version, rb.ServerSideApply, rb.MaxHistory = revision, "true", maxHistory
+	rb.ForceConflicts = true // as Upgrade
 	rb.WaitStrategy, rb.Timeout, rb.Description = kube.StatusWatcherStrategy, timeout, description
 	return classify(rb.Run(s.t.Release))
 }
