@@ -35,7 +35,9 @@ func TestFederationControllerImpersonation(t *testing.T) {
 	framework.Kubectl(t, env, "host", grant, "apply", "-f", "-")
 	t.Cleanup(func() { _, _ = framework.TryKubectl(t, env, "host", grant, "delete", "-f", "-") })
 	framework.Kubectl(t, env, "member1", "", "create", "clusterrolebinding", "security-fed-view", "--clusterrole=view", "--user="+fedUser)
-	t.Cleanup(func() { _, _ = framework.TryKubectl(t, env, "member1", "", "delete", "clusterrolebinding", "security-fed-view") })
+	t.Cleanup(func() {
+		_, _ = framework.TryKubectl(t, env, "member1", "", "delete", "clusterrolebinding", "security-fed-view")
+	})
 
 	// The user federates a ConfigMap onto member1: from now on a recorded requester.
 	user := client(t, userCert(t, fedUser, "fed-team"), "")
