@@ -16,6 +16,10 @@ BENCH_MODULE := hack/bench
 FUZZTIME ?= 60s
 # How long `make test` (test-fuzz) fuzzes each target.
 FUZZTIME_SHORT ?= 3s
+# How long a new interesting or failing input is minimized (go test -fuzzminimizetime). The
+# short runs skip it: a minimization still running when the 3s end makes go test fail with
+# "context deadline exceeded" on a loaded machine.
+FUZZMINIMIZETIME ?= 60s
 # The fuzz targets, as package:FuzzName. Plain `go test` (test-unit) already runs each one's
 # seed corpus (f.Add and testdata/fuzz/<FuzzName>/); -fuzz takes one target at a time.
 FUZZ_TARGETS := \
@@ -66,13 +70,13 @@ test-unit: ## Unit tests (no binaries needed), fuzz targets' seed corpora includ
 	go -C $(BENCH_MODULE) test $(GO_TEST_FLAGS) ./...
 
 test-fuzz: ## Fuzz each fuzz target briefly (FUZZTIME_SHORT, 3s each).
-	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME_SHORT)
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME_SHORT) FUZZMINIMIZETIME=0x
 
 fuzz: ## Fuzz each fuzz target for FUZZTIME (60s), one after the other; new crashers land in testdata/fuzz.
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \
-		echo "go test -run='^$$' -fuzz='^$$name\$$' -fuzztime=$(FUZZTIME) $$pkg"; \
-		go test $(GO_TEST_FLAGS) -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $$pkg; \
+		echo "go test -run='^$$' -fuzz='^$$name\$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINIMIZETIME) $$pkg"; \
+		go test $(GO_TEST_FLAGS) -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINIMIZETIME) $$pkg; \
 	done
 
 test-integration: tools build ## Integration tests against real etcd, kube-apiserver and kubectl (-parallel=8: the long watches of test/proxy idle side by side).
