@@ -73,8 +73,9 @@ func NewCommand(out io.Writer) *cobra.Command {
 	var host hostFlags
 	root := &cobra.Command{
 		Use:   "kubectl-ksmc",
-		Short: "Join member clusters to the KubeSphere multi-cluster host, and remove them",
-		Long: `kubectl-ksmc joins member clusters to the host and removes them.
+		Short: "Join member clusters to the KubeSphere multi-cluster host, remove them, and federate manifests onto them",
+		Long: `kubectl-ksmc joins member clusters to the host and removes them, and wraps manifests
+into federated objects placed on them (federate).
 
 The host is reached with the usual kubeconfig (as kubectl; --host-kubeconfig and
 --host-context change it). Installed on PATH as kubectl-ksmc it also runs as
@@ -82,7 +83,7 @@ The host is reached with the usual kubeconfig (as kubectl; --host-kubeconfig and
 		SilenceUsage: true,
 	}
 	host.add(root)
-	root.AddCommand(newJoinCommand(&host, out), newUnjoinCommand(&host, out))
+	root.AddCommand(newJoinCommand(&host, out), newUnjoinCommand(&host, out), newFederateCommand(&host, out))
 	return root
 }
 

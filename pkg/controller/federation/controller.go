@@ -101,6 +101,27 @@ func New(client clientset.Interface, clusterAPIServer *rest.Config, objects fedi
 			return nil, err
 		}
 	}
+	// A federated Namespace that changes (its placement, or its rows: the namespace now
+	// exists on a cluster) changes the objects of that namespace that follow it.
+	followers := func(obj any) {
+		if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+			obj = t.Obj
+		}
+		cfo, ok := obj.(*v1alpha1.ClusterFederatedObject)
+		if !ok {
+			return
+		}
+		if ns, ok := namespaceOf(cfo); ok {
+			list, _ := c.objects.FederatedObjects(ns).List(labels.Everything())
+			for _, fo := range list {
+				c.queue.Add("fo:" + fo.Namespace + "/" + fo.Name)
+			}
+		}
+	}
+	if _, err := clusterObjects.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: followers, UpdateFunc: func(_, n any) { followers(n) }, DeleteFunc: followers}); err != nil {
+		return nil, err
+	}
 	// A Cluster that appears, turns Ready or not, changes labels or goes away may change any
 	// object's rows.
 	all := func() {
@@ -237,15 +258,23 @@ func (c *Controller) namespacePlacement(ns string) *v1alpha1.Placement {
 		return nil
 	}
 	for _, cfo := range all {
-		var h struct {
-			APIVersion, Kind string
-			Metadata         struct{ Name string }
-		}
-		if json.Unmarshal(cfo.Spec.Template.Raw, &h) == nil && h.APIVersion == "v1" && h.Kind == "Namespace" && h.Metadata.Name == ns {
+		if name, ok := namespaceOf(cfo); ok && name == ns && cfo.DeletionTimestamp == nil {
 			return cfo.Spec.Placement
 		}
 	}
 	return nil
+}
+
+// namespaceOf is the name of the Namespace a ClusterFederatedObject places, if it places one.
+func namespaceOf(cfo *v1alpha1.ClusterFederatedObject) (string, bool) {
+	var h struct {
+		APIVersion, Kind string
+		Metadata         struct{ Name string }
+	}
+	if json.Unmarshal(cfo.Spec.Template.Raw, &h) != nil || h.APIVersion != "v1" || h.Kind != "Namespace" {
+		return "", false
+	}
+	return h.Metadata.Name, true
 }
 
 // sync reconciles one federated object; it returns when to look again (0: at the next
