@@ -35,7 +35,12 @@ func getFO(t *testing.T, ns, name string) (v1alpha1.FederatedObject, bool) {
 // waitFO polls until done, and fails with the last status.
 func waitFO(t *testing.T, ns, name string, done func(v1alpha1.FederatedObject, bool) bool) v1alpha1.FederatedObject {
 	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
+	return waitFOFor(t, ns, name, 90*time.Second, done)
+}
+
+func waitFOFor(t *testing.T, ns, name string, timeout time.Duration, done func(v1alpha1.FederatedObject, bool) bool) v1alpha1.FederatedObject {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
 	for {
 		fo, found := getFO(t, ns, name)
 		if done(fo, found) {
@@ -43,7 +48,7 @@ func waitFO(t *testing.T, ns, name string, done func(v1alpha1.FederatedObject, b
 		}
 		if time.Now().After(deadline) {
 			st, _ := json.MarshalIndent(fo.Status, "", "  ")
-			t.Fatalf("FederatedObject %s/%s not as expected within 90s (generation %d); status:\n%s\n(log: %s)", ns, name, fo.Generation, st,
+			t.Fatalf("FederatedObject %s/%s not as expected within %s (generation %d); status:\n%s\n(log: %s)", ns, name, timeout, fo.Generation, st,
 				env.LogFile("host-controller-manager-0"))
 		}
 		time.Sleep(250 * time.Millisecond)
@@ -284,4 +289,33 @@ func federationUserIn(t *testing.T, ns string) {
   "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "kubesphere:federation-user"},
   "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": %q}]}`, ns, localenv.DeveloperUser)
 	framework.Kubectl(t, env, "host", binding, "apply", "-f", "-")
+}
+
+// A member that is down holds only its own row: member1 is applied, member2 (its agent
+// stopped) reports why, and catches up with no change to the object when it returns.
+func TestMemberDownCatchesUp(t *testing.T) {
+	ctx := context.Background()
+	dev := federationUser(t, "default")
+	require.NoError(t, env.GrantDeveloper(ctx, "member2"))
+	require.NoError(t, env.Stop(localenv.AgentID("member2")))
+	t.Cleanup(func() { _ = env.StartAgent("member2") })
+	t.Cleanup(func() {
+		_, _ = framework.TryKubectl(t, env, "host", "", "delete", "fo", "down", "-n", "default", "--ignore-not-found", "--timeout=60s")
+	})
+	_, err := env.KubectlAs(ctx, dev, "", configMap("down", "default", nil), "create", "-f", "-")
+	require.NoError(t, err)
+	fo := waitFOFor(t, "default", "down", 3*time.Minute, func(fo v1alpha1.FederatedObject, _ bool) bool {
+		r1, _ := row(fo, "member1")
+		r2, _ := row(fo, "member2")
+		return r1.Applied && r1.Ready && (r2.Reason == "ClusterNotReady" || r2.Reason == "Unreachable")
+	})
+	r2, _ := row(fo, "member2")
+	assert.False(t, r2.Applied)
+	assert.Contains(t, r2.Message, "member2")
+	assert.False(t, meta.IsStatusConditionTrue(fo.Status.Conditions, v1alpha1.ConditionApplied))
+
+	require.NoError(t, env.StartAgent("member2"))
+	fo = waitFOFor(t, "default", "down", 3*time.Minute, readyEverywhere)
+	assert.EqualValues(t, 1, fo.Generation, "caught up with no change to the object")
+	assert.Equal(t, "hello", onMember(t, "member2", "{.data.greeting}", "get", "configmap", "down", "-n", "default"))
 }

@@ -95,7 +95,7 @@ func (c *Controller) applyCluster(ctx context.Context, t *target, cluster string
 		if meta.IsNoMatchError(err) {
 			return fail(row, federation.ReasonKindNotServed, fmt.Sprintf("cluster %s does not serve %s %s", cluster, gvk.GroupVersion(), gvk.Kind))
 		}
-		return fail(row, classify(err), err.Error())
+		return fail(row, classify(err), memberError(cluster, err))
 	}
 	ns := ""
 	if namespaced {
@@ -115,7 +115,7 @@ func (c *Controller) applyCluster(ctx context.Context, t *target, cluster string
 		case apierrors.IsNotFound(err):
 			live, found = nil, false
 		case err != nil:
-			return fail(row, classify(err), err.Error())
+			return fail(row, classify(err), memberError(cluster, err))
 		default:
 			live, found = got, true
 		}
@@ -157,7 +157,7 @@ func (c *Controller) applyCluster(ctx context.Context, t *target, cluster string
 		if apierrors.IsNotFound(err) && ns != "" {
 			return fail(row, federation.ReasonNamespaceNotPlaced, fmt.Sprintf("namespace %s does not exist on cluster %s: place it there (a ClusterFederatedObject of the Namespace)", ns, cluster))
 		}
-		return fail(row, classify(err), err.Error())
+		return fail(row, classify(err), memberError(cluster, err))
 	}
 	row.Applied, row.AppliedGeneration, row.AppliedHash = true, t.generation, hash
 	return observe(row, applied, nil)
@@ -239,7 +239,7 @@ func (c *Controller) cleanup(ctx context.Context, t *target, cluster string, row
 	if meta.IsNoMatchError(err) {
 		return row, true // the kind is gone, and so is every object of it
 	} else if err != nil {
-		return fail(row, classify(err), err.Error()), false
+		return fail(row, classify(err), memberError(cluster, err)), false
 	}
 	ns := ""
 	if namespaced {
@@ -250,7 +250,7 @@ func (c *Controller) cleanup(ctx context.Context, t *target, cluster string, row
 	if apierrors.IsNotFound(err) {
 		return row, true
 	} else if err != nil {
-		return fail(row, classify(err), err.Error()), false
+		return fail(row, classify(err), memberError(cluster, err)), false
 	}
 	if live.GetLabels()[ownerLabel] != t.uid {
 		return row, true // not ours (any more): never touched
@@ -265,9 +265,14 @@ func (c *Controller) cleanup(ctx context.Context, t *target, cluster string, row
 		err = res.Delete(ctx, want.GetName(), metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
 	}
 	if err != nil && !apierrors.IsNotFound(err) {
-		return fail(row, classify(err), err.Error()), false
+		return fail(row, classify(err), memberError(cluster, err)), false
 	}
 	return row, true
+}
+
+// memberError says which cluster an error came from: a member's own message rarely does.
+func memberError(cluster string, err error) string {
+	return fmt.Sprintf("cluster %s: %v", cluster, err)
 }
 
 func escape(s string) string { return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1") }
