@@ -60,7 +60,7 @@ bench-tunnel: bench-build ## Measure the agent tunnel: member2 through it (make 
 	$(BIN)/bench-proxy --member=member2 $(BENCH_FLAGS)
 	$(BIN)/bench-tunnel $(BENCH_TUNNEL_FLAGS)
 
-bench-appstore: bench-build ## Measure an App Store install against helm install straight to each member (make local-up first).
+bench-appstore: bench-build ## Measure an App Store install against helm install straight to each member, and a 15 MB index synced through a Repo (make local-up first).
 	$(BIN)/bench-appstore $(BENCH_APPSTORE_FLAGS)
 
 test: verify test-unit test-fuzz test-integration ## Verify, then run every test (what CI runs).

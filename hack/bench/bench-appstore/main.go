@@ -1,10 +1,19 @@
-// Command bench-appstore measures what installing through the App Store costs against the
-// running local environment (make local-up): for each member, the same chart installed
-// with `helm install --wait=watcher` straight to the member as its admin (the floor: Helm
-// alone, nothing of ours), and through an ApplicationRelease as the developer, from create
-// to Ready (appstore-controller runs the same Helm install through cluster-apiserver's
-// proxy, impersonating the developer, and writes status). Rounds interleave the two routes
-// so both see the same machine. `make bench-appstore` runs it.
+// Command bench-appstore measures the App Store against the running local environment
+// (make local-up), in two parts (--parts).
+//
+// install: for each member, the same chart installed with `helm install --wait=watcher`
+// straight to the member as its admin (the floor: Helm alone, nothing of ours), and
+// through an ApplicationRelease as the developer, from create to Ready (appstore-controller
+// runs the same Helm install through cluster-apiserver's proxy, impersonating the
+// developer, and writes status). Rounds interleave the two routes so both see the same
+// machine.
+//
+// index: a generated Bitnami-shaped index (15 MB, 15,000 versions) served by the bench
+// over HTTPS on 127.0.0.1, synced through Repos of cluster-apiserver: cold (Repo create to
+// Synced) and re-synced unchanged (a sync request to the status write), beside the same
+// reads done by the bench itself, with cluster-apiserver's memory before, during and after.
+//
+// `make bench-appstore` runs it.
 package main
 
 import (
@@ -24,11 +33,20 @@ type options struct {
 	members                                                       []string
 	rounds                                                        int
 	timeout                                                       time.Duration
+
+	parts                       []string
+	indexCharts, indexVersions  int
+	coldRounds, resyncRounds    int
+	indexAddr, apiserverPidFile string
+	rssSettle                   time.Duration
 }
+
+var knownParts = []string{"install", "index"}
 
 func main() {
 	o := &options{}
-	members := ""
+	members, parts := "", ""
+	flag.StringVar(&parts, "parts", "install,index", "Parts to run, in this order, comma-separated: install (ApplicationRelease against helm install), index (a 15 MB index synced through a Repo).")
 	flag.StringVar(&o.kubeconfig, "kubeconfig", "_output/local/kubeconfig", "Kubeconfig written by make local-up (contexts host and <member>).")
 	flag.StringVar(&o.bin, "bin", "_output/bin", "Folder of the kubectl and helm binaries make tools builds.")
 	flag.StringVar(&o.chartRepo, "chart-repo", "https://127.0.0.1:19443/", "The local HTTPS chart repository.")
@@ -38,11 +56,25 @@ func main() {
 	flag.StringVar(&o.namespace, "namespace", "default", "Namespace on the members (the developer may edit default).")
 	flag.StringVar(&members, "members", "member1,member2", "Members to install on, comma-separated (member1 Direct, member2 Agent in make local-up).")
 	flag.IntVar(&o.rounds, "rounds", 10, "Installs per route and member.")
-	flag.DurationVar(&o.timeout, "timeout", 2*time.Minute, "Bound of one install.")
+	flag.DurationVar(&o.timeout, "timeout", 2*time.Minute, "Bound of one install, and of one sync of the index part.")
+	flag.IntVar(&o.indexCharts, "index-charts", 150, "Index part: charts in the generated index.")
+	flag.IntVar(&o.indexVersions, "index-versions", 100, "Index part: versions of each chart (about 1 KB each).")
+	flag.IntVar(&o.coldRounds, "cold-rounds", 5, "Index part: cold syncs, each of a new Repo (the last one stays for the re-syncs).")
+	flag.IntVar(&o.resyncRounds, "resync-rounds", 20, "Index part: re-syncs of the unchanged index (at least a second apart: status times have whole seconds).")
+	flag.StringVar(&o.indexAddr, "index-addr", "127.0.0.1:0", "Index part: loopback address the bench serves the index on (port 0: any free one).")
+	flag.StringVar(&o.apiserverPidFile, "apiserver-pid-file", "_output/local/pids/host-cluster-apiserver.pid", "Index part: pid file of cluster-apiserver, whose /proc/<pid>/status memory is reported.")
+	flag.DurationVar(&o.rssSettle, "rss-settle", 150*time.Second, "Index part: how long to watch cluster-apiserver's memory after the last Repo is deleted (Go forces a GC every 2 minutes); the lowest reading is reported.")
 	flag.Parse()
 	o.members = strings.Split(members, ",")
-	if o.rounds < 1 {
-		fmt.Fprintln(os.Stderr, "--rounds must be at least 1")
+	for _, p := range strings.Split(parts, ",") {
+		if p = strings.TrimSpace(p); !slices.Contains(knownParts, p) || slices.Contains(o.parts, p) {
+			fmt.Fprintf(os.Stderr, "--parts: %q is not one of %s, or twice\n", p, strings.Join(knownParts, ", "))
+			os.Exit(2)
+		}
+		o.parts = append(o.parts, p)
+	}
+	if o.rounds < 1 || o.coldRounds < 1 || o.resyncRounds < 1 {
+		fmt.Fprintln(os.Stderr, "--rounds, --cold-rounds and --resync-rounds must be at least 1")
 		os.Exit(2)
 	}
 	if err := run(context.Background(), o); err != nil {
@@ -56,6 +88,22 @@ func run(ctx context.Context, o *options) error {
 	if err != nil {
 		return err
 	}
+	defer os.RemoveAll(e.dir)
+	for _, part := range o.parts {
+		if part == "index" {
+			err = runIndex(ctx, e)
+		} else {
+			err = runInstall(ctx, e)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", part, err)
+		}
+	}
+	return nil
+}
+
+func runInstall(ctx context.Context, e *env) error {
+	o := e.o
 	defer e.cleanUp()
 	if err := e.setUp(ctx); err != nil {
 		return err
