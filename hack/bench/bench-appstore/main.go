@@ -63,7 +63,7 @@ func main() {
 	flag.IntVar(&o.resyncRounds, "resync-rounds", 20, "Index part: re-syncs of the unchanged index (at least a second apart: status times have whole seconds).")
 	flag.StringVar(&o.indexAddr, "index-addr", "127.0.0.1:0", "Index part: loopback address the bench serves the index on (port 0: any free one).")
 	flag.StringVar(&o.apiserverPidFile, "apiserver-pid-file", "_output/local/pids/host-cluster-apiserver.pid", "Index part: pid file of cluster-apiserver, whose /proc/<pid>/status memory is reported.")
-	flag.DurationVar(&o.rssSettle, "rss-settle", 150*time.Second, "Index part: how long to watch cluster-apiserver's memory with the Repo loaded, and again after it is deleted (Go forces a GC every 2 minutes); the lowest reading of each is reported.")
+	flag.DurationVar(&o.rssSettle, "rss-settle", 4*time.Minute, "Index part: how long to watch cluster-apiserver's memory with the Repo loaded, and again after it is deleted; the lowest reading of each is reported. Go forces a GC every 2 minutes, and the loaded reading settled after the second. 0s: one reading each.")
 	flag.Parse()
 	o.members = strings.Split(members, ",")
 	for _, p := range strings.Split(parts, ",") {
