@@ -28,6 +28,7 @@ const repoName = "bench-appstore"
 // env is the running local environment, as the admin and as the developer.
 type env struct {
 	o       *options
+	cfg     *rest.Config // the host admin's
 	admin   clientset.Interface
 	dev     clientset.Interface
 	dir     string // the pulled chart
@@ -56,7 +57,7 @@ func newEnv(o *options) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &env{o: o, admin: admin, dev: client, dir: dir}, nil
+	return &env{o: o, cfg: cfg, admin: admin, dev: client, dir: dir}, nil
 }
 
 func (e *env) run(ctx context.Context, stdin, binary string, args ...string) (string, error) {
