@@ -378,6 +378,7 @@ func (b *indexBench) resyncOnce(ctx context.Context, repo *v1alpha1.Repo) (*v1al
 	}
 	b.resyncSeen = append(b.resyncSeen, seen.Sub(start))
 	b.resync = append(b.resync, done.Sub(start))
+	fmt.Fprintf(os.Stderr, "re-sync %d: %s (the patch seen after %s)\n", len(b.resync), bench.Ms(done.Sub(start)), bench.Ms(seen.Sub(start)))
 	if n, m := b.srv.count("syncer", http.StatusOK)-full, b.srv.count("syncer", http.StatusNotModified)-notModified; n != 0 || m != 1 {
 		return nil, fmt.Errorf("Repo %s: a re-sync of the unchanged index got %d whole answers and %d x 304, want 0 and 1", repo.Name, n, m)
 	}
