@@ -24,6 +24,9 @@ const (
 	// RetryAnnotation on an ApplicationRelease: changing its value retries a failed
 	// generation that has used up its attempts.
 	RetryAnnotation = GroupName + "/retry"
+	// SyncAnnotation on a Repo: changing its value has every replica read the source now
+	// (kubectl annotate repo NAME appstore.kubesphere.io/sync="$(date +%s)" --overwrite).
+	SyncAnnotation = GroupName + "/sync"
 	// OrphanAnnotation on a deleted ApplicationRelease: an admin lets the finalizer go
 	// although some cluster refused the uninstall, leaving the release there.
 	OrphanAnnotation = GroupName + "/orphan"

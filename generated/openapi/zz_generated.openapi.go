@@ -4189,7 +4189,7 @@ func schema_multicluster_apis_appstore_v1alpha1_RepoStatus(ref common.ReferenceC
 					},
 					"syncRequestTime": {
 						SchemaProps: spec.SchemaProps{
-							Description: "SyncRequestTime is set by the repos/sync subresource: every replica syncs when it moves past its last sync.",
+							Description: "SyncRequestTime asks for a sync when it changes, as a change of the annotation appstore.kubesphere.io/sync does: every replica reads the source again at once.",
 							Ref:         ref(v1.Time{}.OpenAPIModelName()),
 						},
 					},

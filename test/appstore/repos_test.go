@@ -71,6 +71,17 @@ func TestRepoSyncs(t *testing.T) {
 	require.NotNil(t, r.Status.LastSyncTime)
 	table := framework.Kubectl(t, env, "host", "", "get", "repo", "local")
 	assert.Regexp(t, `local\s+Index\s+True\s+3\s+4\s+`, table)
+
+	// A sync asked for now: a new value of the annotation reads the source again at once
+	// (status times have seconds: wait for the next one first).
+	time.Sleep(1100 * time.Millisecond)
+	framework.Kubectl(t, env, "host", "", "annotate", "repo", "local", "appstore.kubesphere.io/sync=1", "--overwrite")
+	require.Eventually(t, func() bool {
+		var again v1alpha1.Repo
+		require.NoError(t, json.Unmarshal([]byte(framework.Kubectl(t, env, "host", "", "get", "repo", "local", "-o", "json")), &again))
+		return again.Status.LastSyncTime != nil && again.Status.LastSyncTime.After(r.Status.LastSyncTime.Time) &&
+			again.Status.IndexDigest == r.Status.IndexDigest
+	}, 20*time.Second, 200*time.Millisecond, "the annotation asks for a sync (its interval is an hour)")
 }
 
 // What goes wrong with a repository is a condition whose reason says what to fix, and a

@@ -123,8 +123,8 @@ type RepoStatus struct {
 	// LastChangeTime is when the source's content last changed (a new index digest).
 	// +optional
 	LastChangeTime *metav1.Time `json:"lastChangeTime,omitempty"`
-	// SyncRequestTime is set by the repos/sync subresource: every replica syncs when it
-	// moves past its last sync.
+	// SyncRequestTime asks for a sync when it changes, as a change of the annotation
+	// appstore.kubesphere.io/sync does: every replica reads the source again at once.
 	// +optional
 	SyncRequestTime *metav1.Time `json:"syncRequestTime,omitempty"`
 	// IndexDigest is "sha256:<hex>" of the index body (OCI: of the sorted tag-to-manifest

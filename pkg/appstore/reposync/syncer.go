@@ -94,8 +94,9 @@ func New(client clientset.Interface, informer appstoreinformers.RepoInformer, se
 		UpdateFunc: func(old, obj any) {
 			o, n := old.(*v1alpha1.Repo), obj.(*v1alpha1.Repo)
 			// Its own status writes do not call for another read; a spec change or a
-			// sync request does.
-			if o.Generation != n.Generation || !n.Status.SyncRequestTime.Equal(o.Status.SyncRequestTime) {
+			// sync request (the annotation, or status.syncRequestTime) does.
+			if o.Generation != n.Generation || !n.Status.SyncRequestTime.Equal(o.Status.SyncRequestTime) ||
+				o.Annotations[appstore.SyncAnnotation] != n.Annotations[appstore.SyncAnnotation] {
 				enqueue(obj)
 			}
 		},

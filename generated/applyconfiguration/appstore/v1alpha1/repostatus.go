@@ -37,8 +37,8 @@ type RepoStatusApplyConfiguration struct {
 	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
 	// LastChangeTime is when the source's content last changed (a new index digest).
 	LastChangeTime *metav1.Time `json:"lastChangeTime,omitempty"`
-	// SyncRequestTime is set by the repos/sync subresource: every replica syncs when it
-	// moves past its last sync.
+	// SyncRequestTime asks for a sync when it changes, as a change of the annotation
+	// appstore.kubesphere.io/sync does: every replica reads the source again at once.
 	SyncRequestTime *metav1.Time `json:"syncRequestTime,omitempty"`
 	// IndexDigest is "sha256:<hex>" of the index body (OCI: of the sorted tag-to-manifest
 	// list), so that an unchanged source is not parsed again.
