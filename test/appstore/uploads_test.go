@@ -229,8 +229,10 @@ func TestUploadReview(t *testing.T) {
 		_, err := framework.TryKubectl(t, env, "host", "", "get", "applicationversion", name)
 		return err != nil
 	}, 30*time.Second, 250*time.Millisecond, "a version of the deleted Repo is not shown in the new one")
-	_, err = as["uploader"](manifest, "create", "-f", "-")
-	assert.NoError(t, err, "the old record was removed, so the name is free")
+	assert.Eventually(t, func() bool {
+		_, err := as["uploader"](manifest, "create", "-f", "-")
+		return err == nil
+	}, 30*time.Second, 250*time.Millisecond, "the old record is removed, so the name is free")
 }
 
 // grantDeveloper makes the local developer an App Store user who may use member1.

@@ -44,6 +44,10 @@ const (
 	// re-created under the same name does not inherit the charts of the one deleted.
 	// Stored only, never served.
 	repoUIDAnnotation = appstore.GroupName + "/repo-uid"
+	// archiveAnnotation names the pieces of a record's archive: each upload writes its own,
+	// so a failed or concurrent upload never removes the pieces another one points to.
+	// Stored only, never served.
+	archiveAnnotation = appstore.GroupName + "/archive"
 )
 
 // Repos finds Repos (cluster-apiserver's informer lister).
@@ -94,8 +98,8 @@ func New(cfg Config) *Store {
 
 func (s *Store) recordKey(name string) string { return s.cfg.RecordsPrefix + "/" + name }
 
-func (s *Store) chunkKey(name, digest string, i int) string {
-	return s.cfg.ChunksPrefix + "/" + name + "/" + digest + "/" + strconv.Itoa(i)
+func (s *Store) chunkKey(name, archive string, i int) string {
+	return s.cfg.ChunksPrefix + "/" + name + "/" + archive + "/" + strconv.Itoa(i)
 }
 
 func userName(ctx context.Context) string {
@@ -200,9 +204,10 @@ func (s *Store) Upload(ctx context.Context, name string, body io.Reader) (uint64
 	}
 	sum := sha256.Sum256(data)
 	digest := hex.EncodeToString(sum[:])
-	written, err := s.writeChunks(ctx, name, digest, data)
+	archive := uuid.NewString()
+	written, err := s.writeChunks(ctx, name, archive, data)
 	if err != nil {
-		s.deleteChunks(name, digest, written)
+		s.deleteChunks(name, archive, written)
 		return 0, err
 	}
 	var previous *appstore.ApplicationVersion
@@ -220,13 +225,17 @@ func (s *Store) Upload(ctx context.Context, name string, body io.Reader) (uint64
 		now := metav1.Now()
 		next.Spec.Created = &now
 		next.Status.ChartSize = int64(len(data))
+		if next.Annotations == nil {
+			next.Annotations = map[string]string{}
+		}
+		next.Annotations[archiveAnnotation] = archive
 		return next, nil, nil
 	}, nil)
 	if err != nil {
-		s.deleteChunks(name, digest, written)
+		s.deleteChunks(name, archive, written)
 		return 0, interpretUpdate(err, name)
 	}
-	if old := strings.TrimPrefix(previous.Spec.Digest, "sha256:"); old != "" && old != digest {
+	if old := previous.Annotations[archiveAnnotation]; old != "" {
 		s.deleteChunks(name, old, chunkCount(previous.Status.ChartSize))
 	}
 	return resourceVersion(out), nil
@@ -244,14 +253,13 @@ func uploadable(rec *appstore.ApplicationVersion) error {
 
 func chunkCount(size int64) int { return int((size + chunkSize - 1) / chunkSize) }
 
-func (s *Store) writeChunks(ctx context.Context, name, digest string, data []byte) (int, error) {
+// writeChunks stores data as the pieces of archive; it returns how many it created.
+func (s *Store) writeChunks(ctx context.Context, name, archive string, data []byte) (int, error) {
 	n := 0
 	for off := 0; off < len(data); off += chunkSize {
 		end := min(off+chunkSize, len(data))
-		c := &appstore.ChartChunk{ObjectMeta: metav1.ObjectMeta{Name: name + "." + digest[:12] + "." + strconv.Itoa(n)}, Data: data[off:end]}
-		err := s.cfg.Chunks.Create(ctx, s.chunkKey(name, digest, n), c, nil, 0)
-		// The same archive uploaded twice: its pieces are there already.
-		if err != nil && !storage.IsExist(err) {
+		c := &appstore.ChartChunk{ObjectMeta: metav1.ObjectMeta{Name: name + "." + archive + "." + strconv.Itoa(n)}, Data: data[off:end]}
+		if err := s.cfg.Chunks.Create(ctx, s.chunkKey(name, archive, n), c, nil, 0); err != nil {
 			return n, apierrors.NewInternalError(fmt.Errorf("storing the archive: %w", err))
 		}
 		n++
@@ -261,11 +269,11 @@ func (s *Store) writeChunks(ctx context.Context, name, digest string, data []byt
 
 // deleteChunks removes the first n pieces of an archive; one left behind by a failure
 // only takes space, never stands for a version.
-func (s *Store) deleteChunks(name, digest string, n int) {
+func (s *Store) deleteChunks(name, archive string, n int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for i := 0; i < n; i++ {
-		_ = s.cfg.Chunks.Delete(ctx, s.chunkKey(name, digest, i), &appstore.ChartChunk{}, nil, storage.ValidateAllObjectFunc, nil, storage.DeleteOptions{})
+		_ = s.cfg.Chunks.Delete(ctx, s.chunkKey(name, archive, i), &appstore.ChartChunk{}, nil, storage.ValidateAllObjectFunc, nil, storage.DeleteOptions{})
 	}
 }
 
@@ -281,7 +289,7 @@ func (s *Store) Chart(ctx context.Context, name string) ([]byte, error) {
 		if digest == "" {
 			return nil, apierrors.NewNotFound(appstore.Resource("applicationversions/chart"), name)
 		}
-		data, err := s.readChunks(ctx, name, digest, rec.Status.ChartSize)
+		data, err := s.readChunks(ctx, name, rec.Annotations[archiveAnnotation], rec.Status.ChartSize)
 		if storage.IsNotFound(err) && attempt == 0 {
 			continue // replaced by a new upload since the record was read
 		} else if err != nil {
@@ -294,11 +302,11 @@ func (s *Store) Chart(ctx context.Context, name string) ([]byte, error) {
 	}
 }
 
-func (s *Store) readChunks(ctx context.Context, name, digest string, size int64) ([]byte, error) {
+func (s *Store) readChunks(ctx context.Context, name, archive string, size int64) ([]byte, error) {
 	data := make([]byte, 0, size)
 	for i := 0; int64(len(data)) < size; i++ {
 		c := &appstore.ChartChunk{}
-		if err := s.cfg.Chunks.Get(ctx, s.chunkKey(name, digest, i), storage.GetOptions{}, c); err != nil {
+		if err := s.cfg.Chunks.Get(ctx, s.chunkKey(name, archive, i), storage.GetOptions{}, c); err != nil {
 			return nil, err
 		}
 		if len(c.Data) == 0 {
@@ -322,14 +330,15 @@ func (s *Store) Delete(ctx context.Context, name string) (*appstore.ApplicationV
 	if err := s.cfg.Records.Delete(ctx, s.recordKey(name), out, nil, storage.ValidateAllObjectFunc, nil, storage.DeleteOptions{}); err != nil {
 		return nil, 0, storeerr.InterpretDeleteError(err, versions, name)
 	}
-	if d := strings.TrimPrefix(out.Spec.Digest, "sha256:"); d != "" {
-		s.deleteChunks(name, d, chunkCount(out.Status.ChartSize))
+	if a := out.Annotations[archiveAnnotation]; a != "" {
+		s.deleteChunks(name, a, chunkCount(out.Status.ChartSize))
 	}
-	rev, err := s.cfg.Records.GetCurrentResourceVersion(ctx)
-	if err != nil {
-		rev = 0
-	}
-	return out, rev, nil
+	// The deletion's own revision is not known here: wait until this replica's records no
+	// longer hold it, so that a read right after the delete does not show it.
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	s.waitGone(wctx, name)
+	return out, 0, nil
 }
 
 // Relabel sets the labels and annotations a user owns on the version named name: all but
@@ -348,14 +357,14 @@ func (s *Store) Relabel(ctx context.Context, name string, labels, annotations ma
 			}
 		}
 		kept := map[string]string{}
-		for _, k := range []string{appstore.UploaderAnnotation, repoUIDAnnotation} {
+		for _, k := range []string{appstore.UploaderAnnotation, repoUIDAnnotation, archiveAnnotation} {
 			if v, ok := next.Annotations[k]; ok {
 				kept[k] = v
 			}
 		}
 		next.Annotations = kept
 		for k, v := range annotations {
-			if _, server := kept[k]; !server && k != repoUIDAnnotation {
+			if _, server := kept[k]; !server && k != repoUIDAnnotation && k != archiveAnnotation {
 				next.Annotations[k] = v
 			}
 		}

@@ -156,6 +156,24 @@ func (s *Store) Wait(ctx context.Context, rev uint64) {
 	}
 }
 
+// waitGone returns once this replica's records no longer hold name, or when ctx ends.
+func (s *Store) waitGone(ctx context.Context, name string) {
+	for {
+		s.mu.Lock()
+		_, there := s.records[name]
+		changed := s.changed
+		s.mu.Unlock()
+		if !there {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		}
+	}
+}
+
 // Refresh puts the current snapshot of the Repo named name in the catalog, if it is an
 // Upload repo (the Repo informer calls it too, for a Repo made or deleted). The versions
 // of a Repo deleted, or of an older Repo of the same name, are not shown, and are removed.
@@ -177,21 +195,31 @@ func (s *Store) Refresh(name string) {
 		repo = nil
 	}
 	s.mu.Lock()
-	var mine []*appstore.ApplicationVersion
-	var stale []string
+	var mine, stale []*appstore.ApplicationVersion
+	young := false
 	for _, r := range s.records {
 		if r.Spec.Repo != name {
 			continue
 		}
-		if repo != nil && types.UID(r.Annotations[repoUIDAnnotation]) == repo.UID {
+		switch {
+		case repo != nil && types.UID(r.Annotations[repoUIDAnnotation]) == repo.UID:
 			mine = append(mine, r)
-		} else if repo == nil || r.CreationTimestamp.Before(&repo.CreationTimestamp) {
-			stale = append(stale, r.Name)
+		case repo != nil && r.CreationTimestamp.Before(&repo.CreationTimestamp):
+			// Made in an older Repo of this name.
+			stale = append(stale, r.DeepCopy())
+		case repo == nil && time.Since(r.CreationTimestamp.Time) < collectGrace:
+			// This replica's Repos may lag behind the replica that made it.
+			young = true
+		case repo == nil:
+			stale = append(stale, r.DeepCopy())
 		}
 	}
 	s.mu.Unlock()
 	if len(stale) > 0 {
 		go s.collect(stale)
+	}
+	if young {
+		time.AfterFunc(collectGrace, func() { s.Refresh(name) })
 	}
 	if repo == nil {
 		return
@@ -199,17 +227,24 @@ func (s *Store) Refresh(name string) {
 	s.cfg.Catalog.Put(snapshot(repo, mine))
 }
 
-// collect deletes the versions of deleted Repos. Every replica may do it; the first wins.
-func (s *Store) collect(names []string) {
+// collectGrace is how old a record must be before it is taken for one of a deleted Repo.
+const collectGrace = 2 * time.Minute
+
+// collect deletes the versions of deleted Repos, each only as this replica saw it (UID and
+// resourceVersion preconditions): every replica may do it, the first wins, and a record
+// made again meanwhile is left.
+func (s *Store) collect(records []*appstore.ApplicationVersion) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	for _, name := range names {
+	for _, r := range records {
+		name, uid, rv := r.Name, r.UID, r.ResourceVersion
 		out := &appstore.ApplicationVersion{}
-		if err := s.cfg.Records.Delete(ctx, s.recordKey(name), out, nil, storage.ValidateAllObjectFunc, nil, storage.DeleteOptions{}); err != nil {
+		if err := s.cfg.Records.Delete(ctx, s.recordKey(name), out, &storage.Preconditions{UID: &uid, ResourceVersion: &rv},
+			storage.ValidateAllObjectFunc, nil, storage.DeleteOptions{}); err != nil {
 			continue
 		}
-		if d := out.Spec.Digest; len(d) > len("sha256:") {
-			s.deleteChunks(name, d[len("sha256:"):], chunkCount(out.Status.ChartSize))
+		if a := out.Annotations[archiveAnnotation]; a != "" {
+			s.deleteChunks(name, a, chunkCount(out.Status.ChartSize))
 		}
 		klog.InfoS("Deleted an uploaded chart version of a deleted Repo", "version", name, "repo", out.Spec.Repo)
 	}
@@ -234,7 +269,7 @@ func snapshot(repo *v1alpha1.Repo, records []*appstore.ApplicationVersion) *cata
 		c.Versions = append(c.Versions, v)
 		annotations := map[string]string{}
 		for k, v := range r.Annotations {
-			if k != repoUIDAnnotation {
+			if k != repoUIDAnnotation && k != archiveAnnotation {
 				annotations[k] = v
 			}
 		}
