@@ -118,6 +118,18 @@ func UseCluster(ctx context.Context, authz Authorizer, resource schema.GroupReso
 	})
 }
 
+// SystemActor reports whether u is one of the cluster's own components (kube-controller-
+// manager's controllers, the namespace controller and the garbage collector among them):
+// such a user deletes objects on the cluster's behalf, and must never become the user a
+// component acts as on members, where the same name is that member's own component.
+func SystemActor(u user.Info) bool {
+	name := u.GetName()
+	if strings.HasPrefix(name, "system:serviceaccount:") {
+		return strings.HasPrefix(name, "system:serviceaccount:kube-system:")
+	}
+	return strings.HasPrefix(name, "system:")
+}
+
 // RefuseUnimpersonable refuses users a component acting as them (actor) could never be: a
 // node's identity acts for its kubelet only, and constrained impersonation never
 // impersonates system:masters. Such an administrator may still delete (deleting): the
@@ -125,6 +137,9 @@ func UseCluster(ctx context.Context, authz Authorizer, resource schema.GroupReso
 func RefuseUnimpersonable(u user.Info, resource schema.GroupResource, name, actor string, deleting bool) error {
 	if strings.HasPrefix(u.GetName(), "system:node:") || slices.Contains(u.GetGroups(), user.NodesGroup) {
 		return apierrors.NewForbidden(resource, name, fmt.Errorf("nodes may not make objects %s acts on", actor))
+	}
+	if SystemActor(u) && !deleting {
+		return apierrors.NewForbidden(resource, name, fmt.Errorf("user %q is a component of the cluster, which %s never acts as on members", u.GetName(), actor))
 	}
 	if slices.Contains(u.GetGroups(), user.SystemPrivilegedGroup) && !deleting {
 		return apierrors.NewForbidden(resource, name, fmt.Errorf("user %q is in the group %s, which Kubernetes lets no one impersonate, "+

@@ -24,6 +24,7 @@ import (
 
 	"kubesphere.io/multicluster/apis/appstore"
 	"kubesphere.io/multicluster/apis/appstore/validation"
+	"kubesphere.io/multicluster/pkg/registry/access"
 	"kubesphere.io/multicluster/pkg/registry/specstatus"
 )
 
@@ -91,7 +92,7 @@ func record(ctx context.Context, r *appstore.ApplicationRelease, action appstore
 	// No one may impersonate system:masters: an administrator's delete is recorded, and
 	// the uninstall acts as the last requester (admission refuses such a user any other
 	// write).
-	if !slices.Contains(u.GetGroups(), user.SystemPrivilegedGroup) {
+	if !slices.Contains(u.GetGroups(), user.SystemPrivilegedGroup) && !access.SystemActor(u) {
 		r.Status.Requester = requesterOf(u)
 	}
 	r.Status.Requests = append(r.Status.Requests, appstore.RequestRecord{

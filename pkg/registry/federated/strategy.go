@@ -23,6 +23,7 @@ import (
 
 	"kubesphere.io/multicluster/apis/federation"
 	"kubesphere.io/multicluster/apis/federation/validation"
+	"kubesphere.io/multicluster/pkg/registry/access"
 	"kubesphere.io/multicluster/pkg/registry/specstatus"
 )
 
@@ -68,7 +69,7 @@ func (strategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
 // system:masters: admission refuses such a user every write that acts.
 func record(ctx context.Context, status *federation.FederatedStatus) {
 	u, ok := request.UserFrom(ctx)
-	if !ok || slices.Contains(u.GetGroups(), user.SystemPrivilegedGroup) {
+	if !ok || slices.Contains(u.GetGroups(), user.SystemPrivilegedGroup) || access.SystemActor(u) {
 		return
 	}
 	status.Requester = federation.Requester{Username: u.GetName(), UID: u.GetUID()}
