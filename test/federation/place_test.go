@@ -156,6 +156,14 @@ func TestPlaceDeployment(t *testing.T) {
 	})
 	time.Sleep(2 * time.Second)
 	assert.Equal(t, "3", onMember(t, "member2", "{.spec.replicas}", "get", "deployment", "web", "-n", "default"))
+	// A new template still reaches member2, around the field the scaler took.
+	_, err = asDev(web("nginx:1.29", members...), "apply", "-f", "-")
+	require.NoError(t, err)
+	waitFO(t, "default", "web", func(fo v1alpha1.FederatedObject, _ bool) bool {
+		r, _ := row(fo, "member2")
+		return fo.Generation == 3 && r.Applied && r.AppliedGeneration == 3
+	})
+	assert.Equal(t, "3 nginx:1.29", onMember(t, "member2", "{.spec.replicas} {.spec.template.spec.containers[0].image}", "get", "deployment", "web", "-n", "default"))
 
 	// drift: Revert restores what the template says, on both.
 	_, err = asDev("", "patch", "fo", "web", "-n", "default", "--type=merge", "-p", `{"spec":{"drift":"Revert"}}`)
@@ -165,7 +173,7 @@ func TestPlaceDeployment(t *testing.T) {
 		r2, _ := row(fo, "member2")
 		return readyEverywhere(fo, found) && len(r1.Drifted) == 0 && len(r2.Drifted) == 0
 	})
-	assert.Equal(t, "nginx:1.28-member1", onMember(t, "member1", "{.spec.template.spec.containers[0].image}", "get", "deployment", "web", "-n", "default"))
+	assert.Equal(t, "nginx:1.29-member1", onMember(t, "member1", "{.spec.template.spec.containers[0].image}", "get", "deployment", "web", "-n", "default"))
 	assert.Equal(t, "1", onMember(t, "member2", "{.spec.replicas}", "get", "deployment", "web", "-n", "default"))
 
 	// member2 leaves the placement: its Deployment is deleted there, its row goes.

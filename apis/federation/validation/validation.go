@@ -239,6 +239,9 @@ func validatePatch(op federation.PatchOperation, fld *field.Path) field.ErrorLis
 		allErrs = append(allErrs, field.Invalid(fld.Child("path"), op.Path, "a JSON pointer, for example /spec/replicas"))
 	case slices.Contains(immutablePaths, op.Path) || strings.HasPrefix(op.Path, "/metadata/labels/"+strings.ReplaceAll(federation.OwnerLabel, "/", "~1")):
 		allErrs = append(allErrs, field.Forbidden(fld.Child("path"), "the object's identity is the same on every cluster"))
+	case op.Path == "/metadata" || op.Path == "/" ||
+		(strings.HasPrefix(op.Path, "/metadata/") && !strings.HasPrefix(op.Path, "/metadata/labels") && !strings.HasPrefix(op.Path, "/metadata/annotations")):
+		allErrs = append(allErrs, field.Forbidden(fld.Child("path"), "of metadata an override may change labels and annotations only: the object's identity is the same on every cluster"))
 	}
 	if (op.Op == federation.PatchOpAdd || op.Op == federation.PatchOpReplace) && (op.Value == nil || len(op.Value.Raw) == 0) {
 		allErrs = append(allErrs, field.Required(fld.Child("value"), fmt.Sprintf("%s needs a value", op.Op)))

@@ -50,6 +50,12 @@ func TestValidateObject(t *testing.T) {
 		{"identity", fo(web, func(o *federation.FederatedObject) {
 			o.Spec.Overrides = []federation.ClusterOverride{{Cluster: "member1", Patches: []federation.PatchOperation{{Op: "replace", Path: "/metadata/name", Value: value}}}}
 		}), "identity is the same on every cluster"},
+		{"all of metadata", fo(web, func(o *federation.FederatedObject) {
+			o.Spec.Overrides = []federation.ClusterOverride{{Cluster: "member1", Patches: []federation.PatchOperation{{Op: "replace", Path: "/metadata", Value: &runtime.RawExtension{Raw: []byte(`{"name":"x"}`)}}}}}
+		}), "labels and annotations only"},
+		{"finalizers", fo(web, func(o *federation.FederatedObject) {
+			o.Spec.Overrides = []federation.ClusterOverride{{Cluster: "member1", Patches: []federation.PatchOperation{{Op: "add", Path: "/metadata/finalizers", Value: value}}}}
+		}), "labels and annotations only"},
 		{"not a pointer", fo(web, func(o *federation.FederatedObject) {
 			o.Spec.Overrides = []federation.ClusterOverride{{Cluster: "member1", Patches: []federation.PatchOperation{{Op: "replace", Path: "spec", Value: value}}}}
 		}), "a JSON pointer"},

@@ -130,6 +130,9 @@ func (c *Controller) writeStatus(ctx context.Context, rel *v1alpha1.ApplicationR
 				if n, known := c.ready.notReady(rel.Name, e.Cluster); known {
 					e.ReadyResources = max(0, e.TotalResources-int32(n))
 				}
+			} else if s.op == opMark || settled(e.Phase) {
+				// Kept, gone or deleted there: nothing of it is watched any more.
+				c.ready.stop(rel.Name, e.Cluster)
 			}
 			cur.Status.Clusters = append(cur.Status.Clusters, e)
 		}

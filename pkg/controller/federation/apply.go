@@ -98,11 +98,13 @@ func (c *Controller) applyCluster(ctx context.Context, t *target, cluster string
 		return fail(row, classify(err), memberError(cluster, err))
 	}
 	ns := ""
-	if namespaced {
+	switch {
+	case namespaced && t.namespace == "":
+		return fail(row, federation.ReasonInvalid, fmt.Sprintf("%s is namespaced: place it with a FederatedObject", gvk.Kind))
+	case !namespaced && t.namespace != "":
+		return fail(row, federation.ReasonInvalid, fmt.Sprintf("%s is cluster-scoped on cluster %s: place it with a ClusterFederatedObject", gvk.Kind, cluster))
+	case namespaced:
 		ns = t.namespace
-		if ns == "" {
-			return fail(row, federation.ReasonInvalid, fmt.Sprintf("%s is namespaced: place it with a FederatedObject", gvk.Kind))
-		}
 	}
 	res := mc.dynamic.Resource(gvr).Namespace(ns)
 	wk := watchKey{cluster: cluster, user: userKey(t.user), gvr: gvr, namespace: ns}
@@ -149,9 +151,25 @@ func (c *Controller) applyCluster(ctx context.Context, t *target, cluster string
 	opts := metav1.PatchOptions{FieldManager: federation.FieldManagerPrefix + t.uid, Force: &force}
 	applied, err := res.Patch(ctx, want.GetName(), types.ApplyPatchType, data, opts)
 	if apierrors.IsConflict(err) && !force {
-		// Fields the template sets that another manager changed since: not fought over,
+		// Fields the template sets that another manager took since (an HPA's replicas):
+		// not fought over. The rest of the template is applied without them, and they are
 		// reported as drift.
-		return observe(row, live, conflictPaths(err, drift))
+		taken := conflictPaths(err, nil)
+		trimmed := want.DeepCopy()
+		for _, p := range taken {
+			if !removePath(trimmed.Object, p) {
+				return fail(row, federation.ReasonConflict, fmt.Sprintf("fields the template sets are another manager's on cluster %s: %s (drift: Revert takes them back)",
+					cluster, strings.Join(taken, ", ")))
+			}
+		}
+		if data, err = trimmed.MarshalJSON(); err != nil {
+			return fail(row, federation.ReasonInvalid, err.Error())
+		}
+		if applied, err = res.Patch(ctx, want.GetName(), types.ApplyPatchType, data, opts); err != nil {
+			return fail(row, classify(err), memberError(cluster, err))
+		}
+		row.Applied, row.AppliedGeneration, row.AppliedHash = true, t.generation, hash
+		return observe(row, applied, drifted(want.Object, applied.Object))
 	}
 	if err != nil {
 		if apierrors.IsNotFound(err) && ns != "" {
@@ -268,6 +286,19 @@ func (c *Controller) cleanup(ctx context.Context, t *target, cluster string, row
 		return fail(row, classify(err), memberError(cluster, err)), false
 	}
 	return row, true
+}
+
+// removePath deletes a field given as server-side apply names it in a conflict
+// (".spec.replicas"); it cannot for paths into lists (".spec.containers[name=\"web\"]").
+func removePath(obj map[string]any, path string) bool {
+	parts := strings.Split(strings.TrimPrefix(path, "."), ".")
+	for _, p := range parts {
+		if p == "" || strings.ContainsAny(p, "[]=") {
+			return false
+		}
+	}
+	unstructured.RemoveNestedField(obj, parts...)
+	return true
 }
 
 // memberError says which cluster an error came from: a member's own message rarely does.

@@ -34,6 +34,7 @@ import (
 	"kubesphere.io/multicluster/pkg/actas"
 	"kubesphere.io/multicluster/pkg/controller/internal/workers"
 	"kubesphere.io/multicluster/pkg/placement"
+	"kubesphere.io/multicluster/pkg/registry/federated"
 )
 
 // clusterTimeout bounds one cluster's work in one sync.
@@ -257,10 +258,9 @@ func (c *Controller) namespacePlacement(ns string) *v1alpha1.Placement {
 	if err != nil {
 		return nil
 	}
-	for _, cfo := range all {
-		if name, ok := namespaceOf(cfo); ok && name == ns && cfo.DeletionTimestamp == nil {
-			return cfo.Spec.Placement
-		}
+	// The same one admission takes: the oldest; while it is being deleted its objects stay.
+	if cfo := federated.OldestPlacing(all, ns); cfo != nil {
+		return cfo.Spec.Placement
 	}
 	return nil
 }

@@ -49,6 +49,13 @@ func desired(spec *v1alpha1.FederatedSpec, cluster, namespace, uid string) (*uns
 	if err := obj.UnmarshalJSON(raw); err != nil {
 		return nil, "", fmt.Errorf("the template: %w", err)
 	}
+	tpl := &unstructured.Unstructured{}
+	if err := tpl.UnmarshalJSON(spec.Template.Raw); err != nil {
+		return nil, "", fmt.Errorf("the template: %w", err)
+	}
+	if obj.GetAPIVersion() != tpl.GetAPIVersion() || obj.GetKind() != tpl.GetKind() || obj.GetName() != tpl.GetName() {
+		return nil, "", fmt.Errorf("the override of cluster %s changes the object's apiVersion, kind or name, which are the same on every cluster", cluster)
+	}
 	// What each member sets, never ours to send.
 	for _, f := range []string{"status", "metadata.creationTimestamp", "metadata.managedFields", "metadata.generation", "metadata.selfLink"} {
 		unstructured.RemoveNestedField(obj.Object, strings.Split(f, ".")...)

@@ -9,9 +9,11 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/apiserver/pkg/endpoints/request"
 
 	"kubesphere.io/multicluster/apis/federation"
+	federationv1alpha1 "kubesphere.io/multicluster/apis/federation/v1alpha1"
 	"kubesphere.io/multicluster/apis/federation/validation"
 	clusterlisters "kubesphere.io/multicluster/generated/listers/clusters/v1alpha1"
 	federationlisters "kubesphere.io/multicluster/generated/listers/federation/v1alpha1"
@@ -55,6 +57,9 @@ func (g Guard) admit(resource schema.GroupResource) func(ctx context.Context, ob
 		if err := access.RefuseUnimpersonable(u, resource, o.GetName(), actor, false); err != nil {
 			return err
 		}
+		if err := g.admitNamespace(ctx, resource, o); err != nil {
+			return err
+		}
 		placed, err := g.Placed(o)
 		if err != nil {
 			return err
@@ -89,6 +94,11 @@ func (g Guard) admitDelete(ctx context.Context, resource schema.GroupResource, o
 	}
 	if err := access.RefuseUnimpersonable(u, resource, o.GetName(), actor, true); err != nil {
 		return err
+	}
+	if access.SystemActor(u) {
+		// The namespace controller or the garbage collector: the clean-up acts as the last
+		// requester, whose rights were checked when they asked.
+		return nil
 	}
 	spec, _ := o.Parts()
 	verb, what := cleanupVerb(spec.DeletionPolicy)
@@ -144,9 +154,42 @@ func (g Guard) Placed(o federation.Object) ([]string, error) {
 	return names, nil
 }
 
+// admitNamespace checks a ClusterFederatedObject of a Namespace, which decides where the
+// objects of that host namespace go: only one may place a namespace, and making it needs the
+// right to place objects from that namespace.
+func (g Guard) admitNamespace(ctx context.Context, resource schema.GroupResource, o federation.Object) error {
+	if o.GetNamespace() != "" {
+		return nil
+	}
+	spec, _ := o.Parts()
+	gvk, ns, _, err := validation.Template(spec.Template.Raw)
+	if err != nil || gvk.Group != "" || gvk.Kind != "Namespace" {
+		return nil
+	}
+	if other := g.namespaceObject(ns); other != nil && other.Name != o.GetName() {
+		return apierrors.NewConflict(resource, o.GetName(), fmt.Errorf("namespace %s is placed by ClusterFederatedObject %s already: change that one", ns, other.Name))
+	}
+	attrs := authorizer.AttributesRecord{Verb: "create", APIGroup: federation.GroupName, APIVersion: "v1alpha1",
+		Resource: "federatedobjects", Namespace: ns, ResourceRequest: true}
+	return access.Require(ctx, g.Authorizer, resource, o.GetName(), attrs, func(user string) string {
+		return fmt.Sprintf("placing namespace %s decides where the federated objects of host namespace %s go: user %q may not create federatedobjects in namespace %q",
+			ns, ns, user, ns)
+	})
+}
+
 // namespacePlacement is the placement of the ClusterFederatedObject whose template is the
 // Namespace ns.
 func (g Guard) namespacePlacement(ns string) *federation.Placement {
+	c := g.namespaceObject(ns)
+	if c == nil || c.Spec.Placement == nil {
+		return nil
+	}
+	return &federation.Placement{Clusters: c.Spec.Placement.Clusters, ClusterSelector: c.Spec.Placement.ClusterSelector}
+}
+
+// namespaceObject is the ClusterFederatedObject that places Namespace ns: the oldest, should
+// two ever exist.
+func (g Guard) namespaceObject(ns string) *federationv1alpha1.ClusterFederatedObject {
 	if g.Namespaces == nil || ns == "" {
 		return nil
 	}
@@ -154,11 +197,22 @@ func (g Guard) namespacePlacement(ns string) *federation.Placement {
 	if err != nil {
 		return nil
 	}
-	for _, c := range all {
+	return OldestPlacing(all, ns)
+}
+
+// OldestPlacing is the oldest of objects whose template is the Namespace ns (the
+// controller picks the same).
+func OldestPlacing(objects []*federationv1alpha1.ClusterFederatedObject, ns string) *federationv1alpha1.ClusterFederatedObject {
+	var found *federationv1alpha1.ClusterFederatedObject
+	for _, c := range objects {
 		gvk, name, _, err := validation.Template(c.Spec.Template.Raw)
-		if err == nil && gvk.Group == "" && gvk.Kind == "Namespace" && name == ns && c.Spec.Placement != nil {
-			return &federation.Placement{Clusters: c.Spec.Placement.Clusters, ClusterSelector: c.Spec.Placement.ClusterSelector}
+		if err != nil || gvk.Group != "" || gvk.Kind != "Namespace" || name != ns {
+			continue
+		}
+		if found == nil || c.CreationTimestamp.Before(&found.CreationTimestamp) ||
+			(c.CreationTimestamp.Equal(&found.CreationTimestamp) && c.Name < found.Name) {
+			found = c
 		}
 	}
-	return nil
+	return found
 }
