@@ -283,6 +283,13 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 	o, err := c.get(key)
 	if apierrors.IsNotFound(err) {
 		c.members.keep(key, nil)
+		c.mu.Lock()
+		for uid, k := range c.byUID {
+			if k == key {
+				delete(c.byUID, uid)
+			}
+		}
+		c.mu.Unlock()
 		return 0, nil
 	} else if err != nil {
 		return 0, err

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"kubesphere.io/multicluster/apis/federation/v1alpha1"
@@ -118,7 +119,8 @@ func drifted(want, live map[string]any) []string {
 			}
 		}
 	}
-	for _, top := range []string{"spec", "data", "stringData", "rules", "roleRef", "subjects"} {
+	// stringData is write-only (a member stores it in data), so it is never compared.
+	for _, top := range []string{"spec", "data", "binaryData", "rules", "roleRef", "subjects", "webhooks"} {
 		if w, ok := want[top]; ok {
 			walk("."+top, w, live[top])
 		}
@@ -133,13 +135,34 @@ func drifted(want, live map[string]any) []string {
 	return out
 }
 
-// sameScalar compares JSON scalars, numbers by value (a member may answer 2 for 2.0).
+// sameScalar compares JSON scalars, numbers by value (a member may answer 2 for 2.0) and
+// quantities by amount (a member answers "1" for "1000m").
 func sameScalar(a, b any) bool {
-	if fa, ok := number(a); ok {
-		fb, ok := number(b)
-		return ok && fa == fb
+	if reflect.DeepEqual(a, b) {
+		return true
 	}
-	return reflect.DeepEqual(a, b)
+	if fa, ok := number(a); ok {
+		if fb, ok := number(b); ok {
+			return fa == fb
+		}
+	}
+	qa, okA := quantity(a)
+	qb, okB := quantity(b)
+	return okA && okB && qa.Cmp(qb) == 0
+}
+
+func quantity(v any) (resource.Quantity, bool) {
+	switch x := v.(type) {
+	case string:
+		q, err := resource.ParseQuantity(x)
+		return q, err == nil
+	case int64:
+		return *resource.NewQuantity(x, resource.DecimalSI), true
+	case float64:
+		q, err := resource.ParseQuantity(strconv.FormatFloat(x, 'f', -1, 64))
+		return q, err == nil
+	}
+	return resource.Quantity{}, false
 }
 
 func number(v any) (float64, bool) {

@@ -2,6 +2,7 @@ package federation
 
 import (
 	"context"
+	"sort"
 	"strings"
 	"sync"
 
@@ -61,8 +62,18 @@ func newMembers(base *rest.Config, changed func(uid string)) *members {
 		mappers: map[string]*restmapper.DeferredDiscoveryRESTMapper{}, watches: map[watchKey]*watch{}, users: map[watchKey]map[string]bool{}}
 }
 
+// userKey identifies everything a client impersonates.
 func userKey(u actas.User) string {
-	return u.Username + "\x00" + u.UID + "\x00" + strings.Join(u.Groups, ",")
+	k := u.Username + "\x00" + u.UID + "\x00" + strings.Join(u.Groups, ",")
+	keys := make([]string, 0, len(u.Extra))
+	for e := range u.Extra {
+		keys = append(keys, e)
+	}
+	sort.Strings(keys)
+	for _, e := range keys {
+		k += "\x00" + e + "=" + strings.Join(u.Extra[e], ",")
+	}
+	return k
 }
 
 // client returns the client acting as u on cluster.
@@ -168,6 +179,18 @@ func (m *members) keep(user string, used map[watchKey]bool) {
 				delete(m.watches, k)
 			}
 			delete(m.users, k)
+		}
+	}
+	// A user no watch is left for may be no one's requester any more: drop their clients
+	// and discovery (made again on demand).
+	inUse := map[string]bool{}
+	for k := range m.watches {
+		inUse[k.cluster+"\x00"+k.user] = true
+	}
+	for ck := range m.clients {
+		if !inUse[ck] {
+			delete(m.clients, ck)
+			delete(m.mappers, ck)
 		}
 	}
 }
