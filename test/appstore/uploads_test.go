@@ -223,6 +223,9 @@ func TestUploadReview(t *testing.T) {
 	// A Repo deleted takes its uploads: the same name made again starts empty.
 	_, err = as["uploader"](manifest, "create", "-f", "-")
 	require.NoError(t, err)
+	// Creation times have whole seconds: the new Repo is then surely younger than the version
+	// (one made in the same second as a Repo it does not belong to is collected after a grace).
+	time.Sleep(1100 * time.Millisecond)
 	framework.Kubectl(t, env, "host", "", "delete", "repo", "team")
 	repo(t, "team", "", map[string]any{"source": "Upload"})
 	require.Eventually(t, func() bool {

@@ -207,10 +207,11 @@ func (s *Store) Refresh(name string) {
 		case repo != nil && r.CreationTimestamp.Before(&repo.CreationTimestamp):
 			// Made in an older Repo of this name.
 			stale = append(stale, r.DeepCopy())
-		case repo == nil && time.Since(r.CreationTimestamp.Time) < collectGrace:
-			// This replica's Repos may lag behind the replica that made it.
+		case time.Since(r.CreationTimestamp.Time) < collectGrace:
+			// Of a Repo this replica does not know (yet): its Repos may lag behind the
+			// replica that made it. Looked at again later.
 			young = true
-		case repo == nil:
+		default:
 			stale = append(stale, r.DeepCopy())
 		}
 	}
