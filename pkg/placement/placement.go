@@ -4,6 +4,7 @@
 package placement
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -11,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	clustersv1alpha1 "kubesphere.io/multicluster/apis/clusters/v1alpha1"
+	federationv1alpha1 "kubesphere.io/multicluster/apis/federation/v1alpha1"
 )
 
 // Clusters lists the registered Clusters (the informer's lister).
@@ -43,4 +45,33 @@ func Select(names []string, selector *metav1.LabelSelector, clusters Clusters) (
 	}
 	slices.Sort(out)
 	return out, nil
+}
+
+// NamespaceOf is the name of the Namespace a ClusterFederatedObject places, if it places one.
+func NamespaceOf(cfo *federationv1alpha1.ClusterFederatedObject) (string, bool) {
+	var h struct {
+		APIVersion, Kind string
+		Metadata         struct{ Name string }
+	}
+	if json.Unmarshal(cfo.Spec.Template.Raw, &h) != nil || h.APIVersion != "v1" || h.Kind != "Namespace" {
+		return "", false
+	}
+	return h.Metadata.Name, true
+}
+
+// NamespaceObject is the ClusterFederatedObject of objects that places Namespace ns, whose
+// placement the FederatedObjects of that namespace follow: the oldest, should two ever
+// exist (admission refuses a second; the controller and admission take the same one).
+func NamespaceObject(objects []*federationv1alpha1.ClusterFederatedObject, ns string) *federationv1alpha1.ClusterFederatedObject {
+	var found *federationv1alpha1.ClusterFederatedObject
+	for _, c := range objects {
+		if name, ok := NamespaceOf(c); !ok || name != ns {
+			continue
+		}
+		if found == nil || c.CreationTimestamp.Before(&found.CreationTimestamp) ||
+			(c.CreationTimestamp.Equal(&found.CreationTimestamp) && c.Name < found.Name) {
+			found = c
+		}
+	}
+	return found
 }

@@ -97,6 +97,7 @@ type tracked struct {
 	objects                []workload
 	// ready and known are by object index: known once its watch has listed.
 	ready, known []bool
+	stopped      bool
 }
 
 type sharedClient struct {
@@ -182,10 +183,7 @@ func (r *readiness) set(tr *tracked, i int, ready bool) {
 	r.mu.Lock()
 	changed := !tr.known[i] || tr.ready[i] != ready
 	tr.known[i], tr.ready[i] = true, ready
-	live := false
-	for _, t := range r.tracked {
-		live = live || t == tr
-	}
+	live := !tr.stopped
 	r.mu.Unlock()
 	if changed && live {
 		r.changed(tr.release)
@@ -245,6 +243,7 @@ func (r *readiness) stopLocked(key string) {
 		return
 	}
 	tr.cancel()
+	tr.stopped = true
 	delete(r.tracked, key)
 	if sc := r.clients[tr.clientKey]; sc != nil {
 		if sc.users--; sc.users <= 0 {

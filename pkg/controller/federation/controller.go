@@ -6,7 +6,6 @@ package federation
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -34,7 +33,6 @@ import (
 	"kubesphere.io/multicluster/pkg/actas"
 	"kubesphere.io/multicluster/pkg/controller/internal/workers"
 	"kubesphere.io/multicluster/pkg/placement"
-	"kubesphere.io/multicluster/pkg/registry/federated"
 )
 
 // clusterTimeout bounds one cluster's work in one sync.
@@ -112,7 +110,7 @@ func New(client clientset.Interface, clusterAPIServer *rest.Config, objects fedi
 		if !ok {
 			return
 		}
-		if ns, ok := namespaceOf(cfo); ok {
+		if ns, ok := placement.NamespaceOf(cfo); ok {
 			list, _ := c.objects.FederatedObjects(ns).List(labels.Everything())
 			for _, fo := range list {
 				c.queue.Add("fo:" + fo.Namespace + "/" + fo.Name)
@@ -259,22 +257,10 @@ func (c *Controller) namespacePlacement(ns string) *v1alpha1.Placement {
 		return nil
 	}
 	// The same one admission takes: the oldest; while it is being deleted its objects stay.
-	if cfo := federated.OldestPlacing(all, ns); cfo != nil {
+	if cfo := placement.NamespaceObject(all, ns); cfo != nil {
 		return cfo.Spec.Placement
 	}
 	return nil
-}
-
-// namespaceOf is the name of the Namespace a ClusterFederatedObject places, if it places one.
-func namespaceOf(cfo *v1alpha1.ClusterFederatedObject) (string, bool) {
-	var h struct {
-		APIVersion, Kind string
-		Metadata         struct{ Name string }
-	}
-	if json.Unmarshal(cfo.Spec.Template.Raw, &h) != nil || h.APIVersion != "v1" || h.Kind != "Namespace" {
-		return "", false
-	}
-	return h.Metadata.Name, true
 }
 
 // sync reconciles one federated object; it returns when to look again (0: at the next

@@ -197,22 +197,5 @@ func (g Guard) namespaceObject(ns string) *federationv1alpha1.ClusterFederatedOb
 	if err != nil {
 		return nil
 	}
-	return OldestPlacing(all, ns)
-}
-
-// OldestPlacing is the oldest of objects whose template is the Namespace ns (the
-// controller picks the same).
-func OldestPlacing(objects []*federationv1alpha1.ClusterFederatedObject, ns string) *federationv1alpha1.ClusterFederatedObject {
-	var found *federationv1alpha1.ClusterFederatedObject
-	for _, c := range objects {
-		gvk, name, _, err := validation.Template(c.Spec.Template.Raw)
-		if err != nil || gvk.Group != "" || gvk.Kind != "Namespace" || name != ns {
-			continue
-		}
-		if found == nil || c.CreationTimestamp.Before(&found.CreationTimestamp) ||
-			(c.CreationTimestamp.Equal(&found.CreationTimestamp) && c.Name < found.Name) {
-			found = c
-		}
-	}
-	return found
+	return placement.NamespaceObject(all, ns)
 }
